@@ -1,0 +1,307 @@
+"""The sObjects the emulator knows, with describe metadata close to Salesforce's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+STRING_TYPES = {"string", "email", "phone", "picklist", "textarea", "url", "id", "reference"}
+
+LEAD_SOURCES = [
+    ("Web", "Web"),
+    ("Phone Inquiry", "Phone Inquiry"),
+    ("Partner Referral", "Partner Referral"),
+    ("Purchased List", "Purchased List"),
+    ("Seminar - Internal", "Internal Seminar"),
+    ("Other", "Other"),
+]
+SALUTATIONS = [(v, v) for v in ("Mr.", "Ms.", "Mrs.", "Dr.", "Prof.", "Mx.")]
+CUSTOMER_TIERS = [("T1", "Gold"), ("T2", "Silver"), ("T3", "Bronze")]
+LEAD_STATUSES = [
+    ("Open - Not Contacted", "Open - Not Contacted"),
+    ("Working - Contacted", "Working - Contacted"),
+    ("Closed - Converted", "Closed - Converted"),
+    ("Closed - Not Converted", "Closed - Not Converted"),
+]
+INDUSTRIES = [
+    (v, v)
+    for v in ("Technology", "Retail", "Manufacturing", "Finance", "Healthcare", "Transportation")
+]
+
+SOAP_TYPES = {
+    "id": "tns:ID",
+    "reference": "tns:ID",
+    "string": "xsd:string",
+    "email": "xsd:string",
+    "phone": "xsd:string",
+    "picklist": "xsd:string",
+    "textarea": "xsd:string",
+    "url": "xsd:string",
+    "datetime": "xsd:dateTime",
+    "date": "xsd:date",
+    "double": "xsd:double",
+    "boolean": "xsd:boolean",
+}
+
+
+def _f(name: str, ftype: str, label: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "type": ftype, "label": label, **extra}
+
+
+def _system_fields() -> list[dict[str, Any]]:
+    return [
+        _f("IsDeleted", "boolean", "Deleted", system=True),
+        _f("CreatedDate", "datetime", "Created Date", system=True),
+        _f("LastModifiedDate", "datetime", "Last Modified Date", system=True),
+    ]
+
+
+OBJECTS: dict[str, dict[str, Any]] = {
+    "Contact": {
+        "label": "Contact",
+        "labelPlural": "Contacts",
+        "keyPrefix": "003",
+        "required": ["LastName"],
+        "fields": [
+            _f("Id", "id", "Contact ID"),
+            _f("Salutation", "picklist", "Salutation", picklist=SALUTATIONS, length=40),
+            _f("FirstName", "string", "First Name", length=40),
+            _f("LastName", "string", "Last Name", length=80, nillable=False),
+            _f("Name", "string", "Full Name", length=121, computed=True, nameField=True),
+            _f("Email", "email", "Email", length=80),
+            _f("Phone", "phone", "Business Phone", length=40),
+            _f("MobilePhone", "phone", "Mobile Phone", length=40),
+            _f("Title", "string", "Title", length=128),
+            _f("Department", "string", "Department", length=80),
+            _f("AccountId", "reference", "Account ID", ref="Account", rel="Account"),
+            _f("OwnerId", "reference", "Owner ID", ref="User", rel="Owner", nillable=False),
+            _f("LeadSource", "picklist", "Lead Source", picklist=LEAD_SOURCES, length=255),
+            _f("MailingCity", "string", "Mailing City", length=40),
+            _f("Description", "textarea", "Contact Description", length=32000),
+            _f("Birthdate", "date", "Birthdate"),
+            _f("DoNotCall", "boolean", "Do Not Call"),
+            *_system_fields(),
+            _f(
+                "Customer_Tier__c",
+                "picklist",
+                "Customer Tier",
+                picklist=CUSTOMER_TIERS,
+                custom=True,
+                length=255,
+            ),
+            _f("Loyalty_Points__c", "double", "Loyalty Points", custom=True, precision=18),
+            _f("Support_Plan__c", "string", "Support Plan", custom=True, length=80),
+        ],
+    },
+    "Lead": {
+        "label": "Lead",
+        "labelPlural": "Leads",
+        "keyPrefix": "00Q",
+        "required": ["LastName", "Company"],
+        "fields": [
+            _f("Id", "id", "Lead ID"),
+            _f("FirstName", "string", "First Name", length=40),
+            _f("LastName", "string", "Last Name", length=80, nillable=False),
+            _f("Name", "string", "Full Name", length=121, computed=True, nameField=True),
+            _f("Email", "email", "Email", length=80),
+            _f("Phone", "phone", "Phone", length=40),
+            _f("Company", "string", "Company", length=255, nillable=False),
+            _f("Title", "string", "Title", length=128),
+            _f("Status", "picklist", "Status", picklist=LEAD_STATUSES, length=255),
+            _f("LeadSource", "picklist", "Lead Source", picklist=LEAD_SOURCES, length=255),
+            _f("OwnerId", "reference", "Owner ID", ref="User", rel="Owner", nillable=False),
+            *_system_fields(),
+        ],
+    },
+    "Account": {
+        "label": "Account",
+        "labelPlural": "Accounts",
+        "keyPrefix": "001",
+        "required": ["Name"],
+        "fields": [
+            _f("Id", "id", "Account ID"),
+            _f("Name", "string", "Account Name", length=255, nillable=False, nameField=True),
+            _f("Industry", "picklist", "Industry", picklist=INDUSTRIES, length=255),
+            _f("Phone", "phone", "Account Phone", length=40),
+            _f("Website", "url", "Website", length=255),
+            _f("BillingCity", "string", "Billing City", length=40),
+            _f("OwnerId", "reference", "Owner ID", ref="User", rel="Owner", nillable=False),
+            *_system_fields(),
+        ],
+    },
+    "User": {
+        "label": "User",
+        "labelPlural": "Users",
+        "keyPrefix": "005",
+        "readonly": True,
+        "fields": [
+            _f("Id", "id", "User ID"),
+            _f("Username", "string", "Username", length=80, nillable=False),
+            _f("FirstName", "string", "First Name", length=40),
+            _f("LastName", "string", "Last Name", length=80, nillable=False),
+            _f("Name", "string", "Full Name", length=121, computed=True, nameField=True),
+            _f("Email", "email", "Email", length=128, nillable=False),
+            _f("IsActive", "boolean", "Active"),
+            _f("CreatedDate", "datetime", "Created Date", system=True),
+            _f("LastModifiedDate", "datetime", "Last Modified Date", system=True),
+        ],
+    },
+    "Organization": {
+        "label": "Organization",
+        "labelPlural": "Organizations",
+        "keyPrefix": "00D",
+        "readonly": True,
+        "fields": [
+            _f("Id", "id", "Organization ID"),
+            _f("Name", "string", "Name", length=80, nillable=False, nameField=True),
+            _f("IsSandbox", "boolean", "Is Sandbox"),
+            _f("OrganizationType", "string", "Edition", length=40),
+            _f("InstanceName", "string", "Instance Name", length=5),
+            _f("LanguageLocaleKey", "string", "Language", length=40),
+            _f("TimeZoneSidKey", "string", "Default Time Zone", length=40),
+            _f("CreatedDate", "datetime", "Created Date", system=True),
+            _f("LastModifiedDate", "datetime", "Last Modified Date", system=True),
+        ],
+    },
+}
+
+# Lookup tables: object name (any case) -> canonical; field name (any case) -> field def.
+_OBJECT_NAMES = {name.lower(): name for name in OBJECTS}
+_FIELDS = {obj: {f["name"].lower(): f for f in spec["fields"]} for obj, spec in OBJECTS.items()}
+_RELATIONSHIPS = {
+    obj: {f["rel"].lower(): f for f in spec["fields"] if f.get("rel")}
+    for obj, spec in OBJECTS.items()
+}
+PREFIXES = {spec["keyPrefix"]: name for name, spec in OBJECTS.items()}
+
+
+def canonical_object(name: str) -> str | None:
+    return _OBJECT_NAMES.get(name.lower())
+
+
+def field(obj: str, name: str) -> dict[str, Any] | None:
+    return _FIELDS[obj].get(name.lower())
+
+
+def relationship(obj: str, name: str) -> dict[str, Any] | None:
+    return _RELATIONSHIPS[obj].get(name.lower())
+
+
+def field_names(obj: str) -> list[str]:
+    return [f["name"] for f in OBJECTS[obj]["fields"]]
+
+
+def is_createable(obj: str, f: dict[str, Any]) -> bool:
+    if OBJECTS[obj].get("readonly"):
+        return False
+    return f["type"] != "id" and not f.get("computed") and not f.get("system")
+
+
+def describe_field(obj: str, f: dict[str, Any]) -> dict[str, Any]:
+    ftype = f["type"]
+    writable = is_createable(obj, f)
+    is_text = ftype in STRING_TYPES
+    length = f.get("length", 18 if ftype in ("id", "reference") else 0)
+    nillable = f.get("nillable", ftype not in ("id", "boolean") and not f.get("system"))
+    picklist = [
+        {"active": True, "defaultValue": False, "label": label, "validFor": None, "value": value}
+        for value, label in f.get("picklist", [])
+    ]
+    return {
+        "aggregatable": ftype not in ("textarea",),
+        "autoNumber": False,
+        "byteLength": length * 3 if is_text else 0,
+        "calculated": False,
+        "calculatedFormula": None,
+        "cascadeDelete": False,
+        "caseSensitive": False,
+        "compoundFieldName": None,
+        "controllerName": None,
+        "createable": writable,
+        "custom": bool(f.get("custom")),
+        "defaultValue": False if ftype == "boolean" else None,
+        "defaultedOnCreate": ftype == "boolean" or bool(f.get("system")) or ftype == "id",
+        "dependentPicklist": False,
+        "deprecatedAndHidden": False,
+        "digits": 0,
+        "externalId": False,
+        "filterable": ftype != "textarea",
+        "groupable": ftype not in ("textarea", "double", "datetime"),
+        "htmlFormatted": False,
+        "idLookup": ftype == "id" or f["name"] in ("Email", "Username"),
+        "inlineHelpText": None,
+        "label": f["label"],
+        "length": length if is_text else 0,
+        "name": f["name"],
+        "nameField": bool(f.get("nameField")),
+        "namePointing": False,
+        "nillable": nillable,
+        "permissionable": nillable and not f.get("system") and ftype != "id",
+        "picklistValues": picklist,
+        "precision": f.get("precision", 0),
+        "referenceTo": [f["ref"]] if f.get("ref") else [],
+        "relationshipName": f.get("rel"),
+        "restrictedPicklist": False,
+        "scale": 2 if ftype == "double" else 0,
+        "soapType": SOAP_TYPES[ftype],
+        "sortable": ftype != "textarea",
+        "type": ftype,
+        "unique": False,
+        "updateable": writable,
+    }
+
+
+def describe(obj: str, version: str) -> dict[str, Any]:
+    spec = OBJECTS[obj]
+    base = f"/services/data/v{version}/sobjects/{obj}"
+    writable = not spec.get("readonly")
+    return {
+        "actionOverrides": [],
+        "activateable": False,
+        "childRelationships": [],
+        "compactLayoutable": True,
+        "createable": writable,
+        "custom": False,
+        "customSetting": False,
+        "deletable": writable,
+        "feedEnabled": False,
+        "fields": [describe_field(obj, f) for f in spec["fields"]],
+        "keyPrefix": spec["keyPrefix"],
+        "label": spec["label"],
+        "labelPlural": spec["labelPlural"],
+        "layoutable": True,
+        "mergeable": writable,
+        "name": obj,
+        "queryable": True,
+        "recordTypeInfos": [],
+        "retrieveable": True,
+        "searchable": True,
+        "triggerable": writable,
+        "undeletable": writable,
+        "updateable": writable,
+        "urls": {
+            "compactLayouts": f"{base}/describe/compactLayouts",
+            "rowTemplate": f"{base}/{{ID}}",
+            "describe": f"{base}/describe",
+            "sobject": base,
+        },
+    }
+
+
+def global_describe_entry(obj: str, version: str) -> dict[str, Any]:
+    spec = OBJECTS[obj]
+    base = f"/services/data/v{version}/sobjects/{obj}"
+    writable = not spec.get("readonly")
+    return {
+        "name": obj,
+        "label": spec["label"],
+        "labelPlural": spec["labelPlural"],
+        "keyPrefix": spec["keyPrefix"],
+        "custom": False,
+        "createable": writable,
+        "updateable": writable,
+        "deletable": writable,
+        "queryable": True,
+        "retrieveable": True,
+        "searchable": True,
+        "urls": {"sobject": base, "describe": f"{base}/describe", "rowTemplate": f"{base}/{{ID}}"},
+    }
