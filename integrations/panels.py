@@ -1,0 +1,30 @@
+"""The right sidebar: a column of panels that each load themselves (htmx, trigger ``load``)."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import reverse
+
+from .registry import get_panel, panels
+
+
+def sidebar_panels(request: HttpRequest, contact) -> list[dict]:
+    """Placeholders for the page: each panel's title and the URL it loads itself from."""
+    return [
+        {
+            "key": panel.key,
+            "title": panel.title,
+            "url": reverse(
+                "contacts:panel",
+                kwargs={"slug": request.workspace.slug, "pk": contact.pk, "panel": panel.key},
+            ),
+        }
+        for panel in panels()
+    ]
+
+
+def render_panel(request: HttpRequest, contact, key: str) -> HttpResponse:
+    panel = get_panel(key)
+    if panel is None:
+        raise Http404("No such panel.")
+    return panel.render(request, contact)

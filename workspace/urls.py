@@ -1,0 +1,21 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+from .forms import EmailAuthenticationForm
+
+app_name = "workspace"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path(
+        "signin/",
+        auth_views.LoginView.as_view(
+            authentication_form=EmailAuthenticationForm, redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("signout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("w/<slug:slug>/settings/members/", views.members, name="members"),
+    path("w/<slug:slug>/settings/members/<int:pk>/role/", views.member_role, name="member_role"),
+]
