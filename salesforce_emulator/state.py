@@ -68,6 +68,8 @@ class State:
         self.lock = threading.RLock()
         self.original = copy.deepcopy(data if data is not None else load_data_file(DEMO_DATA))
         self.global_faults: dict[str, Any] = {}
+        # (kind, value, org_id, user_id) applied on every reset, e.g. from CLI flags
+        self.startup_faults: list[tuple[str, Any, str | None, str | None]] = []
         self.allow_loopback_callbacks = False
         self.login_url = ""
         self.instance_url = ""
@@ -132,6 +134,9 @@ class State:
             self.refresh_tokens: dict[str, dict[str, Any]] = {}
             self.request_log: list[dict[str, Any]] = []
             self.writes: list[dict[str, Any]] = []
+            self.global_faults = {}
+            for kind, value, org_id, user_id in self.startup_faults:
+                self.set_fault(kind, value, org_id=org_id, user_id=user_id)
 
     @staticmethod
     def coerce(sobject: str, row: dict[str, Any]) -> dict[str, Any]:

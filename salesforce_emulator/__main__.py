@@ -1,0 +1,97 @@
+"""``python -m salesforce_emulator``: run the emulator until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from .server import Emulator
+from .state import DEMO_DATA, FAULT_KINDS, State, load_data_file
+
+
+def parse_fault(spec: str) -> tuple[str, object, str | None]:
+    """``KIND[=VALUE][@ORG_ID_OR_USERNAME]`` -> (kind, value, scope)."""
+    scope = None
+    if "@" in spec and not spec.startswith("@"):
+        kind_value, _, scope = spec.partition("@")
+        # usernames contain "@": split on the first "@" after the kind/value part only
+        if "=" not in kind_value and kind_value not in FAULT_KINDS:
+            kind_value, scope = spec, None
+    else:
+        kind_value = spec
+    kind, _, raw = kind_value.partition("=")
+    value: object = True
+    if raw:
+        try:
+            value = float(raw)
+        except ValueError:
+            value = raw
+    if kind not in FAULT_KINDS:
+        raise argparse.ArgumentTypeError(f"unknown fault {kind!r}; known: {sorted(FAULT_KINDS)}")
+    return kind, value, scope
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m salesforce_emulator",
+        description="A local, Salesforce-compatible OAuth + REST server.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765, help="login host port (0 = free port)")
+    parser.add_argument(
+        "--instance-port", type=int, default=None, help="instance host port (default port + 1)"
+    )
+    parser.add_argument("--data", default=str(DEMO_DATA), help="JSON data file")
+    parser.add_argument("--allow-loopback-callbacks", action="store_true")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to REST calls")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        type=parse_fault,
+        metavar="KIND[=VALUE][@ORG_ID|USERNAME]",
+        help=f"switch a fault on (repeatable); kinds: {', '.join(sorted(FAULT_KINDS))}",
+    )
+    parser.add_argument("--log-requests", action="store_true", help="log each HTTP request")
+    args = parser.parse_args(argv)
+
+    state = State(load_data_file(args.data))
+    state.allow_loopback_callbacks = args.allow_loopback_callbacks
+    for kind, value, scope in args.fault:
+        if scope is None:
+            state.startup_faults.append((kind, value, None, None))
+        elif scope in state.orgs:
+            state.startup_faults.append((kind, value, scope, None))
+        else:
+            user = state.user_by_username(scope)
+            if user is None:
+                parser.error(f"--fault scope {scope!r} is neither an org id nor a username")
+            state.startup_faults.append((kind, value, None, user["id"]))
+    if args.latency:
+        state.startup_faults.append(("latency", args.latency, None, None))
+    state.reset()  # applies the startup faults; /__emulator__/reset returns to this state
+    emulator = Emulator(
+        state, args.host, args.port, args.instance_port, quiet=not args.log_requests
+    ).start()
+    print(f"Salesforce emulator login URL:    {emulator.login_url}", flush=True)
+    print(f"Salesforce emulator instance URL: {emulator.instance_url}", flush=True)
+    print(f"Connected App client_id: {state.app['client_id']}", flush=True)
+
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    while not stop.wait(0.5):
+        pass
+    emulator.stop()
+    print("Salesforce emulator stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

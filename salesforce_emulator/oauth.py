@@ -1,0 +1,391 @@
+"""OAuth 2.0 web server flow endpoints, revoke, identity URL and userinfo (login host)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from typing import Any
+from urllib.parse import unquote_plus, urlencode, urlsplit, urlunsplit
+
+from werkzeug.utils import redirect
+from werkzeug.wrappers import Request, Response
+
+from . import pages
+from .state import CODE_TTL_SECONDS, State
+from .web import bearer_token, html_response, json_response, set_context
+
+DEFAULT_SCOPES = ["api", "refresh_token"]
+
+
+def _oauth_error(error: str, description: str, status: int = 400) -> Response:
+    return json_response({"error": error, "error_description": description}, status)
+
+
+def _redirect_with(redirect_uri: str, params: dict[str, str]) -> Response:
+    parts = urlsplit(redirect_uri)
+    query = "&".join(p for p in (parts.query, urlencode(params)) if p)
+    return redirect(urlunsplit((*parts[:3], query, parts.fragment)), code=302)
+
+
+def _granted_scopes(state: State, requested: str) -> list[str]:
+    allowed = state.app.get("scopes") or DEFAULT_SCOPES + ["id", "openid", "full", "web"]
+    asked = requested.split() if requested else list(DEFAULT_SCOPES)
+    granted = [s for s in dict.fromkeys(asked) if s in allowed]
+    return granted or list(DEFAULT_SCOPES)
+
+
+# ---------------------------------------------------------------------------- authorize
+
+
+def authorize(state: State, request: Request) -> Response:
+    if request.method == "POST" and request.form.get("pending"):
+        return _authorize_step(state, request)
+    params = request.values
+    client_id = params.get("client_id", "")
+    redirect_uri = params.get("redirect_uri", "")
+    if client_id != state.app["client_id"]:
+        return html_response(
+            pages.oauth_error_page("invalid_client_id", "client identifier invalid"), 400
+        )
+    if not redirect_uri or not state.callback_allowed(redirect_uri):
+        return html_response(
+            pages.oauth_error_page(
+                "redirect_uri_mismatch", "redirect_uri must match configuration"
+            ),
+            400,
+        )
+    oauth_state = params.get("state")
+    extra = {"state": oauth_state} if oauth_state is not None else {}
+    response_type = params.get("response_type", "")
+    if response_type != "code":
+        return _redirect_with(
+            redirect_uri,
+            {
+                "error": "unsupported_response_type",
+                "error_description": "response type not supported",
+                **extra,
+            },
+        )
+    challenge = params.get("code_challenge")
+    method = params.get("code_challenge_method") or ("S256" if challenge else None)
+    if challenge and method != "S256":
+        return _redirect_with(
+            redirect_uri,
+            {
+                "error": "invalid_request",
+                "error_description": "invalid code_challenge_method",
+                **extra,
+            },
+        )
+    pending_id = state.create_pending(
+        {
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "scope": " ".join(_granted_scopes(state, params.get("scope", ""))),
+            "state": oauth_state,
+            "code_challenge": challenge,
+            "prompt": params.get("prompt"),
+        }
+    )
+    return html_response(pages.login_page(pending_id, state.info()["orgs"]))
+
+
+def _authorize_step(state: State, request: Request) -> Response:
+    pending_id = request.form.get("pending", "")
+    pending = state.get_pending(pending_id)
+    if pending is None:
+        return html_response(
+            pages.oauth_error_page(
+                "invalid_request", "authorization request expired or unknown; start again"
+            ),
+            400,
+        )
+    step = request.form.get("step")
+    if step == "login":
+        user = state.user_by_username(request.form.get("username", ""))
+        if user is None:
+            return html_response(
+                pages.login_page(pending_id, state.info()["orgs"], "Unknown username."), 200
+            )
+        with state.lock:
+            pending["user_id"] = user["id"]
+            org_name = state.orgs[user["org_id"]]["name"]
+        set_context(request, user["org_id"], user["id"])
+        return html_response(
+            pages.consent_page(
+                pending_id,
+                state.app.get("name", "Connected App"),
+                user["username"],
+                org_name,
+                pending["scope"].split(),
+            )
+        )
+    if step == "consent" and pending.get("user_id"):
+        state.pop_pending(pending_id)
+        user = state.users[pending["user_id"]]
+        set_context(request, user["org_id"], user["id"])
+        extra = {"state": pending["state"]} if pending["state"] is not None else {}
+        if request.form.get("decision") != "allow":
+            return _redirect_with(
+                pending["redirect_uri"],
+                {
+                    "error": "access_denied",
+                    "error_description": "end-user denied authorization",
+                    **extra,
+                },
+            )
+        code = state.issue_code(pending)
+        return _redirect_with(pending["redirect_uri"], {"code": code, **extra})
+    return html_response(pages.oauth_error_page("invalid_request", "invalid request"), 400)
+
+
+# ---------------------------------------------------------------------------- token
+
+
+def _client_credentials(request: Request) -> tuple[str, str | None]:
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("basic "):
+        try:
+            decoded = base64.b64decode(header[6:].strip()).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            decoded = ""
+        client_id, _, secret = decoded.partition(":")
+        return unquote_plus(client_id), unquote_plus(secret)
+    return request.form.get("client_id", ""), request.form.get("client_secret")
+
+
+def _identity_url(state: State, org_id: str, user_id: str) -> str:
+    return f"{state.login_url}/id/{org_id}/{user_id}"
+
+
+def _token_body(
+    state: State, org_id: str, user_id: str, access: str, scope: str, refresh: str | None
+) -> dict[str, Any]:
+    identity = _identity_url(state, org_id, user_id)
+    issued_at = str(int(time.time() * 1000))
+    digest = hmac.new(
+        state.app["client_secret"].encode(), (identity + issued_at).encode(), hashlib.sha256
+    ).digest()
+    body: dict[str, Any] = {"access_token": access}
+    if refresh:
+        body["refresh_token"] = refresh
+    body.update(
+        {
+            "signature": base64.b64encode(digest).decode(),
+            "scope": scope,
+            "instance_url": state.instance_url,
+            "id": identity,
+            "token_type": "Bearer",
+            "issued_at": issued_at,
+        }
+    )
+    return body
+
+
+def token(state: State, request: Request) -> Response:
+    if request.method != "POST":
+        return _oauth_error("invalid_request", "must use HTTP POST", 400)
+    grant_type = request.form.get("grant_type", "")
+    if grant_type not in ("authorization_code", "refresh_token"):
+        return _oauth_error("unsupported_grant_type", "grant type not supported")
+    client_id, secret = _client_credentials(request)
+    if client_id != state.app["client_id"]:
+        return _oauth_error("invalid_client_id", "client identifier invalid")
+    if grant_type == "authorization_code":
+        if not secret or not hmac.compare_digest(secret, state.app["client_secret"]):
+            return _oauth_error("invalid_client", "invalid client credentials")
+        grant = state.take_code(request.form.get("code", ""))
+        if grant is None:
+            return _oauth_error("invalid_grant", "invalid authorization code")
+        user = state.users[grant["user_id"]]
+        set_context(request, user["org_id"], user["id"])
+        if time.time() - grant["issued"] > CODE_TTL_SECONDS:
+            return _oauth_error("invalid_grant", "expired authorization code")
+        if request.form.get("redirect_uri", "") != grant["redirect_uri"]:
+            return _oauth_error("redirect_uri_mismatch", "redirect_uri must match configuration")
+        if grant.get("code_challenge"):
+            verifier = request.form.get("code_verifier", "")
+            computed = (
+                base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+                .rstrip(b"=")
+                .decode()
+            )
+            if not verifier or not hmac.compare_digest(computed, grant["code_challenge"]):
+                return _oauth_error("invalid_grant", "invalid code verifier")
+        scope = grant["scope"]
+        wants_refresh = bool({"refresh_token", "offline_access", "full"} & set(scope.split()))
+        access, refresh = state.issue_tokens(
+            user["org_id"], user["id"], scope, refresh_token=None, with_refresh=wants_refresh
+        )
+        _token_latency(state, user["org_id"], user["id"])
+        return json_response(_token_body(state, user["org_id"], user["id"], access, scope, refresh))
+    # refresh_token grant: the secret is optional (as for a connected app without "require secret
+    # for refresh token flow"), but a wrong one is refused.
+    if (
+        secret is not None
+        and secret != ""
+        and not hmac.compare_digest(secret, state.app["client_secret"])
+    ):
+        return _oauth_error("invalid_client", "invalid client credentials")
+    grant = state.refresh(request.form.get("refresh_token", ""))
+    if grant is None:
+        return _oauth_error("invalid_grant", "expired access/refresh token")
+    set_context(request, grant["org_id"], grant["user_id"])
+    access, _ = state.issue_tokens(
+        grant["org_id"],
+        grant["user_id"],
+        grant["scope"],
+        refresh_token=request.form.get("refresh_token"),
+        with_refresh=False,
+    )
+    _token_latency(state, grant["org_id"], grant["user_id"])
+    return json_response(
+        _token_body(state, grant["org_id"], grant["user_id"], access, grant["scope"], None)
+    )
+
+
+def _token_latency(state: State, org_id: str, user_id: str) -> None:
+    delay = state.fault(org_id, user_id, "latency")
+    if delay:
+        time.sleep(float(delay))
+
+
+def revoke(state: State, request: Request) -> Response:
+    token_value = request.values.get("token", "")
+    grant = state.access_any(token_value)
+    if grant is None:
+        with state.lock:
+            refresh_grant = state.refresh_tokens.get(token_value)
+        grant = refresh_grant
+    if grant:
+        set_context(request, grant["org_id"], grant["user_id"])
+    if not token_value or not state.revoke(token_value):
+        return _oauth_error("invalid_token", "invalid token")
+    return Response(b"", status=200)
+
+
+# ---------------------------------------------------------------------------- identity
+
+
+def _identity_urls(state: State, org_id: str, user_id: str) -> dict[str, str]:
+    base = state.instance_url
+    data = f"{base}/services/data/v{{version}}"
+    return {
+        "enterprise": f"{base}/services/Soap/c/{{version}}/{org_id[:15]}",
+        "metadata": f"{base}/services/Soap/m/{{version}}/{org_id[:15]}",
+        "partner": f"{base}/services/Soap/u/{{version}}/{org_id[:15]}",
+        "rest": f"{data}/",
+        "sobjects": f"{data}/sobjects/",
+        "search": f"{data}/search/",
+        "query": f"{data}/query/",
+        "recent": f"{data}/recent/",
+        "tooling_soap": f"{base}/services/Soap/T/{{version}}/{org_id[:15]}",
+        "tooling_rest": f"{data}/tooling/",
+        "profile": f"{base}/{user_id}",
+        "feeds": f"{data}/chatter/feeds",
+        "groups": f"{data}/chatter/groups",
+        "users": f"{data}/chatter/users",
+        "feed_items": f"{data}/chatter/feed-items",
+        "feed_elements": f"{data}/chatter/feed-elements",
+        "custom_domain": base,
+    }
+
+
+def _authorised_user(state: State, request: Request) -> dict[str, Any] | None:
+    grant = state.access(bearer_token(request))
+    if grant is None:
+        return None
+    set_context(request, grant["org_id"], grant["user_id"])
+    return state.users.get(grant["user_id"])
+
+
+def identity(state: State, request: Request, org_id: str, user_id: str) -> Response:
+    user = _authorised_user(state, request)
+    if user is None:
+        return Response("Bad_OAuth_Token", status=403, content_type="text/plain;charset=UTF-8")
+    if user["org_id"] != org_id[:15] and user["org_id"] != org_id:
+        return Response("Bad_Id", status=403, content_type="text/plain;charset=UTF-8")
+    target = state.users.get(user_id)
+    if target is None or target["org_id"] != user["org_id"]:
+        return Response("Bad_Id", status=404, content_type="text/plain;charset=UTF-8")
+    org = state.orgs[target["org_id"]]
+    name = " ".join(p for p in (target.get("first_name"), target["last_name"]) if p)
+    return json_response(
+        {
+            "id": _identity_url(state, org["id"], target["id"]),
+            "asserted_user": target["id"] == user["id"],
+            "user_id": target["id"],
+            "organization_id": org["id"],
+            "username": target["username"],
+            "nick_name": target["username"].split("@")[0],
+            "display_name": name,
+            "email": target["email"],
+            "email_verified": True,
+            "first_name": target.get("first_name"),
+            "last_name": target["last_name"],
+            "timezone": target.get("timezone", "America/Los_Angeles"),
+            "photos": {
+                "picture": f"{state.instance_url}/profilephoto/005/F",
+                "thumbnail": f"{state.instance_url}/profilephoto/005/T",
+            },
+            "addr_street": None,
+            "addr_city": None,
+            "addr_state": None,
+            "addr_country": None,
+            "addr_zip": None,
+            "mobile_phone": None,
+            "mobile_phone_verified": False,
+            "is_lightning_login_user": False,
+            "status": {"created_date": None, "body": None},
+            "urls": _identity_urls(state, org["id"], target["id"]),
+            "active": bool(target.get("active", True)),
+            "user_type": "STANDARD",
+            "language": target.get("language", "en_US"),
+            "locale": target.get("locale", "en_US"),
+            "utcOffset": target.get("utc_offset", -28800000),
+            "last_modified_date": org.get("created_date"),
+            "is_app_installed": True,
+        }
+    )
+
+
+def userinfo(state: State, request: Request) -> Response:
+    user = _authorised_user(state, request)
+    if user is None:
+        return Response("Bad_OAuth_Token", status=403, content_type="text/plain;charset=UTF-8")
+    org = state.orgs[user["org_id"]]
+    name = " ".join(p for p in (user.get("first_name"), user["last_name"]) if p)
+    identity_url = _identity_url(state, org["id"], user["id"])
+    return json_response(
+        {
+            "sub": identity_url,
+            "user_id": user["id"],
+            "organization_id": org["id"],
+            "preferred_username": user["username"],
+            "nickname": user["username"].split("@")[0],
+            "name": name,
+            "email": user["email"],
+            "email_verified": True,
+            "given_name": user.get("first_name"),
+            "family_name": user["last_name"],
+            "zoneinfo": user.get("timezone", "America/Los_Angeles"),
+            "photos": {
+                "picture": f"{state.instance_url}/profilephoto/005/F",
+                "thumbnail": f"{state.instance_url}/profilephoto/005/T",
+            },
+            "profile": f"{state.instance_url}/{user['id']}",
+            "picture": f"{state.instance_url}/profilephoto/005/F",
+            "address": {},
+            "is_salesforce_integration_user": False,
+            "urls": _identity_urls(state, org["id"], user["id"]),
+            "active": bool(user.get("active", True)),
+            "user_type": "STANDARD",
+            "language": user.get("language", "en_US"),
+            "locale": user.get("locale", "en_US"),
+            "utcOffset": user.get("utc_offset", -28800000),
+            "updated_at": org.get("created_date"),
+            "is_app_installed": True,
+        }
+    )

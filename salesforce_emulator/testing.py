@@ -1,0 +1,281 @@
+"""Helpers to run the emulator from tests and benchmarks, and to steer it over HTTP.
+
+- :class:`EmulatorControl` talks to the control endpoint of any running emulator (same process
+  or another one), so tests, benchmarks and browser tests share one client.
+- :class:`EmulatorServer` / :func:`running_emulator` start both listeners in this process on
+  free ports.
+- :func:`spawn_emulator` starts ``python -m salesforce_emulator`` as a subprocess on free ports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from .server import Emulator
+from .state import State, load_data_file
+
+
+class EmulatorControl:
+    """Client for ``/__emulator__/...`` on the login listener at ``login_url``."""
+
+    def __init__(self, login_url: str, *, timeout: float = 10.0) -> None:
+        self.login_url = login_url.rstrip("/")
+        self.timeout = timeout
+        self._http = requests.Session()
+        self._info: dict[str, Any] | None = None
+
+    # -- plumbing
+    def _call(self, method: str, op: str, body: dict[str, Any] | None = None, **params: Any):
+        response = self._http.request(
+            method,
+            f"{self.login_url}/__emulator__/{op}",
+            json=body,
+            params={k: v for k, v in params.items() if v is not None},
+            timeout=self.timeout,
+        )
+        if response.status_code >= 400:
+            raise RuntimeError(f"emulator control {op} failed: {response.text}")
+        return response.json()
+
+    # -- introspection
+    def info(self) -> dict[str, Any]:
+        self._info = self._call("GET", "info")
+        return self._info
+
+    def _cached(self) -> dict[str, Any]:
+        return self._info or self.info()
+
+    @property
+    def instance_url(self) -> str:
+        return self._cached()["instance_url"]
+
+    @property
+    def client_id(self) -> str:
+        return self._cached()["connected_app"]["client_id"]
+
+    @property
+    def client_secret(self) -> str:
+        return self._cached()["connected_app"]["client_secret"]
+
+    @property
+    def authorize_url(self) -> str:
+        return f"{self.login_url}/services/oauth2/authorize"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.login_url}/services/oauth2/token"
+
+    def org_id(self, name: str) -> str:
+        """The id of the org called ``name``."""
+        for org in self.info()["orgs"]:
+            if org["name"] == name:
+                return org["id"]
+        raise KeyError(name)
+
+    def user_id(self, username: str) -> str:
+        for org in self.info()["orgs"]:
+            for user in org["users"]:
+                if user["username"] == username:
+                    return user["id"]
+        raise KeyError(username)
+
+    # -- faults
+    def set_fault(
+        self,
+        kind: str,
+        *,
+        org_id: str | None = None,
+        username: str | None = None,
+        value: Any = True,
+    ) -> None:
+        body = {"kind": kind, "value": value, "org_id": org_id, "username": username}
+        self._call("POST", "faults", body)
+
+    def clear_faults(self, *, org_id: str | None = None, username: str | None = None) -> None:
+        self._call("POST", "faults/clear", {"org_id": org_id, "username": username})
+
+    def expire_sessions(self, org_id: str | None = None, *, username: str | None = None) -> int:
+        return self._call("POST", "expire-sessions", {"org_id": org_id, "username": username})[
+            "count"
+        ]
+
+    def revoke_refresh_tokens(
+        self, org_id: str | None = None, *, username: str | None = None
+    ) -> int:
+        body = {"org_id": org_id, "username": username}
+        return self._call("POST", "revoke-refresh-tokens", body)["count"]
+
+    # -- logs
+    def request_log(self, org_id: str | None = None) -> list[dict[str, Any]]:
+        return self._call("GET", "requests", org_id=org_id)
+
+    def reset_log(self) -> None:
+        self._call("DELETE", "requests")
+
+    def writes(self) -> list[dict[str, Any]]:
+        return self._call("GET", "writes")
+
+    # -- data
+    def update_record(
+        self, sobject: str, record_id: str, *, org_id: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """Change (or, with ``org_id``, create) a record without API use or a logged write."""
+        body: dict[str, Any] = {"fields": fields}
+        if org_id:
+            body["org_id"] = org_id
+        return self._call("POST", f"records/{sobject}/{record_id}", body)
+
+    def set_api_usage(
+        self, org_id: str, *, used: int | None = None, limit: int | None = None
+    ) -> dict[str, int]:
+        return self._call("POST", "usage", {"org_id": org_id, "used": used, "limit": limit})
+
+    def reset(self) -> None:
+        """Back to the loaded data: records, tokens, usage, faults and logs."""
+        self._call("POST", "reset")
+
+
+class EmulatorServer(EmulatorControl):
+    """Both listeners in this process, on free ports (or the given ones)."""
+
+    def __init__(
+        self,
+        data: dict[str, Any] | str | Path | None = None,
+        *,
+        allow_loopback_callbacks: bool = True,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        instance_port: int | None = None,
+    ) -> None:
+        if isinstance(data, (str, Path)):
+            data = load_data_file(data)
+        self.state = State(data)
+        self.state.allow_loopback_callbacks = allow_loopback_callbacks
+        self.emulator = Emulator(self.state, host, port, instance_port)
+        super().__init__(self.emulator.login_url)
+        self.emulator.start()
+
+    @property
+    def instance_url(self) -> str:
+        return self.emulator.instance_url
+
+    @property
+    def client_id(self) -> str:
+        return self.state.app["client_id"]
+
+    @property
+    def client_secret(self) -> str:
+        return self.state.app["client_secret"]
+
+    def stop(self) -> None:
+        self.emulator.stop()
+
+    def __enter__(self) -> EmulatorServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def running_emulator(
+    data: dict[str, Any] | str | Path | None = None,
+    allow_loopback_callbacks: bool = True,
+    host: str = "127.0.0.1",
+) -> Iterator[EmulatorServer]:
+    server = EmulatorServer(data, allow_loopback_callbacks=allow_loopback_callbacks, host=host)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class SpawnedEmulator(EmulatorControl):
+    """An emulator in a child process (``python -m salesforce_emulator``)."""
+
+    def __init__(self, process: subprocess.Popen, login_url: str, output: Path) -> None:
+        super().__init__(login_url)
+        self.process = process
+        self.output = output
+
+    def terminate(self, timeout: float = 10.0) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+        with contextlib.suppress(OSError):
+            self.output.unlink()
+
+    stop = terminate
+
+    def __enter__(self) -> SpawnedEmulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.terminate()
+
+
+def spawn_emulator(
+    data: str | Path | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    instance_port: int | None = None,
+    allow_loopback_callbacks: bool = True,
+    latency: float | None = None,
+    faults: list[str] | None = None,
+    python: str | None = None,
+    startup_timeout: float = 20.0,
+) -> SpawnedEmulator:
+    """Start ``python -m salesforce_emulator`` (free ports by default) and wait until it answers."""
+    fd, name = tempfile.mkstemp(prefix="sf-emulator-", suffix=".log")
+    output = Path(name)
+    cmd = [python or sys.executable, "-m", "salesforce_emulator", "--host", host]
+    cmd += ["--port", str(port)]
+    if instance_port is not None:
+        cmd += ["--instance-port", str(instance_port)]
+    if data is not None:
+        cmd += ["--data", str(data)]
+    if allow_loopback_callbacks:
+        cmd.append("--allow-loopback-callbacks")
+    if latency:
+        cmd += ["--latency", str(latency)]
+    for fault in faults or []:
+        cmd += ["--fault", fault]
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        cmd, stdout=fd, stderr=subprocess.STDOUT, env=env
+    )
+    os.close(fd)
+    deadline = time.monotonic() + startup_timeout
+    login_url = None
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"emulator exited early:\n{output.read_text()}")
+        match = re.search(r"login URL:\s+(\S+)", output.read_text())
+        if match:
+            login_url = match.group(1)
+            try:
+                requests.get(f"{login_url}/__emulator__/info", timeout=2).raise_for_status()
+                return SpawnedEmulator(process, login_url, output)
+            except requests.RequestException:
+                pass
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"emulator did not start in {startup_timeout}s:\n{output.read_text()}")
