@@ -1,0 +1,262 @@
+"""The only code that talks to Salesforce's REST API (simple-salesforce).
+
+One client per connection. Every call: a timeout, the instance URL's own scheme and port
+(see transport.py), one refresh-and-retry on INVALID_SESSION_ID shared by concurrent requests,
+Salesforce's errors mapped to the product's few exceptions, and the org's API usage recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import requests
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import (
+    SalesforceError as LibrarySalesforceError,
+)
+from simple_salesforce.exceptions import (
+    SalesforceExpiredSession,
+    SalesforceMalformedRequest,
+    SalesforceRefusedRequest,
+)
+
+from . import oauth
+from .errors import (
+    ApiAccessRequired,
+    InvalidField,
+    QueryFailed,
+    RateLimited,
+    ReconnectNeeded,
+    SalesforceError,
+    Unavailable,
+)
+from .models import SalesforceConnection, record_event
+from .transport import InstanceSession
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+API_DISABLED_CODES = {"API_DISABLED_FOR_ORG", "API_CURRENTLY_DISABLED"}
+_INVALID_FIELD = re.compile(r"No such column '([^']+)'")
+REFRESH_LOCK_SECONDS = 30
+
+
+def _error_code(exc: LibrarySalesforceError) -> tuple[str, str]:
+    content = exc.content
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return content[0].get("errorCode", ""), content[0].get("message", "")
+    return "", ""
+
+
+class SalesforceClient:
+    """REST access for one connection. Raises only :class:`SalesforceError` subclasses."""
+
+    def __init__(self, connection: SalesforceConnection) -> None:
+        if not connection.is_connected:
+            raise (
+                ReconnectNeeded()
+                if connection.status == connection.Status.RECONNECT_NEEDED
+                else (Unavailable("Salesforce is not connected.", detail="not_connected"))
+            )
+        self.connection = connection
+        self.timeout = (settings.SALESFORCE_CONNECT_TIMEOUT, settings.SALESFORCE_TIMEOUT)
+
+    # --- public calls --------------------------------------------------------------------
+    def query(self, soql: str) -> dict:
+        return self._call(lambda sf: sf.query(soql))
+
+    def describe_contact(self) -> dict:
+        return self._call(lambda sf: sf.Contact.describe())
+
+    # --- machinery -----------------------------------------------------------------------
+    def _salesforce(self, access_token: str) -> Salesforce:
+        return Salesforce(
+            instance_url=self.connection.instance_url,
+            session_id=access_token,
+            version=settings.SALESFORCE_API_VERSION,
+            session=InstanceSession(self.connection.instance_url, timeout=self.timeout),
+        )
+
+    def _call(self, request: Callable[[Salesforce], T]) -> T:
+        token = self.connection.access_token
+        try:
+            try:
+                sf = self._salesforce(token)
+                result = self._send(sf, request)
+            except SalesforceExpiredSession:
+                token = self._refreshed_token(stale=token)
+                sf = self._salesforce(token)
+                try:
+                    result = self._send(sf, request)
+                except SalesforceExpiredSession as exc:
+                    raise Unavailable(
+                        "Salesforce rejected a freshly renewed session.",
+                        detail="INVALID_SESSION_ID",
+                    ) from exc
+        except SalesforceError as exc:
+            self._record_failure(exc)
+            raise
+        self._record_success(sf)
+        return result
+
+    def _send(self, sf: Salesforce, request: Callable[[Salesforce], T]) -> T:
+        """One HTTP call; Salesforce's and the network's failures become the product's errors."""
+        try:
+            return request(sf)
+        except SalesforceExpiredSession:
+            raise
+        except SalesforceRefusedRequest as exc:
+            self._record_usage(sf)
+            code, _ = _error_code(exc)
+            if code in API_DISABLED_CODES:
+                raise ApiAccessRequired(detail=code) from exc
+            if code == "REQUEST_LIMIT_EXCEEDED":
+                raise RateLimited(detail=code) from exc
+            raise QueryFailed(
+                f"Salesforce refused the request ({code or 'HTTP 403'}).", detail=code
+            ) from exc
+        except SalesforceMalformedRequest as exc:
+            code, message = _error_code(exc)
+            if code == "INVALID_FIELD":
+                match = _INVALID_FIELD.search(message)
+                raise InvalidField(match.group(1) if match else "", detail=code) from exc
+            raise QueryFailed(detail=code or "HTTP 400") from exc
+        except LibrarySalesforceError as exc:
+            status = getattr(exc, "status", "?")
+            code, _ = _error_code(exc)
+            raise Unavailable(
+                f"Salesforce answered with an error (HTTP {status}).",
+                detail=code or f"HTTP {status}",
+            ) from exc
+        except requests.Timeout as exc:
+            raise Unavailable(
+                f"Salesforce did not answer within {settings.SALESFORCE_TIMEOUT:g} seconds.",
+                detail="timeout",
+            ) from exc
+        except requests.ConnectionError as exc:
+            raise Unavailable("Salesforce could not be reached.", detail="connection") from exc
+        except requests.RequestException as exc:
+            raise Unavailable(
+                "Salesforce could not be reached.", detail=type(exc).__name__
+            ) from exc
+        except ValueError as exc:  # JSON decoding of a malformed body
+            raise Unavailable(
+                "Salesforce sent an answer that could not be read.", detail="malformed_body"
+            ) from exc
+
+    def _refreshed_token(self, *, stale: str) -> str:
+        """Refresh once for all concurrent requests (S15): one holds a lock, others reuse its token."""
+        lock = f"salesforce:refresh-lock:{self.connection.pk}"
+        deadline = time.monotonic() + settings.SALESFORCE_TIMEOUT + REFRESH_LOCK_SECONDS
+        while True:
+            current = self._stored_token()
+            if current and current != stale:
+                self.connection.access_token = current
+                return current
+            try:
+                acquired = cache.add(lock, "1", timeout=REFRESH_LOCK_SECONDS)
+            except Exception:  # noqa: BLE001 - a cache outage must not stop the refresh
+                logger.warning("Cache unavailable: refreshing the Salesforce token without a lock")
+                acquired, lock = True, None
+            if acquired:
+                try:
+                    current = self._stored_token()
+                    if current and current != stale:
+                        self.connection.access_token = current
+                        return current
+                    return self._refresh_now()
+                finally:
+                    if lock:
+                        cache.delete(lock)
+            if time.monotonic() > deadline:
+                raise Unavailable("Salesforce's session renewal took too long.", detail="refresh")
+            time.sleep(0.05)
+
+    def _stored_token(self) -> str:
+        row = SalesforceConnection.objects.filter(pk=self.connection.pk).first()
+        if row is None or not row.is_connected:
+            raise (
+                ReconnectNeeded()
+                if row and row.status == row.Status.RECONNECT_NEEDED
+                else (Unavailable("Salesforce was disconnected.", detail="disconnected"))
+            )
+        return row.access_token
+
+    def _refresh_now(self) -> str:
+        conn = self.connection
+        try:
+            tokens = oauth.refresh_access_token(
+                login_url=conn.login_url, refresh_token=conn.refresh_token
+            )
+        except ReconnectNeeded:
+            mark_reconnect_needed(conn)
+            raise
+        conn.access_token = tokens.access_token
+        # Save through one place, and only if still connected (a disconnect may have happened).
+        SalesforceConnection.objects.filter(
+            pk=conn.pk, status=SalesforceConnection.Status.CONNECTED
+        ).update(
+            access_token=SalesforceConnection._meta.get_field("access_token").get_prep_value(
+                tokens.access_token
+            )
+        )
+        logger.info("Salesforce access token refreshed for connection %s", conn.pk)
+        return tokens.access_token
+
+    # --- health (B3) --------------------------------------------------------------------
+    def _record_usage(self, sf: Salesforce) -> dict[str, Any]:
+        usage = getattr(sf, "api_usage", {}) or {}
+        api = usage.get("api-usage")
+        if api is None:
+            return {}
+        fields = {
+            "api_usage_used": api.used,
+            "api_usage_max": api.total,
+            "api_usage_at": timezone.now(),
+        }
+        SalesforceConnection.objects.filter(pk=self.connection.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(self.connection, name, value)
+        return fields
+
+    def _record_success(self, sf: Salesforce) -> None:
+        self._record_usage(sf)
+        now = timezone.now()
+        SalesforceConnection.objects.filter(pk=self.connection.pk).update(last_success_at=now)
+        self.connection.last_success_at = now
+
+    def _record_failure(self, exc: SalesforceError) -> None:
+        now = timezone.now()
+        text = f"{exc.user_message} [{exc.detail}]" if exc.detail else exc.user_message
+        SalesforceConnection.objects.filter(pk=self.connection.pk).update(
+            last_error_at=now, last_error=text[:300]
+        )
+        self.connection.last_error_at, self.connection.last_error = now, text[:300]
+        logger.warning(
+            "Salesforce call failed for connection %s: %s (%s)",
+            self.connection.pk,
+            exc.code,
+            exc.detail,
+        )
+
+
+def mark_reconnect_needed(connection: SalesforceConnection) -> None:
+    """Salesforce rejected the refresh token: admins must reconnect (S15, B5)."""
+    updated = SalesforceConnection.objects.filter(
+        pk=connection.pk, status=SalesforceConnection.Status.CONNECTED
+    ).update(status=SalesforceConnection.Status.RECONNECT_NEEDED, access_token="")
+    connection.status = SalesforceConnection.Status.RECONNECT_NEEDED
+    if updated:
+        connection.bump_generation()
+        record_event(
+            connection=connection,
+            kind="reconnect_needed",
+            detail="Salesforce rejected the refresh token (invalid_grant).",
+        )

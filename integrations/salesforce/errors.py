@@ -1,0 +1,79 @@
+"""The product's own Salesforce errors: each carries a message an agent or admin can act on."""
+
+from __future__ import annotations
+
+
+class SalesforceError(Exception):
+    """Base: ``user_message`` is safe to render (never a token, a URL with a query, or a trace)."""
+
+    code = "error"
+    user_message = "Salesforce could not be read."
+
+    def __init__(self, user_message: str | None = None, *, detail: str = "") -> None:
+        if user_message:
+            self.user_message = user_message
+        self.detail = detail  # for logs and the health line: an error code, never a secret
+        super().__init__(self.user_message)
+
+
+class NotConfigured(SalesforceError):
+    code = "not_configured"
+    user_message = (
+        "Salesforce is not configured on this server: set SALESFORCE_CLIENT_ID and "
+        "SALESFORCE_CLIENT_SECRET."
+    )
+
+
+class ApiAccessRequired(SalesforceError):
+    """S5: the org or the authorising user has no API access."""
+
+    code = "api_access_required"
+    title = "Salesforce API access required"
+    user_message = (
+        "Salesforce API access required. Ask your Salesforce admin to use an edition with API "
+        "access (Enterprise, Unlimited, Developer or Performance) and to give the connecting "
+        "user a profile or permission set with the “API Enabled” permission, then reconnect."
+    )
+
+
+class ReconnectNeeded(SalesforceError):
+    """S15: Salesforce rejected the refresh token; an admin must connect again."""
+
+    code = "reconnect_needed"
+    user_message = "Salesforce needs to be reconnected by a workspace Owner or Manager."
+
+
+class RateLimited(SalesforceError):
+    code = "rate_limited"
+    user_message = (
+        "Salesforce's daily API limit for this org has been reached (REQUEST_LIMIT_EXCEEDED). "
+        "Data will show again when the limit resets."
+    )
+
+
+class Unavailable(SalesforceError):
+    """Timeouts, connection failures, 5xx answers and unreadable bodies."""
+
+    code = "unavailable"
+    user_message = "Salesforce is not answering right now."
+
+
+class InvalidField(SalesforceError):
+    code = "invalid_field"
+    user_message = "A chosen Salesforce field no longer exists."
+
+    def __init__(self, field: str, **kwargs) -> None:
+        self.field = field
+        super().__init__(f"Salesforce no longer knows the field {field}.", **kwargs)
+
+
+class QueryFailed(SalesforceError):
+    code = "query_failed"
+    user_message = "Salesforce refused the lookup query."
+
+
+class OAuthFailed(SalesforceError):
+    """The connect flow failed: denied, bad state, code exchange refused."""
+
+    code = "oauth_failed"
+    user_message = "Connecting Salesforce did not complete."

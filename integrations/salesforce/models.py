@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F
+from django.utils import timezone
+
+from workspace.models import Workspace
+
+from .crypto import EncryptedTextField
+
+DEFAULT_FIELDS = [
+    "Name",
+    "Email",
+    "Phone",
+    "MobilePhone",
+    "Title",
+    "Account.Name",
+    "LeadSource",
+    "Owner.Name",
+    "LastModifiedDate",
+]
+
+# Labels for the default fields until the org's describe has been read.
+DEFAULT_FIELD_META = {
+    "Name": {"label": "Full Name", "type": "string"},
+    "Email": {"label": "Email", "type": "email"},
+    "Phone": {"label": "Business Phone", "type": "phone"},
+    "MobilePhone": {"label": "Mobile Phone", "type": "phone"},
+    "Title": {"label": "Title", "type": "string"},
+    "Account.Name": {"label": "Account Name", "type": "string"},
+    "LeadSource": {"label": "Lead Source", "type": "picklist"},
+    "Owner.Name": {"label": "Contact Owner", "type": "string"},
+    "LastModifiedDate": {"label": "Last Modified Date", "type": "datetime"},
+}
+
+
+def default_fields() -> list[str]:
+    return list(DEFAULT_FIELDS)
+
+
+def default_field_meta() -> dict:
+    return {k: dict(v) for k, v in DEFAULT_FIELD_META.items()}
+
+
+class SalesforceConnection(models.Model):
+    """The workspace's one Salesforce org (S4). Disconnect keeps the row, its fields and audit."""
+
+    class Status(models.TextChoices):
+        CONNECTED = "connected", "Connected"
+        RECONNECT_NEEDED = "reconnect_needed", "Reconnect needed"
+        DISCONNECTED = "disconnected", "Not connected"
+
+    workspace = models.OneToOneField(
+        Workspace, on_delete=models.CASCADE, related_name="salesforce_connection"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DISCONNECTED)
+    login_url = models.URLField(max_length=255)
+    org_id = models.CharField(max_length=18, blank=True)
+    org_name = models.CharField(max_length=255, blank=True)
+    instance_url = models.URLField(max_length=255, blank=True)
+    identity_url = models.URLField(max_length=255, blank=True)
+    sf_user_id = models.CharField(max_length=18, blank=True)
+    sf_username = models.CharField(max_length=255, blank=True)
+    access_token = EncryptedTextField(blank=True)
+    refresh_token = EncryptedTextField(blank=True)
+    connected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    connected_at = models.DateTimeField(null=True, blank=True)
+    disconnected_at = models.DateTimeField(null=True, blank=True)
+
+    # The Contact fields shown in the sidebar, in order (S6), and what describe said of them.
+    field_names = models.JSONField(default=default_fields)
+    field_meta = models.JSONField(default=default_field_meta)
+    dropped_fields = models.JSONField(default=list, blank=True)  # INVALID_FIELD, auto-dropped
+    # Bumped on disconnect and field changes: cache keys carry it (the cache can't delete by prefix).
+    cache_generation = models.PositiveIntegerField(default=1)
+
+    # Health (B3).
+    api_usage_used = models.PositiveIntegerField(null=True, blank=True)
+    api_usage_max = models.PositiveIntegerField(null=True, blank=True)
+    api_usage_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["org_id"], name="sf_conn_org")]
+
+    def __str__(self) -> str:
+        return f"{self.workspace} → {self.org_name or self.org_id or 'Salesforce'}"
+
+    @property
+    def is_connected(self) -> bool:
+        return self.status == self.Status.CONNECTED and bool(self.access_token)
+
+    @property
+    def api_usage_share(self) -> float | None:
+        if self.api_usage_used is None or not self.api_usage_max:
+            return None
+        return self.api_usage_used / self.api_usage_max
+
+    def record_view_url(self, record_id: str) -> str:
+        """View in Salesforce (S10): the Lightning record page on the org's instance."""
+        return f"{self.instance_url.rstrip('/')}/lightning/r/Contact/{record_id}/view"
+
+    def bump_generation(self) -> None:
+        SalesforceConnection.objects.filter(pk=self.pk).update(
+            cache_generation=F("cache_generation") + 1
+        )
+        self.refresh_from_db(fields=["cache_generation"])
+
+
+class SalesforceEvent(models.Model):
+    """Audit trail (B5): who did what to the workspace's Salesforce connection, and when."""
+
+    class Kind(models.TextChoices):
+        CONNECTED = "connected", "Connected"
+        RECONNECTED = "reconnected", "Reconnected"
+        DISCONNECTED = "disconnected", "Disconnected"
+        REVOKE_FAILED = "revoke_failed", "Revoke at Salesforce failed"
+        FIELDS_CHANGED = "fields_changed", "Fields changed"
+        FIELD_DROPPED = "field_dropped", "Field dropped"
+        RECONNECT_NEEDED = "reconnect_needed", "Reconnect needed"
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="salesforce_events"
+    )
+    connection = models.ForeignKey(
+        SalesforceConnection, on_delete=models.CASCADE, related_name="events"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    detail = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["workspace", "-created_at"], name="sf_event_ws_created")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+def record_event(*, connection: SalesforceConnection, kind: str, actor=None, detail: str = ""):
+    return SalesforceEvent.objects.create(
+        workspace_id=connection.workspace_id,
+        connection=connection,
+        kind=kind,
+        actor=actor,
+        detail=detail[:500],
+    )

@@ -1,0 +1,204 @@
+"""OAuth 2.0 web server flow with Salesforce (requests-oauthlib): authorize, exchange, refresh, revoke.
+
+Salesforce sends no ``expires_in``: an access token's end shows up as a 401, and the client
+refreshes then (see client.py). Token bodies are never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from oauthlib.oauth2 import InvalidGrantError, OAuth2Error
+from requests_oauthlib import OAuth2Session
+
+from .errors import NotConfigured, OAuthFailed, ReconnectNeeded, Unavailable
+
+logger = logging.getLogger(__name__)
+
+SCOPES = ["api", "refresh_token"]
+PRODUCTION_LOGIN_URL = "https://login.salesforce.com"
+SANDBOX_LOGIN_URL = "https://test.salesforce.com"
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    url: str
+    state: str
+    code_verifier: str
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    access_token: str
+    refresh_token: str
+    instance_url: str
+    identity_url: str
+    scope: str
+
+    def __repr__(self) -> str:  # never print tokens
+        return f"TokenSet(instance_url={self.instance_url!r})"
+
+
+def _timeout() -> tuple[float, float]:
+    return (settings.SALESFORCE_CONNECT_TIMEOUT, settings.SALESFORCE_TIMEOUT)
+
+
+def _credentials() -> tuple[str, str]:
+    if not settings.SALESFORCE_CLIENT_ID or not settings.SALESFORCE_CLIENT_SECRET:
+        raise NotConfigured()
+    return settings.SALESFORCE_CLIENT_ID, settings.SALESFORCE_CLIENT_SECRET
+
+
+def validate_login_url(url: str) -> str:
+    """A login host the product may send people to (S2), normalised to ``scheme://host[:port]``.
+
+    Accepted: production, sandbox, My Domain hosts (``*.my.salesforce.com``,
+    ``*.sandbox.my.salesforce.com``), and hosts listed in SALESFORCE_LOGIN_URL(S).
+    Raises ValueError with a message for the form.
+    """
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower()
+    if not host or parts.username or parts.password:
+        raise ValueError("Enter a full URL such as https://yourcompany.my.salesforce.com.")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError("Enter the login host only, without a path.")
+    origin = f"{parts.scheme}://{parts.netloc.lower()}"
+    configured = {
+        _origin(u) for u in [settings.SALESFORCE_LOGIN_URL, *settings.SALESFORCE_LOGIN_URLS] if u
+    }
+    if origin in configured:
+        return origin
+    if parts.scheme != "https" or parts.port not in (None, 443):
+        raise ValueError("Salesforce login hosts use https.")
+    if host in ("login.salesforce.com", "test.salesforce.com") or host.endswith(
+        (".my.salesforce.com",)
+    ):
+        return f"https://{host}"
+    raise ValueError(
+        "Use login.salesforce.com, test.salesforce.com or your My Domain "
+        "(https://yourcompany.my.salesforce.com)."
+    )
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def authorization_request(*, login_url: str, redirect_uri: str) -> AuthorizationRequest:
+    """The consent URL with PKCE S256 and a fresh ``state``; keep verifier and state server-side."""
+    client_id, _ = _credentials()
+    session = OAuth2Session(client_id, redirect_uri=redirect_uri, scope=SCOPES, pkce="S256")
+    url, state = session.authorization_url(
+        f"{login_url}/services/oauth2/authorize", prompt="login consent"
+    )
+    return AuthorizationRequest(url=url, state=state, code_verifier=session._code_verifier)
+
+
+def _token_set(token: dict, *, refresh_token: str = "") -> TokenSet:
+    try:
+        return TokenSet(
+            access_token=token["access_token"],
+            refresh_token=token.get("refresh_token") or refresh_token,
+            instance_url=token["instance_url"].rstrip("/"),
+            identity_url=token["id"],
+            scope=" ".join(token.get("scope") or []),
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise Unavailable(
+            "Salesforce's token answer was incomplete.", detail="token_response"
+        ) from exc
+
+
+def exchange_code(*, login_url: str, code: str, code_verifier: str, redirect_uri: str) -> TokenSet:
+    """Trade the authorization code (with the PKCE verifier) for tokens."""
+    client_id, client_secret = _credentials()
+    session = OAuth2Session(client_id, redirect_uri=redirect_uri, scope=SCOPES)
+    try:
+        token = session.fetch_token(
+            f"{login_url}/services/oauth2/token",
+            code=code,
+            code_verifier=code_verifier,
+            client_secret=client_secret,
+            include_client_id=True,
+            timeout=_timeout(),
+        )
+    except OAuth2Error as exc:
+        logger.warning("Salesforce code exchange refused: %s", exc.error)
+        raise OAuthFailed(
+            "Salesforce refused the authorization code. Please try connecting again.",
+            detail=exc.error,
+        ) from exc
+    except requests.RequestException as exc:
+        raise Unavailable(
+            "Salesforce could not be reached to finish connecting.", detail=type(exc).__name__
+        ) from exc
+    tokens = _token_set(token)
+    if not tokens.refresh_token:
+        raise OAuthFailed(
+            "Salesforce granted no refresh token: the app needs the refresh_token scope.",
+            detail="no_refresh_token",
+        )
+    return tokens
+
+
+def refresh_access_token(*, login_url: str, refresh_token: str) -> TokenSet:
+    """A new access token from the refresh token. ``invalid_grant`` means reconnect (S15)."""
+    client_id, client_secret = _credentials()
+    session = OAuth2Session(client_id, scope=SCOPES)
+    try:
+        token = session.refresh_token(
+            f"{login_url}/services/oauth2/token",
+            refresh_token=refresh_token,
+            client_id=client_id,
+            client_secret=client_secret,
+            include_client_id=True,
+            timeout=_timeout(),
+        )
+    except InvalidGrantError as exc:
+        raise ReconnectNeeded(detail="invalid_grant") from exc
+    except OAuth2Error as exc:
+        logger.warning("Salesforce token refresh refused: %s", exc.error)
+        raise Unavailable("Salesforce refused to renew the session.", detail=exc.error) from exc
+    except requests.RequestException as exc:
+        raise Unavailable(
+            "Salesforce could not be reached to renew the session.", detail=type(exc).__name__
+        ) from exc
+    return _token_set(token, refresh_token=refresh_token)
+
+
+def revoke(*, login_url: str, token: str) -> None:
+    """Revoke a token at Salesforce (a refresh token also ends its access tokens)."""
+    try:
+        response = requests.post(
+            f"{login_url}/services/oauth2/revoke", data={"token": token}, timeout=_timeout()
+        )
+    except requests.RequestException as exc:
+        raise Unavailable(
+            "Salesforce could not be reached to revoke access.", detail=type(exc).__name__
+        ) from exc
+    if response.status_code != 200:
+        raise Unavailable(
+            f"Salesforce did not confirm the revocation (HTTP {response.status_code}).",
+            detail=f"revoke_{response.status_code}",
+        )
+
+
+def fetch_identity(*, identity_url: str, access_token: str) -> dict:
+    """The identity URL's answer: user_id, organization_id, username, display_name..."""
+    try:
+        response = requests.get(
+            identity_url,
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+            timeout=_timeout(),
+        )
+        response.raise_for_status()
+        return response.json()
+    except (requests.RequestException, ValueError) as exc:
+        raise Unavailable(
+            "Salesforce did not say who authorised the connection.", detail="identity"
+        ) from exc
