@@ -202,11 +202,7 @@ class SalesforceClient:
         # Save through one place, and only if still connected (a disconnect may have happened).
         SalesforceConnection.objects.filter(
             pk=conn.pk, status=SalesforceConnection.Status.CONNECTED
-        ).update(
-            access_token=SalesforceConnection._meta.get_field("access_token").get_prep_value(
-                tokens.access_token
-            )
-        )
+        ).update(access_token=tokens.access_token)  # encrypted by the field
         logger.info("Salesforce access token refreshed for connection %s", conn.pk)
         return tokens.access_token
 
