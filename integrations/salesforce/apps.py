@@ -5,3 +5,19 @@ class SalesforceConfig(AppConfig):
     name = "integrations.salesforce"
     label = "salesforce"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from integrations.registry import Integration, register_integration
+
+        from . import sidebar  # noqa: F401 - registers the sidebar panel and list badges
+        from .connection import integration_status
+
+        register_integration(
+            Integration(
+                key="salesforce",
+                name="Salesforce",
+                description="See the matching Salesforce Contact beside every conversation.",
+                manage_url_name="integrations:salesforce:manage",
+                status=integration_status,
+            )
+        )
