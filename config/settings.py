@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -78,6 +79,12 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Several threads and the cache share one file: wait for locks instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20})
+    # Tests use a file, not SQLite's shared in-memory database: its table locks fail at once
+    # instead of waiting, which concurrency tests (single-flight, shared refresh) would trip on.
+    DATABASES["default"].setdefault(
+        "TEST",
+        {"NAME": os.path.join(tempfile.gettempdir(), f"teaminbox-test-{os.getpid()}.sqlite3")},
+    )
 
 # Default: Django's database cache, shared by every process on the machine (make run: no Redis).
 # Production: CACHE_URL=redis://... (Django's built-in Redis backend).

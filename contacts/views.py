@@ -2,9 +2,11 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import ProtectedError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from integrations.panels import render_panel, sidebar_panels
+from integrations.registry import badges
 from workspace.access import workspace_view
 
 from .forms import ContactForm
@@ -21,10 +23,14 @@ def contact_list(request):
     page = Paginator(contact_search(workspace=request.workspace, query=query), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    badge_urls = [
+        f"{reverse(badge.url_name, args=[request.workspace.slug])}?{request.GET.urlencode()}"
+        for badge in badges()
+    ]
     return render(
         request,
         "contacts/list.html",
-        {"page": page, "q": query, "nav": "contacts"},
+        {"page": page, "q": query, "nav": "contacts", "badge_urls": badge_urls},
     )
 
 

@@ -1,21 +1,18 @@
 """The built-in contact-details panel: proves the lazy sidebar works with no integration."""
 
-from django.shortcuts import render
-
+from .panels import render_panel_page
 from .registry import SidebarPanel, register_panel
 
 
 def render_contact_details(request, contact):
-    template = "integrations/panels/contact_details.html"
-    context = {
-        "contact": contact,
-        "open_conversations": contact.conversations.filter(status="open").count(),
-        "panel_title": "Contact",
-    }
-    if not request.htmx:
-        context = {"panel_template": template, **context}
-        template = "integrations/panel_page.html"
-    return render(request, template, context)
+    open_conversations = contact.conversations.filter(status="open").count()
+    return render_panel_page(
+        request,
+        contact,
+        "integrations/panels/contact_details.html",
+        {"open_conversations": open_conversations},
+        title="Contact",
+    )
 
 
 register_panel(SidebarPanel(key="details", title="Contact", order=0, render=render_contact_details))

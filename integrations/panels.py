@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.urls import reverse
 
 from .registry import get_panel, panels
@@ -28,3 +29,13 @@ def render_panel(request: HttpRequest, contact, key: str) -> HttpResponse:
     if panel is None:
         raise Http404("No such panel.")
     return panel.render(request, contact)
+
+
+def render_panel_page(
+    request: HttpRequest, contact, template: str, context: dict, *, title: str
+) -> HttpResponse:
+    """htmx gets the partial; a plain request (new tab, no JavaScript) the full page around it."""
+    context = {"contact": contact, "panel_title": title, **context}
+    if request.htmx:
+        return render(request, template, context)
+    return render(request, "integrations/panel_page.html", {"panel_template": template, **context})

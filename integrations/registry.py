@@ -35,8 +35,17 @@ class SidebarPanel:
     render: Callable[[HttpRequest, object], HttpResponse]  # (request, contact)
 
 
+@dataclass(frozen=True)
+class ContactListBadge:
+    """Marks on the Contacts list, loaded lazily per page from ``url_name`` (slug argument)."""
+
+    key: str
+    url_name: str
+
+
 _integrations: dict[str, Integration] = {}
 _panels: dict[str, SidebarPanel] = {}
+_badges: dict[str, ContactListBadge] = {}
 
 
 def register_integration(integration: Integration) -> None:
@@ -45,6 +54,14 @@ def register_integration(integration: Integration) -> None:
 
 def register_panel(panel: SidebarPanel) -> None:
     _panels[panel.key] = panel
+
+
+def register_badge(badge: ContactListBadge) -> None:
+    _badges[badge.key] = badge
+
+
+def badges() -> list[ContactListBadge]:
+    return sorted(_badges.values(), key=lambda b: b.key)
 
 
 def integrations() -> list[Integration]:

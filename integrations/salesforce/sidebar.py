@@ -1,0 +1,92 @@
+"""The Salesforce sidebar panel (S6–S16, B1, B2) and the Contacts-list badges (B4)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.paginator import Paginator
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from contacts.selectors import contact_search
+from contacts.views import PAGE_SIZE
+from integrations.panels import render_panel_page
+from integrations.registry import ContactListBadge, SidebarPanel, register_badge, register_panel
+from workspace.access import workspace_view
+
+from .display import field_rows
+from .errors import ApiAccessRequired, SalesforceError
+from .lookup import find_contact, match_flags, stale_result
+from .models import SalesforceConnection
+
+logger = logging.getLogger(__name__)
+PANEL_TEMPLATE = "salesforce/panel.html"
+
+
+def _connection(workspace) -> SalesforceConnection | None:
+    return SalesforceConnection.objects.filter(workspace=workspace).first()
+
+
+def render_salesforce_panel(request, contact):
+    """Any member: reads the contact's current email and phone, never waits past the timeout."""
+    connection = _connection(request.workspace)
+    tz = request.workspace.tzinfo
+    context = {"contact": contact, "connection": connection, "state": "not_connected"}
+    if connection is None or connection.status == SalesforceConnection.Status.DISCONNECTED:
+        pass
+    elif connection.status == SalesforceConnection.Status.RECONNECT_NEEDED:
+        context["state"] = "reconnect"
+    elif not contact.email and not contact.phone:
+        context["state"] = "no_values"
+    else:
+        lookup = {"email": contact.email, "phone": contact.phone}
+        try:
+            result = find_contact(connection, **lookup, refresh=request.GET.get("refresh") == "1")
+        except SalesforceError as exc:
+            stale = stale_result(connection, **lookup)
+            context.update(
+                state="error",
+                error=exc,
+                api_access=isinstance(exc, ApiAccessRequired),
+                stale=stale,
+                stale_rows=field_rows(stale.primary, connection, tz)
+                if stale and stale.primary
+                else [],
+                stale_age=(timezone.now() - stale.fetched_at) if stale else None,
+            )
+        else:
+            context.update(
+                state="result",
+                result=result,
+                rows=field_rows(result.primary, connection, tz) if result.primary else [],
+            )
+    return render_panel_page(request, contact, PANEL_TEMPLATE, context, title="Salesforce")
+
+
+@require_GET
+@workspace_view
+def contact_badges(request):
+    """B4: which contacts on this page of the list have a Salesforce match (one query per page)."""
+    connection = _connection(request.workspace)
+    flags: dict[int, bool] = {}
+    error = None
+    page = Paginator(
+        contact_search(workspace=request.workspace, query=request.GET.get("q", "")[:200]), PAGE_SIZE
+    ).get_page(request.GET.get("page"))
+    if connection is not None and connection.is_connected:
+        try:
+            flags = match_flags(connection, list(page.object_list))
+        except SalesforceError as exc:
+            error = exc.user_message
+    return render(
+        request,
+        "salesforce/badges.html",
+        {"flags": flags, "contacts": page.object_list, "error": error, "connected": bool(flags)},
+    )
+
+
+register_panel(
+    SidebarPanel(key="salesforce", title="Salesforce", order=10, render=render_salesforce_panel)
+)
+register_badge(ContactListBadge(key="salesforce", url_name="integrations:salesforce_lookup:badges"))

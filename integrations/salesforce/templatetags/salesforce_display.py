@@ -1,0 +1,20 @@
+from datetime import timedelta
+
+from django import template
+from django.utils.timesince import timesince
+from django.utils import timezone
+
+register = template.Library()
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key) if mapping else None
+
+
+@register.filter
+def timedelta_ago(age: timedelta | None) -> str:
+    """'3 minutes ago' for an age (B2: stale data is marked with its age)."""
+    if age is None:
+        return ""
+    return f"{timesince(timezone.now() - age)} ago"
