@@ -1,8 +1,8 @@
 from datetime import timedelta
 
 from django import template
-from django.utils.timesince import timesince
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 register = template.Library()
 
