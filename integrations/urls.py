@@ -7,5 +7,4 @@ app_name = "integrations"
 urlpatterns = [
     path("", views.integration_list, name="list"),
     path("salesforce/", include("integrations.salesforce.urls")),
-    path("salesforce/", include("integrations.salesforce.lookup_urls")),
 ]

@@ -219,8 +219,7 @@ def field_meta_from_describe(describe: dict, paths: list[str]) -> dict:
                 continue
             label = field.get("label") or relationship
             label = label[:-3] if label.endswith(" ID") else label
-            if leaf != "Name":
-                label = f"{label} {leaf}"
+            label = f"{label} {leaf}"  # "Account Name", "Owner Name"
             meta[path] = {"label": label, "type": "string"}
             continue
         field = fields.get(path)

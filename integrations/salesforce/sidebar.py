@@ -89,4 +89,4 @@ def contact_badges(request):
 register_panel(
     SidebarPanel(key="salesforce", title="Salesforce", order=10, render=render_salesforce_panel)
 )
-register_badge(ContactListBadge(key="salesforce", url_name="integrations:salesforce_lookup:badges"))
+register_badge(ContactListBadge(key="salesforce", url_name="integrations:salesforce:badges"))

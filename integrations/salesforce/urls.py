@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import field_settings, sidebar, views
 
 app_name = "salesforce"
 
@@ -10,4 +10,6 @@ urlpatterns = [
     path("", views.manage, name="manage"),
     path("connect/", views.connect, name="connect"),
     path("disconnect/", views.disconnect, name="disconnect"),
+    path("fields/", field_settings.fields, name="fields"),
+    path("badges/", sidebar.contact_badges, name="badges"),
 ]

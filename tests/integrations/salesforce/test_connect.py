@@ -203,7 +203,7 @@ def test_s03_connect_verifies_with_one_query_and_fills_field_meta(client, sf, ow
     conn = SalesforceConnection.objects.get(workspace=acme)
     assert conn.field_meta["LeadSource"]["type"] == "picklist"
     assert conn.field_meta["LeadSource"]["picklist"]  # value -> label
-    assert conn.field_meta["Account.Name"] == {"label": "Account", "type": "string"}
+    assert conn.field_meta["Account.Name"] == {"label": "Account Name", "type": "string"}
     assert conn.field_meta["Email"]["label"]
     assert conn.api_usage_max  # the verify call's usage is kept (B3)
 
