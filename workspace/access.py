@@ -18,6 +18,7 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
 
 from .models import Membership, Role
 
@@ -54,7 +55,12 @@ def workspace_view(
                 raise PermissionDenied("Your role in this workspace does not allow this.")
             request.membership = membership
             request.workspace = membership.workspace
-            return func(request, *args, **kwargs)
+            # Dates on workspace pages read in the workspace's own time zone.
+            timezone.activate(membership.workspace.tzinfo)
+            try:
+                return func(request, *args, **kwargs)
+            finally:
+                timezone.deactivate()
 
         wrapper.workspace_roles = roles  # read by the access-control sweep test
         return wrapper

@@ -113,7 +113,7 @@ def test_s02_original_tab_refreshes_its_status_block(client, sf, owner):
     """The status block reloads itself (htmx, no inline script) when the person returns."""
     client_for(client, owner)
     page = client.get(manage_url()).content.decode()
-    assert 'hx-trigger="visibilitychange from:document, submit from:#sf-connect-form' in page
+    assert 'hx-trigger="visibilitychange from:document, focus from:window"' in page
     assert "every 3s" not in page
     assert "<script>" not in page and "hx-on" not in page
     start(client)  # a connect is now pending for this workspace: poll until it completes
