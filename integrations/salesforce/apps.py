@@ -9,7 +9,7 @@ class SalesforceConfig(AppConfig):
     def ready(self) -> None:
         from integrations.registry import Integration, register_integration
 
-        from . import sidebar  # noqa: F401 - registers the sidebar panel and list badges
+        from . import checks, sidebar  # noqa: F401 - register system checks, panel and badges
         from .connection import integration_status
 
         register_integration(

@@ -82,3 +82,14 @@ def test_fields_page_needs_a_connection(client, owner, acme):
     client_for(client, owner)
     response = client.get(url(), follow=True)
     assert b"Connect Salesforce first" in response.content
+
+
+def test_system_checks_name_missing_salesforce_settings(settings):
+    from integrations.salesforce.checks import salesforce_settings
+
+    settings.SALESFORCE_CLIENT_ID = ""
+    settings.FIELD_ENCRYPTION_KEY = []
+    assert {c.id for c in salesforce_settings()} == {"salesforce.W001", "salesforce.W002"}
+    settings.SALESFORCE_CLIENT_ID = settings.SALESFORCE_CLIENT_SECRET = "x"
+    settings.FIELD_ENCRYPTION_KEY = ["not-a-key"]
+    assert [c.id for c in salesforce_settings()] == ["salesforce.E001"]
