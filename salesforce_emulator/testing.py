@@ -279,3 +279,41 @@ def spawn_emulator(
         time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"emulator did not start in {startup_timeout}s:\n{output.read_text()}")
+
+
+def consent(
+    authorize_url: str,
+    *,
+    username: str,
+    decision: str = "allow",
+    http: requests.Session | None = None,
+) -> str:
+    """Sign in and answer the consent page as a browser would; return the redirect Location.
+
+    ``authorize_url`` is the full ``/services/oauth2/authorize?...`` URL a client sent the person
+    to. Tests, benchmarks and scripts share this instead of scraping the pages themselves.
+    """
+    http = http or requests.Session()
+    page = http.get(authorize_url, timeout=10)
+    if page.status_code != 200:
+        raise AssertionError(f"authorize page answered {page.status_code}: {page.text[:300]}")
+    match = re.search(r'name="pending" value="([^"]+)"', page.text)
+    if match is None:
+        raise AssertionError("the authorize page has no pending authorization")
+    action = authorize_url.split("?", 1)[0]
+    step = http.post(
+        action,
+        data={"pending": match.group(1), "step": "login", "username": username},
+        timeout=10,
+    )
+    if "Allow Access?" not in step.text:
+        raise AssertionError(f"no consent page after signing in as {username}")
+    answer = http.post(
+        action,
+        data={"pending": match.group(1), "step": "consent", "decision": decision},
+        allow_redirects=False,
+        timeout=10,
+    )
+    if answer.status_code != 302:
+        raise AssertionError(f"consent answered {answer.status_code}: {answer.text[:300]}")
+    return answer.headers["Location"]

@@ -13,7 +13,7 @@ import requests
 from simple_salesforce import Salesforce
 
 from integrations.salesforce.transport import InstanceSession
-from salesforce_emulator.testing import EmulatorServer, running_emulator
+from salesforce_emulator.testing import EmulatorServer, consent, running_emulator
 
 ACME = "00D5g000004AcmEEAS"
 ACME_SANDBOX = "00D5g000004AcSBEA0"
@@ -62,23 +62,8 @@ def authorize(
         "state": "st-123",
         **params,
     }
-    page = http.get(emulator.authorize_url, params=query, timeout=5)
-    assert page.status_code == 200, page.text
-    pid = pending_id(page.text)
-    consent = http.post(
-        emulator.authorize_url,
-        data={"pending": pid, "step": "login", "username": username},
-        timeout=5,
-    )
-    assert "Allow Access?" in consent.text
-    answer = http.post(
-        emulator.authorize_url,
-        data={"pending": pid, "step": "consent", "decision": decision},
-        allow_redirects=False,
-        timeout=5,
-    )
-    assert answer.status_code == 302
-    location = answer.headers["Location"]
+    url = requests.Request("GET", emulator.authorize_url, params=query).prepare().url
+    location = consent(url, username=username, decision=decision, http=http)
     assert location.startswith(redirect_uri)
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
-from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 
 from integrations.salesforce import oauth
 from integrations.salesforce.models import SalesforceConnection
+from salesforce_emulator.testing import consent as emulator_consent
 from salesforce_emulator.testing import running_emulator
 
 ACME_ORG_ID = "00D5g000004AcmEEAS"
@@ -44,31 +42,9 @@ def sf(emulator, settings, monkeypatch):
     emulator.reset()
 
 
-def _hidden(html: str, name: str) -> str:
-    match = re.search(rf'name="{name}" value="([^"]*)"', html)
-    assert match, f"no {name} in the page"
-    return unescape(match.group(1))
-
-
 def consent(authorize_url: str, *, username: str = ACME_ADMIN, decision: str = "allow") -> dict:
-    """Drive the emulator's sign-in and consent pages as a browser would; return callback params."""
-    browser = requests.Session()
-    login_page = browser.get(authorize_url, timeout=5)
-    assert login_page.status_code == 200, login_page.text[:300]
-    action = urlsplit(authorize_url)._replace(query="").geturl()
-    pending = _hidden(login_page.text, "pending")
-    consent_page = browser.post(
-        action, data={"pending": pending, "step": "login", "username": username}, timeout=5
-    )
-    assert "Allow" in consent_page.text
-    answer = browser.post(
-        action,
-        data={"pending": pending, "step": "consent", "decision": decision},
-        allow_redirects=False,
-        timeout=5,
-    )
-    assert answer.status_code == 302, answer.text[:300]
-    location = answer.headers["Location"]
+    """Drive the emulator's sign-in and consent pages; return the callback's query params."""
+    location = emulator_consent(authorize_url, username=username, decision=decision)
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()} | {
         "_location": location
     }
