@@ -231,3 +231,21 @@ def test_b4_badges_one_query_per_page_and_shared_cache(client, agent, connection
     assert len(rest_queries(sf)) == 1
     client.get(badges_url, headers=HTMX)
     assert len(rest_queries(sf)) == 1
+
+
+def test_s11_no_write_ever_reaches_the_rest_api(client, owner, agent, sf, acme):
+    """Connect, look up, badges, field chooser, disconnect: only GETs on /services/data."""
+    from tests.integrations.salesforce.flow import connect_via_views, disconnect_url
+
+    sf.reset_log()
+    client_for(client, owner)
+    connect_via_views(client)
+    jane = make(acme, "Jane Cooper", email="jane.cooper@northwind.example")
+    make(acme, "Priya Shah", phone="+15550102000")
+    panel(client, jane)
+    client.get(reverse("integrations:salesforce:badges", args=["acme"]), headers=HTMX)
+    client.get(reverse("integrations:salesforce:fields", args=["acme"]))
+    client.post(disconnect_url())
+    rest = [e for e in sf.request_log() if e["path"].startswith("/services/data")]
+    assert rest and {e["method"] for e in rest} == {"GET"}
+    assert sf.writes() == []
