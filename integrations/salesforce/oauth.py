@@ -7,6 +7,7 @@ refreshes then (see client.py). Token bodies are never logged.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -22,6 +23,11 @@ logger = logging.getLogger(__name__)
 SCOPES = ["api", "refresh_token"]
 PRODUCTION_LOGIN_URL = "https://login.salesforce.com"
 SANDBOX_LOGIN_URL = "https://test.salesforce.com"
+# DNS names only: urlsplit keeps a backslash, ";", "%" or a space in a hostname, and browsers
+# read "https://evil.example\\.my.salesforce.com" as evil.example with a path (an open redirect).
+_DNS_NAME = re.compile(
+    r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+"
+)
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,8 @@ def validate_login_url(url: str) -> str:
         return origin
     if parts.scheme != "https" or parts.port not in (None, 443):
         raise ValueError("Salesforce login hosts use https.")
+    if not _DNS_NAME.fullmatch(host):
+        raise ValueError("Enter a host name such as https://yourcompany.my.salesforce.com.")
     if host in ("login.salesforce.com", "test.salesforce.com") or host.endswith(
         (".my.salesforce.com",)
     ):
