@@ -142,13 +142,14 @@ class SalesforceClient:
             ) from exc
         except requests.ConnectionError as exc:
             raise Unavailable("Salesforce could not be reached.", detail="connection") from exc
+        except (requests.JSONDecodeError, ValueError) as exc:
+            # requests' JSONDecodeError is also a RequestException: catch it before that one.
+            raise Unavailable(
+                "Salesforce sent an answer that could not be read.", detail="malformed_body"
+            ) from exc
         except requests.RequestException as exc:
             raise Unavailable(
                 "Salesforce could not be reached.", detail=type(exc).__name__
-            ) from exc
-        except ValueError as exc:  # JSON decoding of a malformed body
-            raise Unavailable(
-                "Salesforce sent an answer that could not be read.", detail="malformed_body"
             ) from exc
 
     def _refreshed_token(self, *, stale: str) -> str:
