@@ -1,10 +1,16 @@
+import sys
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import DatabaseError, InterfaceError
+from django.http import HttpResponseServerError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
 from .access import OWNER_ROLES, workspace_view
 from .forms import RoleForm
+from .middleware import database_unavailable_response
 from .models import Membership
 from .roles import change_role
 
@@ -56,4 +62,8 @@ def permission_denied(request, exception=None):
 
 
 def server_error(request):
-    return render(request, "errors/500.html", status=500)
+    # Rendered without the request: context processors may need the database, which may be the
+    # very thing that failed (a session saved by middleware, outside the views, for instance).
+    if isinstance(sys.exc_info()[1], (DatabaseError, InterfaceError)):
+        return database_unavailable_response()
+    return HttpResponseServerError(render_to_string("errors/500.html"))
