@@ -281,7 +281,13 @@ def find_contact(
     lock = f"{key}:lock"
     wait = settings.SALESFORCE_TIMEOUT + settings.SALESFORCE_CONNECT_TIMEOUT
     # Without a working cache every request is its own leader (uncached, never an error).
-    if not _cache_call("add", lock, "1", int(wait) + 5, default=True):
+    if _cache_call("add", lock, "1", int(wait) + 5, default=True):
+        # A leader that finished between our cache miss and our lock already stored its answer.
+        cached = _cache_call("get", key)
+        if cached is not None:
+            _cache_call("delete", lock)
+            return _unwrap(cached)
+    else:
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             time.sleep(WAIT_STEP)
@@ -295,15 +301,20 @@ def find_contact(
     except SalesforceError as exc:
         failure = _CachedFailure(type(exc).__name__, exc.user_message, exc.detail)
         _cache_call("set", key, failure, settings.SALESFORCE_CACHE_SECONDS)
-        raise
-    finally:
         _cache_call("delete", lock)
-    # Store under the key the connection has now (a dropped field changes the field set).
+        raise
+    except BaseException:
+        _cache_call("delete", lock)
+        raise
+    # Store the answer BEFORE releasing the lock: a request arriving in between would otherwise
+    # see neither the answer nor the lock and ask Salesforce a second time (S12). Stored under
+    # the key the connection has now (a dropped field changes the field set).
     key = _key(connection, "lookup", email, phone)
     _cache_call("set", key, result, settings.SALESFORCE_CACHE_SECONDS)
     _cache_call(
         "set", _key(connection, "stale", email, phone), result, settings.SALESFORCE_STALE_SECONDS
     )
+    _cache_call("delete", lock)
     return result
 
 
