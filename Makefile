@@ -14,7 +14,7 @@ RUN_ENV = DEBUG=0 SECURE_COOKIES=0 SECURE_HSTS_SECONDS=0 \
 	SALESFORCE_CLIENT_ID="$$($(DEMO_APP) client_id)" \
 	SALESFORCE_CLIENT_SECRET="$$($(DEMO_APP) client_secret)"
 
-.PHONY: run test lint test-suite install install-test browser bench clean
+.PHONY: run test lint test-suite install install-test browser bench load clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (found $$($(PYTHON) --version))."; exit 1; }
@@ -59,8 +59,14 @@ test-suite: $(VENV)/.installed browser
 
 test: lint test-suite
 
+# Benchmarks (issue 5) and bounded load with faults (issue 6) on the production shape:
+# gunicorn + PostgreSQL + Redis + emulator, started and stopped by the scripts. See bench/RESULTS.md.
 bench: $(VENV)/.installed
 	$(PY) bench/run.py
+
+load: $(VENV)/.installed
+	$(PY) bench/load.py
+	$(PY) bench/load.py --cache-seconds 15
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
