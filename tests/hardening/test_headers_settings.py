@@ -151,6 +151,17 @@ def test_check_deploy_is_clean_with_production_values():
     assert "no issues" in result.stdout
 
 
+def test_check_deploy_is_clean_when_the_proxy_redirects_and_preload_is_not_wanted():
+    """README: behind a proxy that redirects to https, the two checks are silenced on purpose."""
+    env = _production_env(
+        SECURE_SSL_REDIRECT="0",
+        SECURE_HSTS_PRELOAD="0",
+        SILENCED_SYSTEM_CHECKS="security.W008,security.W021",
+    )
+    result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_production_settings_have_secure_cookies_and_hsts():
     code = (
         "import django; django.setup(); from django.conf import settings as s; "
