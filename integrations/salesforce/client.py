@@ -208,26 +208,31 @@ class SalesforceClient:
         return tokens.access_token
 
     # --- health (B3) --------------------------------------------------------------------
-    def _record_usage(self, sf: Salesforce) -> dict[str, Any]:
+    @staticmethod
+    def _usage_fields(sf: Salesforce) -> dict[str, Any]:
         usage = getattr(sf, "api_usage", {}) or {}
         api = usage.get("api-usage")
         if api is None:
             return {}
-        fields = {
+        return {
             "api_usage_used": api.used,
             "api_usage_max": api.total,
             "api_usage_at": timezone.now(),
         }
-        SalesforceConnection.objects.filter(pk=self.connection.pk).update(**fields)
-        for name, value in fields.items():
-            setattr(self.connection, name, value)
+
+    def _save_health(self, fields: dict[str, Any]) -> dict[str, Any]:
+        if fields:
+            SalesforceConnection.objects.filter(pk=self.connection.pk).update(**fields)
+            for name, value in fields.items():
+                setattr(self.connection, name, value)
         return fields
 
+    def _record_usage(self, sf: Salesforce) -> dict[str, Any]:
+        return self._save_health(self._usage_fields(sf))
+
     def _record_success(self, sf: Salesforce) -> None:
-        self._record_usage(sf)
-        now = timezone.now()
-        SalesforceConnection.objects.filter(pk=self.connection.pk).update(last_success_at=now)
-        self.connection.last_success_at = now
+        # One UPDATE for usage and success: this runs on every cold lookup.
+        self._save_health({**self._usage_fields(sf), "last_success_at": timezone.now()})
 
     def _record_failure(self, exc: SalesforceError) -> None:
         now = timezone.now()
