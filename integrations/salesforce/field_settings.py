@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.core.cache import cache
 from django.db import transaction
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -15,6 +14,7 @@ from workspace.access import ADMIN_ROLES, workspace_view
 from .client import SalesforceClient
 from .connection import connection_for, field_meta_from_describe
 from .errors import SalesforceError
+from .lookup import cache_call
 from .models import SalesforceConnection, record_event
 
 DESCRIBE_SECONDS = 3600
@@ -34,10 +34,10 @@ class FieldOption:
 def contact_describe(connection: SalesforceConnection) -> dict:
     """The org's Contact describe, cached for an hour per connection and org."""
     key = f"salesforce:describe:{connection.pk}:{connection.org_id}"
-    describe = cache.get(key)
+    describe = cache_call("get", key)
     if describe is None:
         describe = SalesforceClient(connection).describe_contact()
-        cache.set(key, describe, DESCRIBE_SECONDS)
+        cache_call("set", key, describe, DESCRIBE_SECONDS)
     return describe
 
 

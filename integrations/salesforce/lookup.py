@@ -91,7 +91,8 @@ class _CachedFailure:
 
 
 # --- cache helpers: a cache outage degrades to uncached lookups, never to an error page ---------
-def _cache_call(method: str, *args, default=None):
+def cache_call(method: str, *args, default=None):
+    """``cache.<method>(*args)``, or ``default`` when the cache is down (logged)."""
     try:
         return getattr(cache, method)(*args)
     except Exception:  # noqa: BLE001 - Redis down, DB cache locked...
@@ -244,7 +245,7 @@ def _check_budget(connection: SalesforceConnection) -> None:
     if share is None or share < settings.SALESFORCE_API_BACKOFF:
         return
     probe = f"salesforce:budget-probe:{connection.pk}"
-    if _cache_call("add", probe, "1", settings.SALESFORCE_CACHE_SECONDS, default=True):
+    if cache_call("add", probe, "1", settings.SALESFORCE_CACHE_SECONDS, default=True):
         return  # one call per window re-reads the usage
     raise RateLimited(
         f"Salesforce lookups are paused: this org has used {share:.0%} of its daily API limit "
@@ -272,26 +273,26 @@ def find_contact(
     if not email and not phone:
         raise ValueError("Nothing to look up: the contact has no email and no phone.")
     key = _key(connection, "lookup", email, phone)
-    if refresh and _cache_call("add", f"{key}:refresh", "1", REFRESH_MIN_SECONDS, default=False):
-        _cache_call("delete", key)
-    cached = _cache_call("get", key)
+    if refresh and cache_call("add", f"{key}:refresh", "1", REFRESH_MIN_SECONDS, default=False):
+        cache_call("delete", key)
+    cached = cache_call("get", key)
     if cached is not None:
         return _unwrap(cached)
 
     lock = f"{key}:lock"
     wait = settings.SALESFORCE_TIMEOUT + settings.SALESFORCE_CONNECT_TIMEOUT
     # Without a working cache every request is its own leader (uncached, never an error).
-    if _cache_call("add", lock, "1", int(wait) + 5, default=True):
+    if cache_call("add", lock, "1", int(wait) + 5, default=True):
         # A leader that finished between our cache miss and our lock already stored its answer.
-        cached = _cache_call("get", key)
+        cached = cache_call("get", key)
         if cached is not None:
-            _cache_call("delete", lock)
+            cache_call("delete", lock)
             return _unwrap(cached)
     else:
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             time.sleep(WAIT_STEP)
-            cached = _cache_call("get", key)
+            cached = cache_call("get", key)
             if cached is not None:
                 return _unwrap(cached)
         # The leader took too long: a lock never turns into an error, ask ourselves.
@@ -300,21 +301,21 @@ def find_contact(
         result = _ask_salesforce(connection, email=email, phone=phone)
     except SalesforceError as exc:
         failure = _CachedFailure(type(exc).__name__, exc.user_message, exc.detail)
-        _cache_call("set", key, failure, settings.SALESFORCE_CACHE_SECONDS)
-        _cache_call("delete", lock)
+        cache_call("set", key, failure, settings.SALESFORCE_CACHE_SECONDS)
+        cache_call("delete", lock)
         raise
     except BaseException:
-        _cache_call("delete", lock)
+        cache_call("delete", lock)
         raise
     # Store the answer BEFORE releasing the lock: a request arriving in between would otherwise
     # see neither the answer nor the lock and ask Salesforce a second time (S12). Stored under
     # the key the connection has now (a dropped field changes the field set).
     key = _key(connection, "lookup", email, phone)
-    _cache_call("set", key, result, settings.SALESFORCE_CACHE_SECONDS)
-    _cache_call(
+    cache_call("set", key, result, settings.SALESFORCE_CACHE_SECONDS)
+    cache_call(
         "set", _key(connection, "stale", email, phone), result, settings.SALESFORCE_STALE_SECONDS
     )
-    _cache_call("delete", lock)
+    cache_call("delete", lock)
     return result
 
 
@@ -322,7 +323,7 @@ def stale_result(
     connection: SalesforceConnection, *, email: str, phone: str
 ) -> LookupResult | None:
     """B2: the last good result for these values (kept a day), to show beside an error."""
-    return _cache_call(
+    return cache_call(
         "get", _key(connection, "stale", (email or "").strip(), (phone or "").strip())
     )
 
@@ -337,11 +338,11 @@ def match_flags(connection: SalesforceConnection, contacts) -> dict[int, bool]:
         if not email and not phone:
             flags[contact.pk] = False
             continue
-        cached = _cache_call("get", _key(connection, "lookup", email, phone))
+        cached = cache_call("get", _key(connection, "lookup", email, phone))
         if isinstance(cached, LookupResult):
             flags[contact.pk] = bool(cached.matches)
             continue
-        badge = _cache_call("get", _key(connection, "badge", email, phone))
+        badge = cache_call("get", _key(connection, "badge", email, phone))
         if badge is not None:
             flags[contact.pk] = badge
             continue
@@ -370,7 +371,7 @@ def match_flags(connection: SalesforceConnection, contacts) -> dict[int, bool]:
             or (phone and phone in (r.get("Phone"), r.get("MobilePhone")))
         ]
         flags[contact.pk] = bool(mine)
-        _cache_call(
+        cache_call(
             "set",
             _key(connection, "badge", email, phone),
             bool(mine),
@@ -381,13 +382,13 @@ def match_flags(connection: SalesforceConnection, contacts) -> dict[int, bool]:
             result = LookupResult(
                 email=email, phone=phone, matches=tuple(mine[:MATCH_LIMIT]), fetched_at=now
             )
-            _cache_call(
+            cache_call(
                 "set",
                 _key(connection, "lookup", email, phone),
                 result,
                 settings.SALESFORCE_CACHE_SECONDS,
             )
-            _cache_call(
+            cache_call(
                 "set",
                 _key(connection, "stale", email, phone),
                 result,

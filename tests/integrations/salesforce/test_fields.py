@@ -93,3 +93,15 @@ def test_system_checks_name_missing_salesforce_settings(settings):
     settings.SALESFORCE_CLIENT_ID = settings.SALESFORCE_CLIENT_SECRET = "x"
     settings.FIELD_ENCRYPTION_KEY = ["not-a-key"]
     assert [c.id for c in salesforce_settings()] == ["salesforce.E001"]
+
+
+def test_fields_page_works_while_the_cache_is_down(client, owner, connection, monkeypatch):
+    from django.core.cache import cache
+
+    def down(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(cache, "get", down)
+    monkeypatch.setattr(cache, "set", down)
+    client_for(client, owner)
+    assert client.get(url()).status_code == 200

@@ -109,14 +109,14 @@ def test_s12_repeated_views_cost_one_call_then_expire(connection, sf, settings):
 
 def test_s12_cache_entry_lives_the_configured_window(connection, settings, monkeypatch):
     seen = {}
-    real_set = lookup._cache_call
+    real_set = lookup.cache_call
 
     def spy(method, *args, **kwargs):
         if method == "set" and ":lookup:" in args[0]:
             seen["timeout"] = args[2]
         return real_set(method, *args, **kwargs)
 
-    monkeypatch.setattr(lookup, "_cache_call", spy)
+    monkeypatch.setattr(lookup, "cache_call", spy)
     find_contact(connection, email="jane.cooper@northwind.example")
     assert seen["timeout"] == settings.SALESFORCE_CACHE_SECONDS == 60
 
