@@ -255,7 +255,8 @@ def _check_budget(connection: SalesforceConnection) -> None:
     )
 
 
-def _unwrap(cached) -> LookupResult | None:
+def unwrap_failure(cached) -> LookupResult | None:
+    """Re-raise a cached failure; pass anything else through."""
     if isinstance(cached, _CachedFailure):
         raise cached.exception()
     return cached
@@ -277,7 +278,7 @@ def find_contact(
         cache_call("delete", key)
     cached = cache_call("get", key)
     if cached is not None:
-        return _unwrap(cached)
+        return unwrap_failure(cached)
 
     lock = f"{key}:lock"
     wait = settings.SALESFORCE_TIMEOUT + settings.SALESFORCE_CONNECT_TIMEOUT
@@ -287,14 +288,14 @@ def find_contact(
         cached = cache_call("get", key)
         if cached is not None:
             cache_call("delete", lock)
-            return _unwrap(cached)
+            return unwrap_failure(cached)
     else:
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             time.sleep(WAIT_STEP)
             cached = cache_call("get", key)
             if cached is not None:
-                return _unwrap(cached)
+                return unwrap_failure(cached)
         # The leader took too long: a lock never turns into an error, ask ourselves.
     try:
         _check_budget(connection)
@@ -350,7 +351,9 @@ def match_flags(connection: SalesforceConnection, contacts) -> dict[int, bool]:
     if not unknown:
         return flags
 
-    _check_budget(connection)
+    # A failing org is asked at most once per window for badges too (no retry storm).
+    failed_key = f"salesforce:badges-failed:{connection.pk}:{connection.cache_generation}"
+    unwrap_failure(cache_call("get", failed_key))
     emails = sorted({c.email.strip() for c in unknown if c.email.strip()})
     phones = sorted({c.phone.strip() for c in unknown if c.phone.strip()})
     conditions = []
@@ -359,7 +362,13 @@ def match_flags(connection: SalesforceConnection, contacts) -> dict[int, bool]:
     if phones:
         conditions.append(format_soql("Phone IN {} OR MobilePhone IN {}", phones, phones))
     soql = _contact_soql(selected_fields(connection), conditions, BADGE_LIMIT)
-    rows = SalesforceClient(connection).query(soql).get("records", [])
+    try:
+        _check_budget(connection)
+        rows = SalesforceClient(connection).query(soql).get("records", [])
+    except SalesforceError as exc:
+        failure = _CachedFailure(type(exc).__name__, exc.user_message, exc.detail)
+        cache_call("set", failed_key, failure, settings.SALESFORCE_CACHE_SECONDS)
+        raise
     complete = len(rows) < BADGE_LIMIT
     now = timezone.now()
     for contact in unknown:

@@ -249,3 +249,14 @@ def test_s11_no_write_ever_reaches_the_rest_api(client, owner, agent, sf, acme):
     rest = [e for e in sf.request_log() if e["path"].startswith("/services/data")]
     assert rest and {e["method"] for e in rest} == {"GET"}
     assert sf.writes() == []
+
+
+def test_s16_failing_org_is_asked_once_per_window_for_badges(client, agent, connection, acme, sf):
+    make(acme, "Jane Cooper", email="jane.cooper@northwind.example")
+    sf.set_fault("http_503", org_id=connection.org_id)
+    client_for(client, agent)
+    badges_url = reverse("integrations:salesforce:badges", args=["acme"])
+    for _ in range(3):
+        html = client.get(badges_url, headers=HTMX).content.decode()
+        assert "HTTP 503" in html
+    assert len(rest_queries(sf)) == 1
