@@ -124,7 +124,10 @@ def field(panel, path: str):
 def test_s06_i2_agent_sees_salesforce_fields_in_conversation_sidebar(live_app, as_agent, console):
     live_app.ensure_connected()
     page = as_agent
-    page.goto("/w/acme/inbox/")
+    response = page.goto("/w/acme/inbox/")
+    # The pages run under the strict CSP; the console check below catches anything it blocks.
+    csp = response.headers.get("content-security-policy", "")
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp, csp
     page.locator("li.conversation a", has_text="Jane Cooper").first.click()
     expect(page).to_have_url(re.compile(r"/w/acme/inbox/\d+/$"))
 
@@ -371,6 +374,6 @@ def test_s05_sidebar_says_api_access_required(live_app, as_agent, console):
         expect(page.locator("body")).not_to_contain_text("Traceback")
         shot(page, "sidebar-api-access-required")
     finally:
-        live_app.emu.clear_faults()
+        live_app.emu.clear_faults(org_id=ACME_ORG_ID)  # Initech keeps its own
         live_app.disconnect()  # drop any cached error; the next test connects afresh
     console.assert_clean()
