@@ -335,11 +335,6 @@ def as_agent(new_context):
     return new_context(AGENT).new_page()
 
 
-@pytest.fixture
-def as_owner(new_context):
-    return new_context(OWNER).new_page()
-
-
 def shot(page, name: str, *, keep: bool = False, **options) -> None:
     """Screenshot to test-results/e2e/; key screens (``keep``) also to $E2E_SCREENSHOTS."""
     RESULTS.mkdir(parents=True, exist_ok=True)
