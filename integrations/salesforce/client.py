@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -45,7 +46,22 @@ T = TypeVar("T")
 
 API_DISABLED_CODES = {"API_DISABLED_FOR_ORG", "API_CURRENTLY_DISABLED"}
 _INVALID_FIELD = re.compile(r"No such column '([^']+)'")
+_INVALID_RELATIONSHIP = re.compile(r"Didn't understand relationship '([^']+)'")
 REFRESH_LOCK_SECONDS = 30
+
+
+_sessions = threading.local()
+
+
+def _session(instance_url: str, timeout: tuple[float, float]) -> InstanceSession:
+    """One HTTP session per thread and instance: keep-alive connections are reused across calls."""
+    by_key = getattr(_sessions, "by_key", None)
+    if by_key is None:
+        by_key = _sessions.by_key = {}
+    key = (instance_url, timeout)
+    if key not in by_key:
+        by_key[key] = InstanceSession(instance_url, timeout=timeout)
+    return by_key[key]
 
 
 def _error_code(exc: LibrarySalesforceError) -> tuple[str, str]:
@@ -81,7 +97,7 @@ class SalesforceClient:
             instance_url=self.connection.instance_url,
             session_id=access_token,
             version=settings.SALESFORCE_API_VERSION,
-            session=InstanceSession(self.connection.instance_url, timeout=self.timeout),
+            session=_session(self.connection.instance_url, self.timeout),
         )
 
     def _call(self, request: Callable[[Salesforce], T]) -> T:
@@ -125,6 +141,11 @@ class SalesforceClient:
         except SalesforceMalformedRequest as exc:
             code, message = _error_code(exc)
             if code == "INVALID_FIELD":
+                relationship = _INVALID_RELATIONSHIP.search(message)
+                if relationship:
+                    raise InvalidField(
+                        relationship.group(1), relationship=True, detail=code
+                    ) from exc
                 match = _INVALID_FIELD.search(message)
                 raise InvalidField(match.group(1) if match else "", detail=code) from exc
             raise QueryFailed(detail=code or "HTTP 400") from exc
@@ -200,9 +221,10 @@ class SalesforceClient:
             mark_reconnect_needed(conn)
             raise
         conn.access_token = tokens.access_token
-        # Save through one place, and only if still connected (a disconnect may have happened).
+        # Save through one place, and only if the same connection is still connected: a
+        # disconnect or a reconnect may have happened while Salesforce answered.
         SalesforceConnection.objects.filter(
-            pk=conn.pk, status=SalesforceConnection.Status.CONNECTED
+            pk=conn.pk, status=SalesforceConnection.Status.CONNECTED, connected_at=conn.connected_at
         ).update(access_token=tokens.access_token)  # encrypted by the field
         logger.info("Salesforce access token refreshed for connection %s", conn.pk)
         return tokens.access_token
@@ -251,8 +273,11 @@ class SalesforceClient:
 
 def mark_reconnect_needed(connection: SalesforceConnection) -> None:
     """Salesforce rejected the refresh token: admins must reconnect (S15, B5)."""
+    # Only the connection this refresh token belongs to: not one reconnected in the meantime.
     updated = SalesforceConnection.objects.filter(
-        pk=connection.pk, status=SalesforceConnection.Status.CONNECTED
+        pk=connection.pk,
+        status=SalesforceConnection.Status.CONNECTED,
+        connected_at=connection.connected_at,
     ).update(status=SalesforceConnection.Status.RECONNECT_NEEDED, access_token="")
     connection.status = SalesforceConnection.Status.RECONNECT_NEEDED
     if updated:

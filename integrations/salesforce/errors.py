@@ -62,8 +62,9 @@ class InvalidField(SalesforceError):
     code = "invalid_field"
     user_message = "A chosen Salesforce field no longer exists."
 
-    def __init__(self, field: str, **kwargs) -> None:
+    def __init__(self, field: str, *, relationship: bool = False, **kwargs) -> None:
         self.field = field
+        self.relationship = relationship  # True: ``field`` names a relationship ("Region__r")
         super().__init__(f"Salesforce no longer knows the field {field}.", **kwargs)
 
 

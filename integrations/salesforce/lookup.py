@@ -188,17 +188,22 @@ def _near_misses(rows: list[dict], *, email: str, phone: str) -> tuple[NearMiss,
 
 
 # --- the lookup ---------------------------------------------------------------------------------
-def _ask_salesforce(connection: SalesforceConnection, *, email: str, phone: str) -> LookupResult:
-    client = SalesforceClient(connection)
+def _query_contacts(connection: SalesforceConnection, client: SalesforceClient, build) -> dict:
+    """Run ``build(fields)``; a chosen field Salesforce no longer knows is dropped, then one retry."""
     for attempt in range(2):
         try:
-            answer = client.query(
-                exact_query(selected_fields(connection), email=email, phone=phone)
-            )
-            break
+            return client.query(build(selected_fields(connection)))
         except InvalidField as exc:
-            if attempt or not _drop_field(connection, exc.field):
+            if attempt or not _drop_field(connection, exc):
                 raise QueryFailed(detail="INVALID_FIELD") from exc
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _ask_salesforce(connection: SalesforceConnection, *, email: str, phone: str) -> LookupResult:
+    client = SalesforceClient(connection)
+    answer = _query_contacts(
+        connection, client, lambda fields: exact_query(fields, email=email, phone=phone)
+    )
     rows = answer.get("records", [])
     near = ()
     if not rows:
@@ -215,14 +220,17 @@ def _ask_salesforce(connection: SalesforceConnection, *, email: str, phone: str)
     )
 
 
-def _drop_field(connection: SalesforceConnection, name: str) -> bool:
+def _drop_field(connection: SalesforceConnection, error: InvalidField) -> bool:
     """A chosen field Salesforce no longer knows: drop it, note it for admins, retry once."""
-    lowered = name.lower()
-    doomed = [
-        p
-        for p in connection.field_names
-        if p.lower() == lowered or p.lower().endswith("." + lowered)
-    ]
+    lowered = error.field.lower()
+    if error.relationship:  # "Region__r" is gone: every "Region__r.<field>" goes with it
+        doomed = [p for p in connection.field_names if p.lower().startswith(lowered + ".")]
+    else:
+        doomed = [
+            p
+            for p in connection.field_names
+            if p.lower() == lowered or p.lower().endswith("." + lowered)
+        ]
     if not doomed:
         return False
     connection.field_names = [p for p in connection.field_names if p not in doomed]
@@ -281,7 +289,8 @@ def find_contact(
         return unwrap_failure(cached)
 
     lock = f"{key}:lock"
-    wait = settings.SALESFORCE_TIMEOUT + settings.SALESFORCE_CONNECT_TIMEOUT
+    # The leader may make two queries (exact, then near-miss), each up to connect + read timeout.
+    wait = 2 * (settings.SALESFORCE_TIMEOUT + settings.SALESFORCE_CONNECT_TIMEOUT) + 1
     # Without a working cache every request is its own leader (uncached, never an error).
     if cache_call("add", lock, "1", int(wait) + 5, default=True):
         # A leader that finished between our cache miss and our lock already stored its answer.
@@ -361,10 +370,14 @@ def match_flags(connection: SalesforceConnection, contacts) -> dict[int, bool]:
         conditions.append(format_soql("Email IN {}", emails))
     if phones:
         conditions.append(format_soql("Phone IN {} OR MobilePhone IN {}", phones, phones))
-    soql = _contact_soql(selected_fields(connection), conditions, BADGE_LIMIT)
     try:
         _check_budget(connection)
-        rows = SalesforceClient(connection).query(soql).get("records", [])
+        answer = _query_contacts(
+            connection,
+            SalesforceClient(connection),
+            lambda fields: _contact_soql(fields, conditions, BADGE_LIMIT),
+        )
+        rows = answer.get("records", [])
     except SalesforceError as exc:
         failure = _CachedFailure(type(exc).__name__, exc.user_message, exc.detail)
         cache_call("set", failed_key, failure, settings.SALESFORCE_CACHE_SECONDS)

@@ -94,3 +94,19 @@ def test_s16_connection_refused_is_unavailable(connection):
 def test_malformed_query_is_query_failed(connection):
     with pytest.raises(QueryFailed):
         SalesforceClient(connection).query("SELECT FROM Contact")
+
+
+def test_s15_stale_refresh_token_does_not_flag_a_reconnected_connection(connection, sf):
+    """A lookup still holding the old connection's tokens must not mark a fresh one."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    stale = SalesforceConnection.objects.get(pk=connection.pk)
+    stale.connected_at = timezone.now() - timedelta(hours=1)  # what it held before a reconnect
+    SalesforceConnection.objects.filter(pk=connection.pk).update(connected_at=timezone.now())
+    sf.expire_sessions(connection.org_id)
+    sf.revoke_refresh_tokens(connection.org_id)
+    with pytest.raises(ReconnectNeeded):
+        SalesforceClient(stale).query("SELECT Id FROM Contact LIMIT 1")
+    assert SalesforceConnection.objects.get(pk=connection.pk).status == "connected"

@@ -203,3 +203,46 @@ def test_s11_lookups_never_write(connection, sf):
     find_contact(connection, phone="+15550102000")
     assert sf.writes() == []
     assert {e["method"] for e in sf.request_log()} == {"GET"}
+
+
+def test_invalid_relationship_field_is_dropped_and_the_lookup_retried(connection, sf):
+    """DECISIONS: a chosen field Salesforce no longer knows is dropped; relationships too."""
+    connection.field_names = [*connection.field_names, "Region__r.Name"]
+    connection.save()
+    assert find_contact(connection, email="jane.cooper@northwind.example").primary is not None
+    connection.refresh_from_db()
+    assert "Region__r.Name" not in connection.field_names
+    assert connection.dropped_fields == ["Region__r.Name"]
+
+
+def test_b4_badges_drop_an_invalid_field_too(connection, sf, acme):
+    from contacts.models import Contact
+
+    connection.field_names = [*connection.field_names, "Gone__c"]
+    connection.save()
+    jane = Contact.objects.create(workspace=acme, name="J", email="jane.cooper@northwind.example")
+    assert lookup.match_flags(connection, [jane]) == {jane.pk: True}
+    connection.refresh_from_db()
+    assert connection.dropped_fields == ["Gone__c"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_s12_slow_salesforce_still_asked_once_when_nothing_matches(connection, sf, settings):
+    """Waiters outlast a leader that needs two slow queries (exact, then near-miss)."""
+    settings.SALESFORCE_TIMEOUT, settings.SALESFORCE_CONNECT_TIMEOUT = 1.5, 0.5
+    sf.set_fault("latency", org_id=connection.org_id, value=1.2)
+    results = []
+
+    def view():
+        try:
+            results.append(find_contact(connection, email="noah@nowhere.example"))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=view) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 4
+    assert len(rest_queries(sf)) == 2  # one exact query, one near-miss query, for all four
