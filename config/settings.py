@@ -118,6 +118,10 @@ AXES_USERNAME_FORM_FIELD = "username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# Behind a TLS proxy every request comes from the proxy. TRUSTED_PROXY_COUNT (the proxies that
+# append to X-Forwarded-For) makes config/wsgi.py take the client's address from that header
+# (werkzeug's ProxyFix), so sign-in throttling locks the real client, never the proxy.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -25,7 +25,8 @@ from workspace.models import Membership, Role, Workspace
 
 from . import oauth
 from .client import SalesforceClient
-from .errors import OAuthFailed, SalesforceError
+from .crypto import key_configured
+from .errors import NotConfigured, OAuthFailed, SalesforceError
 from .models import (
     SalesforceConnection,
     SalesforceEvent,
@@ -192,7 +193,15 @@ def check_pending_owner(pending: PendingConnect, user) -> Workspace:
 
 # --- connect --------------------------------------------------------------------------------
 def check_can_connect(workspace: Workspace) -> None:
-    """S4: refuse while connected; a connection that needs reconnecting may reconnect."""
+    """S4: refuse while connected; a connection that needs reconnecting may reconnect.
+
+    Also refuse before the admin consents when this server could not store the tokens.
+    """
+    if not key_configured():
+        raise NotConfigured(
+            "This server cannot store Salesforce tokens: FIELD_ENCRYPTION_KEY is not set "
+            "(or is not a Fernet key). Ask the person who runs Team Inbox to set it."
+        )
     existing = connection_for(workspace)
     if existing is not None and existing.status == SalesforceConnection.Status.CONNECTED:
         raise AlreadyConnected(

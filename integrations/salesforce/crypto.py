@@ -24,6 +24,15 @@ def _fernet() -> MultiFernet:
         ) from exc
 
 
+def key_configured() -> bool:
+    """Whether tokens can be stored (FIELD_ENCRYPTION_KEY holds usable keys)."""
+    try:
+        _fernet()
+    except ImproperlyConfigured:
+        return False
+    return True
+
+
 def encrypt(value: str) -> str:
     return _fernet().encrypt(value.encode()).decode()
 

@@ -423,3 +423,15 @@ def test_s02_pending_states_are_bounded(client, sf, owner):
     for _ in range(8):
         start(client)
     assert 1 <= len(_pending(client)) <= 5
+
+
+def test_s02_connect_refused_before_consent_without_an_encryption_key(client, sf, owner, settings):
+    settings.FIELD_ENCRYPTION_KEY = []
+    client_for(client, owner)
+    response = client.post(
+        reverse("integrations:salesforce:connect", args=["acme"]),
+        {"login_choice": settings.SALESFORCE_LOGIN_URL},
+        follow=True,
+    )
+    assert b"FIELD_ENCRYPTION_KEY is not set" in response.content
+    assert not any("/authorize" in e["path"] for e in sf.request_log())
