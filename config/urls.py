@@ -1,11 +1,18 @@
 from django.urls import include, path
 
+from integrations.registry import integrations
+
 urlpatterns = [
     path("", include("workspace.urls")),
     path("w/<slug:slug>/inbox/", include("inbox.urls")),
     path("w/<slug:slug>/contacts/", include("contacts.urls")),
     path("w/<slug:slug>/settings/integrations/", include("integrations.urls")),
-    path("integrations/salesforce/", include("integrations.salesforce.public_urls")),
+    # Integrations' URLs outside a workspace (a fixed OAuth callback, for one).
+    *[
+        path(f"integrations/{i.key}/", include(i.public_urls))
+        for i in integrations()
+        if i.public_urls
+    ],
 ]
 
 handler404 = "workspace.views.page_not_found"

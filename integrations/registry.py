@@ -25,6 +25,8 @@ class Integration:
     description: str
     manage_url_name: str  # reversed with the workspace slug
     status: Callable  # (workspace) -> IntegrationStatus
+    urls: str = ""  # module mounted at /w/<slug>/settings/integrations/<key>/
+    public_urls: str = ""  # module mounted at /integrations/<key>/ (e.g. an OAuth callback)
 
 
 @dataclass(frozen=True)

@@ -19,5 +19,7 @@ class SalesforceConfig(AppConfig):
                 description="See the matching Salesforce Contact beside every conversation.",
                 manage_url_name="integrations:salesforce:manage",
                 status=integration_status,
+                urls="integrations.salesforce.urls",
+                public_urls="integrations.salesforce.public_urls",
             )
         )

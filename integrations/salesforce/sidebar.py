@@ -15,8 +15,9 @@ from integrations.panels import render_panel_page
 from integrations.registry import ContactListBadge, SidebarPanel, register_badge, register_panel
 from workspace.access import workspace_view
 
+from .connection import connection_for
 from .display import field_rows
-from .errors import ApiAccessRequired, SalesforceError
+from .errors import SalesforceError
 from .lookup import find_contact, match_flags, stale_result
 from .models import SalesforceConnection
 
@@ -24,13 +25,9 @@ logger = logging.getLogger(__name__)
 PANEL_TEMPLATE = "salesforce/panel.html"
 
 
-def _connection(workspace) -> SalesforceConnection | None:
-    return SalesforceConnection.objects.filter(workspace=workspace).first()
-
-
 def render_salesforce_panel(request, contact):
     """Any member: reads the contact's current email and phone, never waits past the timeout."""
-    connection = _connection(request.workspace)
+    connection = connection_for(request.workspace)
     tz = request.workspace.tzinfo
     context = {"contact": contact, "connection": connection, "state": "not_connected"}
     if connection is None or connection.status == SalesforceConnection.Status.DISCONNECTED:
@@ -48,7 +45,6 @@ def render_salesforce_panel(request, contact):
             context.update(
                 state="error",
                 error=exc,
-                api_access=isinstance(exc, ApiAccessRequired),
                 stale=stale,
                 stale_rows=field_rows(stale.primary, connection, tz)
                 if stale and stale.primary
@@ -68,7 +64,7 @@ def render_salesforce_panel(request, contact):
 @workspace_view
 def contact_badges(request):
     """B4: which contacts on this page of the list have a Salesforce match (one query per page)."""
-    connection = _connection(request.workspace)
+    connection = connection_for(request.workspace)
     flags: dict[int, bool] = {}
     error = None
     page = Paginator(
@@ -82,7 +78,7 @@ def contact_badges(request):
     return render(
         request,
         "salesforce/badges.html",
-        {"flags": flags, "contacts": page.object_list, "error": error, "connected": bool(flags)},
+        {"flags": flags, "contacts": page.object_list, "error": error},
     )
 
 

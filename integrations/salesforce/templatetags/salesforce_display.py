@@ -18,3 +18,9 @@ def timedelta_ago(age: timedelta | None) -> str:
     if age is None:
         return ""
     return f"{timesince(timezone.now() - age)} ago"
+
+
+@register.filter
+def record_url(record_id: str, connection) -> str:
+    """View in Salesforce (S10) for a Contact id on the connection's instance."""
+    return connection.record_view_url(record_id)
