@@ -14,7 +14,6 @@ from django.test import Client
 from django.urls import reverse
 
 from contacts.models import Contact
-from integrations.salesforce import connection as service
 from integrations.salesforce import oauth
 from integrations.salesforce.errors import Unavailable
 from integrations.salesforce.models import SalesforceConnection, SalesforceEvent
@@ -392,8 +391,3 @@ def test_error_handlers_never_need_the_database(rf, owner):
         except RuntimeError:
             response = server_error(request)
         assert response.status_code == 500 and b"Something went wrong" in response.content
-
-
-def test_service_module_is_the_one_used_by_views():
-    """The monkeypatched oauth functions above are the ones the connect service calls."""
-    assert service.oauth is oauth

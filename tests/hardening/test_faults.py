@@ -129,10 +129,10 @@ def test_s16_pages_load_at_full_speed_while_salesforce_is_slow(
         reverse("contacts:list", args=["acme"]),
         reverse("contacts:detail", args=["acme", jane.pk]),
     ]:
-        started = time.monotonic()
         response = client.get(url)
         assert response.status_code == 200
-        assert time.monotonic() - started < 1.0, url
+    # Not a timing assertion (benchmarks measure speed): the pages made no Salesforce call at all,
+    # so there was nothing to wait for.
     assert sf_calls(sf) == []
 
 
