@@ -32,8 +32,9 @@ class FieldOption:
 
 
 def contact_describe(connection: SalesforceConnection) -> dict:
-    """The org's Contact describe, cached for an hour per connection and org."""
-    key = f"salesforce:describe:{connection.pk}:{connection.org_id}"
+    """The org's Contact describe, cached for an hour per connection (a reconnect reads it anew)."""
+    connected = connection.connected_at.timestamp() if connection.connected_at else 0
+    key = f"salesforce:describe:{connection.pk}:{connection.org_id}:{connected:.0f}"
     describe = cache_call("get", key)
     if describe is None:
         describe = SalesforceClient(connection).describe_contact()
