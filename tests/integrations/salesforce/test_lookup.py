@@ -246,3 +246,65 @@ def test_s12_slow_salesforce_still_asked_once_when_nothing_matches(connection, s
         t.join()
     assert len(results) == 4
     assert len(rest_queries(sf)) == 2  # one exact query, one near-miss query, for all four
+
+
+LOOKUP_IN_ANOTHER_PROCESS = """
+import django, os, sys
+django.setup()
+from integrations.salesforce.lookup import find_contact
+from integrations.salesforce.models import SalesforceConnection
+result = find_contact(SalesforceConnection.objects.get(pk=int(sys.argv[1])), email=sys.argv[2])
+print(result.primary.id if result.primary else "none")
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_s12_several_server_processes_ask_salesforce_once(connection, sf, settings):
+    """S12 across processes: single-flight goes through the shared cache, not process memory."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from django.db import connection as db
+
+    db_settings = db.settings_dict
+    if db_settings["ENGINE"].endswith("sqlite3"):
+        database_url = f"sqlite:///{db_settings['NAME']}"
+    else:
+        database_url = (
+            f"postgres://{db_settings['USER']}:{db_settings['PASSWORD']}@{db_settings['HOST']}:"
+            f"{db_settings['PORT'] or 5432}/{db_settings['NAME']}"
+        )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": database_url,
+        "FIELD_ENCRYPTION_KEY": ",".join(settings.FIELD_ENCRYPTION_KEY),
+        "SALESFORCE_CLIENT_ID": settings.SALESFORCE_CLIENT_ID,
+        "SALESFORCE_CLIENT_SECRET": settings.SALESFORCE_CLIENT_SECRET,
+        "SALESFORCE_LOGIN_URL": settings.SALESFORCE_LOGIN_URL,
+    }
+    sf.set_fault("latency", org_id=connection.org_id, value=1.0)
+    root = Path(__file__).resolve().parents[3]
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                LOOKUP_IN_ANOTHER_PROCESS,
+                str(connection.pk),
+                "jane.cooper@northwind.example",
+            ],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [p.communicate(timeout=60) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0], outputs
+    assert [out.strip() for out, _ in outputs] == ["0035g00000Con01AAB"] * 3
+    assert len(rest_queries(sf)) == 1
