@@ -17,8 +17,18 @@ if (BASE_DIR / ".env").is_file():
     env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DEBUG", default=False)
-# The local default is only good for a laptop: production must set SECRET_KEY (check --deploy says so).
-SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-local-only-do-not-use-in-production")
+# T8: without DEBUG there is no default key: a public default would let anyone forge sessions.
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set it to a long random value (for example the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`), or set DEBUG=1 "
+            "for a local development run."
+        )
+    SECRET_KEY = "django-insecure-local-only-do-not-use-in-production"
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -53,6 +63,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "workspace.middleware.DatabaseUnavailableMiddleware",
     "axes.middleware.AxesMiddleware",
+    "workspace.middleware.SessionTimeoutMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -151,6 +162,11 @@ SECURE_COOKIES = env.bool("SECURE_COOKIES", default=not DEBUG)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True
+# T8: a signed-in session ends SESSION_ABSOLUTE_TIMEOUT seconds after sign-in and after
+# SESSION_IDLE_TIMEOUT seconds without a request (workspace.middleware.SessionTimeoutMiddleware).
+SESSION_ABSOLUTE_TIMEOUT = env.int("SESSION_ABSOLUTE_TIMEOUT", default=12 * 3600)
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=2 * 3600)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
@@ -173,6 +189,9 @@ SALESFORCE_CONNECT_TIMEOUT = env.float("SALESFORCE_CONNECT_TIMEOUT", default=3.0
 SALESFORCE_CACHE_SECONDS = env.int("SALESFORCE_CACHE_SECONDS", default=60)
 SALESFORCE_STALE_SECONDS = env.int("SALESFORCE_STALE_SECONDS", default=86400)
 SALESFORCE_API_BACKOFF = env.float("SALESFORCE_API_BACKOFF", default=0.9)
+# T3: the keep-alive refreshes connections whose tokens are older than this many days, so an
+# org's "expire refresh token if not used for N days" policy never ends a quiet workspace's.
+SALESFORCE_KEEPALIVE_DAYS = env.int("SALESFORCE_KEEPALIVE_DAYS", default=7)
 FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[])
 
 

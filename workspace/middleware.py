@@ -1,10 +1,16 @@
-"""A database outage shows a friendly 503 page, never a traceback."""
+"""Request-wide rules: a friendly 503 when the database is down; session timeouts (T8)."""
 
 import logging
+import time
 
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
 from django.db import DatabaseError, InterfaceError
 from django.http import HttpResponse
 from django.template.loader import render_to_string
+from django.utils.cache import patch_cache_control
 
 logger = logging.getLogger(__name__)
 
@@ -29,3 +35,50 @@ class DatabaseUnavailableMiddleware:
             logger.error("Database unavailable: %s", type(exception).__name__)
             return database_unavailable_response()
         return None
+
+
+def _now() -> float:
+    return time.time()
+
+
+class SessionTimeoutMiddleware:
+    """Signed-in sessions end after an absolute and an idle timeout (T8).
+
+    Django's SESSION_COOKIE_AGE alone is neither: the expiry moves each time the session is
+    saved. So the session records when the person signed in and when they were last seen;
+    ``last_seen`` is written at most once a minute to keep most requests write-free. (The
+    packaged alternatives either inject inline scripts, which the strict CSP forbids, or know
+    only one of the two timeouts.)
+    """
+
+    STARTED, SEEN = "_auth_started_at", "_auth_last_seen_at"
+    SEEN_RESOLUTION = 60
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            now = _now()
+            started = request.session.get(self.STARTED)
+            seen = request.session.get(self.SEEN) or started
+            if started is None:
+                request.session[self.STARTED] = request.session[self.SEEN] = now
+            elif now - started > settings.SESSION_ABSOLUTE_TIMEOUT:
+                return self._sign_out(request, "Your session has ended: please sign in again.")
+            elif now - seen > settings.SESSION_IDLE_TIMEOUT:
+                return self._sign_out(request, "You were signed out after a period of inactivity.")
+            elif now - seen > self.SEEN_RESOLUTION:
+                request.session[self.SEEN] = now
+        response = self.get_response(request)
+        if user is not None and user.is_authenticated:
+            # Pages with a person's (and Salesforce's) data never go into a shared or back cache.
+            patch_cache_control(response, private=True, no_store=True)
+        return response
+
+    @staticmethod
+    def _sign_out(request, message: str):
+        logout(request)
+        messages.info(request, message)
+        return redirect_to_login(request.get_full_path())

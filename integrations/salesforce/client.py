@@ -1,7 +1,8 @@
 """The only code that talks to Salesforce's REST API (simple-salesforce).
 
 One client per connection. Every call: a timeout, the instance URL's own scheme and port
-(see transport.py), one refresh-and-retry on INVALID_SESSION_ID shared by concurrent requests,
+(see transport.py), one refresh-and-retry on INVALID_SESSION_ID shared by concurrent requests
+(tokens.py),
 Salesforce's errors mapped to the product's few exceptions, and the org's API usage recorded.
 """
 
@@ -10,13 +11,11 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import requests
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import (
@@ -28,7 +27,7 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from . import oauth
+from . import tokens
 from .errors import (
     ApiAccessRequired,
     InvalidField,
@@ -38,7 +37,7 @@ from .errors import (
     SalesforceError,
     Unavailable,
 )
-from .models import SalesforceConnection, record_event
+from .models import SalesforceConnection
 from .transport import InstanceSession
 
 logger = logging.getLogger(__name__)
@@ -47,7 +46,6 @@ T = TypeVar("T")
 API_DISABLED_CODES = {"API_DISABLED_FOR_ORG", "API_CURRENTLY_DISABLED"}
 _INVALID_FIELD = re.compile(r"No such column '([^']+)'")
 _INVALID_RELATIONSHIP = re.compile(r"Didn't understand relationship '([^']+)'")
-REFRESH_LOCK_SECONDS = 30
 
 
 _sessions = threading.local()
@@ -101,21 +99,23 @@ class SalesforceClient:
         )
 
     def _call(self, request: Callable[[Salesforce], T]) -> T:
+        # An expired session is renewed and the call retried. The token saved by another
+        # request may itself have expired since, so the renewal may run twice; each time
+        # tokens.py sends a refresh grant only when the stored token is the one that failed.
         token = self.connection.access_token
         try:
-            try:
-                sf = self._salesforce(token)
-                result = self._send(sf, request)
-            except SalesforceExpiredSession:
-                token = self._refreshed_token(stale=token)
+            for attempt in range(3):
                 sf = self._salesforce(token)
                 try:
                     result = self._send(sf, request)
+                    break
                 except SalesforceExpiredSession as exc:
-                    raise Unavailable(
-                        "Salesforce rejected a freshly renewed session.",
-                        detail="INVALID_SESSION_ID",
-                    ) from exc
+                    if attempt == 2:
+                        raise Unavailable(
+                            "Salesforce rejected a freshly renewed session.",
+                            detail="INVALID_SESSION_ID",
+                        ) from exc
+                    token = tokens.current_access_token(self.connection, stale=token)
         except SalesforceError as exc:
             self._record_failure(exc)
             raise
@@ -173,62 +173,6 @@ class SalesforceClient:
                 "Salesforce could not be reached.", detail=type(exc).__name__
             ) from exc
 
-    def _refreshed_token(self, *, stale: str) -> str:
-        """Refresh once for all concurrent requests (S15): one holds a lock, others reuse its token."""
-        lock = f"salesforce:refresh-lock:{self.connection.pk}"
-        deadline = time.monotonic() + settings.SALESFORCE_TIMEOUT + REFRESH_LOCK_SECONDS
-        while True:
-            current = self._stored_token()
-            if current and current != stale:
-                self.connection.access_token = current
-                return current
-            try:
-                acquired = cache.add(lock, "1", timeout=REFRESH_LOCK_SECONDS)
-            except Exception:  # noqa: BLE001 - a cache outage must not stop the refresh
-                logger.warning("Cache unavailable: refreshing the Salesforce token without a lock")
-                acquired, lock = True, None
-            if acquired:
-                try:
-                    current = self._stored_token()
-                    if current and current != stale:
-                        self.connection.access_token = current
-                        return current
-                    return self._refresh_now()
-                finally:
-                    if lock:
-                        cache.delete(lock)
-            if time.monotonic() > deadline:
-                raise Unavailable("Salesforce's session renewal took too long.", detail="refresh")
-            time.sleep(0.05)
-
-    def _stored_token(self) -> str:
-        row = SalesforceConnection.objects.filter(pk=self.connection.pk).first()
-        if row is None or not row.is_connected:
-            raise (
-                ReconnectNeeded()
-                if row and row.status == row.Status.RECONNECT_NEEDED
-                else (Unavailable("Salesforce was disconnected.", detail="disconnected"))
-            )
-        return row.access_token
-
-    def _refresh_now(self) -> str:
-        conn = self.connection
-        try:
-            tokens = oauth.refresh_access_token(
-                login_url=conn.login_url, refresh_token=conn.refresh_token
-            )
-        except ReconnectNeeded:
-            mark_reconnect_needed(conn)
-            raise
-        conn.access_token = tokens.access_token
-        # Save through one place, and only if the same connection is still connected: a
-        # disconnect or a reconnect may have happened while Salesforce answered.
-        SalesforceConnection.objects.filter(
-            pk=conn.pk, status=SalesforceConnection.Status.CONNECTED, connected_at=conn.connected_at
-        ).update(access_token=tokens.access_token)  # encrypted by the field
-        logger.info("Salesforce access token refreshed for connection %s", conn.pk)
-        return tokens.access_token
-
     # --- health (B3) --------------------------------------------------------------------
     @staticmethod
     def _usage_fields(sf: Salesforce) -> dict[str, Any]:
@@ -268,22 +212,4 @@ class SalesforceClient:
             self.connection.pk,
             exc.code,
             exc.detail,
-        )
-
-
-def mark_reconnect_needed(connection: SalesforceConnection) -> None:
-    """Salesforce rejected the refresh token: admins must reconnect (S15, B5)."""
-    # Only the connection this refresh token belongs to: not one reconnected in the meantime.
-    updated = SalesforceConnection.objects.filter(
-        pk=connection.pk,
-        status=SalesforceConnection.Status.CONNECTED,
-        connected_at=connection.connected_at,
-    ).update(status=SalesforceConnection.Status.RECONNECT_NEEDED, access_token="")
-    connection.status = SalesforceConnection.Status.RECONNECT_NEEDED
-    if updated:
-        connection.bump_generation()
-        record_event(
-            connection=connection,
-            kind="reconnect_needed",
-            detail="Salesforce rejected the refresh token (invalid_grant).",
         )

@@ -26,7 +26,7 @@ from workspace.models import Membership, Role, Workspace
 from . import oauth
 from .client import SalesforceClient
 from .crypto import key_configured
-from .errors import NotConfigured, OAuthFailed, SalesforceError
+from .errors import NotConfigured, OAuthFailed, ReconnectNeeded, SalesforceError
 from .models import (
     SalesforceConnection,
     SalesforceEvent,
@@ -34,6 +34,7 @@ from .models import (
     default_fields,
     record_event,
 )
+from .tokens import enforce_approval_limit, live_approvals, refresh_lock
 
 logger = logging.getLogger(__name__)
 
@@ -257,10 +258,27 @@ def _revoke_quietly(login_url: str, token: str) -> None:
         logger.warning("Could not revoke an unused Salesforce token: %s", exc.detail)
 
 
-def complete_connect(*, pending: PendingConnect, workspace: Workspace, user, code: str):
-    """Exchange the code, verify API access, then store the connection (S2, S3, S5).
+IMMEDIATE_EXPIRY_MESSAGE = (
+    "Salesforce issued a refresh token that it refused at once, so this connection would stop "
+    "working when the first session expires. The app's refresh token policy is probably "
+    "“Immediately expire refresh token”: ask your Salesforce admin to set it to “Refresh token "
+    "is valid until revoked” (Setup › External Client App Manager › Team Inbox › Policies), "
+    "then connect again. Nothing was connected."
+)
 
-    Nothing is stored unless every step succeeds. Raises :class:`SalesforceError` subclasses.
+
+@dataclass(frozen=True)
+class ConnectResult:
+    connection: SalesforceConnection
+    # Connections of other workspaces that Salesforce revoked for this approval (T5).
+    displaced: list[SalesforceConnection]
+
+
+def complete_connect(*, pending: PendingConnect, workspace: Workspace, user, code: str):
+    """Exchange the code, verify API access, then store the connection (S2, S3, S5, T4, T5, T7).
+
+    Nothing is stored unless every step succeeds, and whatever fails after the code exchange,
+    the fresh tokens are revoked (T7). Raises :class:`SalesforceError` subclasses.
     """
     if not code:
         raise OAuthFailed(
@@ -275,51 +293,69 @@ def complete_connect(*, pending: PendingConnect, workspace: Workspace, user, cod
         redirect_uri=pending.redirect_uri,
     )
     try:
-        identity = oauth.fetch_identity(
-            identity_url=tokens.identity_url, access_token=tokens.access_token
-        )
-        # An unsaved row: the client's health updates match no row, and nothing is stored
-        # until Salesforce has answered one query with these tokens (S5).
-        transient = SalesforceConnection(
-            workspace=workspace,
-            status=SalesforceConnection.Status.CONNECTED,
-            login_url=pending.login_url,
-            instance_url=tokens.instance_url,
-            access_token=tokens.access_token,
-            refresh_token=tokens.refresh_token,
-        )
-        client = SalesforceClient(transient)
-        records = client.query(VERIFY_QUERY).get("records") or []
-        org_name = (records[0].get("Name") if records else "") or ""
-        org_id = str(identity.get("organization_id") or (records[0].get("Id") if records else ""))
-        if not org_id:
-            raise OAuthFailed("Salesforce did not say which org was connected.", detail="no_org")
-    except SalesforceError:
+        tokens = _probe_refresh(pending.login_url, tokens)
+        return _verify_and_save(pending=pending, workspace=workspace, user=user, tokens=tokens)
+    except Exception as exc:
         _revoke_quietly(pending.login_url, tokens.refresh_token)
-        raise
+        if isinstance(exc, SalesforceError):
+            raise
+        logger.exception("Salesforce connect failed after the code exchange")
+        raise OAuthFailed(
+            "Connecting Salesforce failed unexpectedly; the new access was revoked. Nothing "
+            "was connected: please try again.",
+            detail=type(exc).__name__,
+        ) from exc
 
+
+def _probe_refresh(login_url: str, tokens: oauth.TokenSet) -> oauth.TokenSet:
+    """Use the refresh token once now (T4): an org that expires it at once is found at connect.
+
+    With rotation on, Salesforce answers with a new refresh token: that one is kept.
+    """
+    try:
+        return oauth.refresh_access_token(login_url=login_url, refresh_token=tokens.refresh_token)
+    except ReconnectNeeded as exc:
+        raise OAuthFailed(IMMEDIATE_EXPIRY_MESSAGE, detail="refresh_token_expired_at_once") from exc
+
+
+def _verify_and_save(*, pending, workspace, user, tokens) -> ConnectResult:
+    identity = oauth.fetch_identity(
+        identity_url=tokens.identity_url, access_token=tokens.access_token
+    )
+    # An unsaved row: the client's health updates match no row, and nothing is stored
+    # until Salesforce has answered one query with these tokens (S5).
+    transient = SalesforceConnection(
+        workspace=workspace,
+        status=SalesforceConnection.Status.CONNECTED,
+        login_url=pending.login_url,
+        instance_url=tokens.instance_url,
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+    )
+    client = SalesforceClient(transient)
+    records = client.query(VERIFY_QUERY).get("records") or []
+    org_name = (records[0].get("Name") if records else "") or ""
+    org_id = str(identity.get("organization_id") or (records[0].get("Id") if records else ""))
+    if not org_id:
+        raise OAuthFailed("Salesforce did not say which org was connected.", detail="no_org")
     try:
         describe = client.describe_contact()
     except SalesforceError as exc:  # labels stay the defaults; the connect still succeeds
         logger.warning("Contact describe failed after connecting: %s", exc.detail)
         describe = None
-
-    try:
-        connection = _save_connection(
-            workspace=workspace,
-            user=user,
-            pending=pending,
-            tokens=tokens,
-            identity=identity,
-            org_id=org_id,
-            org_name=org_name,
-            describe=describe,
-            health=transient,
-        )
-    except SalesforceError:
-        _revoke_quietly(pending.login_url, tokens.refresh_token)
-        raise
-    return connection
+    connection = _save_connection(
+        workspace=workspace,
+        user=user,
+        pending=pending,
+        tokens=tokens,
+        identity=identity,
+        org_id=org_id,
+        org_name=org_name,
+        describe=describe,
+        health=transient,
+    )
+    displaced = enforce_approval_limit(connection)
+    return ConnectResult(connection=connection, displaced=displaced)
 
 
 @transaction.atomic
@@ -358,6 +394,8 @@ def _save_connection(
     connection.refresh_token = tokens.refresh_token
     connection.connected_by = user
     connection.connected_at = now
+    connection.last_refreshed_at = now
+    connection.reconnect_reason, connection.reconnect_detail = "", ""
     connection.disconnected_at = None
     connection.last_error, connection.last_error_at = "", None
     for name in ("api_usage_used", "api_usage_max", "api_usage_at", "last_success_at"):
@@ -391,45 +429,66 @@ def disconnect(*, connection: SalesforceConnection, actor) -> DisconnectResult:
     Other workspaces connected to the same org keep theirs: only this row's token is revoked.
     A revoke that fails still disconnects locally; the result says so.
     """
-    token = connection.refresh_token or connection.access_token
-    revoked, revoke_error = True, ""
-    if token:
-        try:
-            oauth.revoke(login_url=connection.login_url, token=token)
-        except SalesforceError as exc:
-            already_dead = (
-                connection.status == SalesforceConnection.Status.RECONNECT_NEEDED
-                and exc.detail == "revoke_400"
-            )
-            if not already_dead:
-                revoked, revoke_error = False, exc.user_message
-                logger.warning(
-                    "Salesforce revoke failed for connection %s: %s", connection.pk, exc.detail
+    # Under the token lock, with the tokens read again: a refresh in another process may have
+    # rotated the refresh token this page loaded, and revoking that one would revoke nothing.
+    with refresh_lock(connection.pk):
+        stored = SalesforceConnection.objects.filter(pk=connection.pk).first() or connection
+        token = stored.refresh_token or stored.access_token
+        revoked, revoke_error = True, ""
+        if token:
+            try:
+                oauth.revoke(login_url=stored.login_url, token=token)
+            except SalesforceError as exc:
+                already_dead = (
+                    stored.status == SalesforceConnection.Status.RECONNECT_NEEDED
+                    and exc.detail == "revoke_400"
                 )
-    with transaction.atomic():
-        connection.status = SalesforceConnection.Status.DISCONNECTED
-        connection.access_token = ""
-        connection.refresh_token = ""
-        connection.disconnected_at = timezone.now()
-        connection.save(
-            update_fields=["status", "access_token", "refresh_token", "disconnected_at"]
-        )
-        connection.bump_generation()  # cached lookups carry the generation: all now unreachable
+                if not already_dead:
+                    revoked, revoke_error = False, exc.user_message
+                    logger.warning(
+                        "Salesforce revoke failed for connection %s: %s", connection.pk, exc.detail
+                    )
+        _forget_tokens(connection, actor=actor, revoked=revoked, revoke_error=revoke_error)
+    return DisconnectResult(revoked=revoked, revoke_error=revoke_error)
+
+
+@transaction.atomic
+def _forget_tokens(connection, *, actor, revoked: bool, revoke_error: str) -> None:
+    connection.status = SalesforceConnection.Status.DISCONNECTED
+    connection.access_token = ""
+    connection.refresh_token = ""
+    connection.disconnected_at = timezone.now()
+    connection.reconnect_reason, connection.reconnect_detail = "", ""
+    connection.save(
+        update_fields=[
+            "status",
+            "access_token",
+            "refresh_token",
+            "disconnected_at",
+            "reconnect_reason",
+            "reconnect_detail",
+        ]
+    )
+    connection.bump_generation()  # cached lookups carry the generation: all now unreachable
+    record_event(
+        connection=connection,
+        kind=SalesforceEvent.Kind.DISCONNECTED,
+        actor=actor,
+        detail=f"{connection.org_name or connection.org_id} ({connection.org_id})",
+    )
+    if not revoked:
         record_event(
             connection=connection,
-            kind=SalesforceEvent.Kind.DISCONNECTED,
+            kind=SalesforceEvent.Kind.REVOKE_FAILED,
             actor=actor,
-            detail=f"{connection.org_name or connection.org_id} ({connection.org_id})",
+            detail=f"{revoke_error} The tokens were deleted here; revoke the app's access "
+            "in Salesforce (Setup > Connected Apps OAuth Usage) to be sure.",
         )
-        if not revoked:
-            record_event(
-                connection=connection,
-                kind=SalesforceEvent.Kind.REVOKE_FAILED,
-                actor=actor,
-                detail=f"{revoke_error} The tokens were deleted here; revoke the app's access "
-                "in Salesforce (Setup > Connected Apps OAuth Usage) to be sure.",
-            )
-    return DisconnectResult(revoked=revoked, revoke_error=revoke_error)
+
+
+def approvals_in_use(connection: SalesforceConnection) -> int:
+    """How many of the 5 approvals Salesforce allows this user and app this installation uses."""
+    return live_approvals(connection).count()
 
 
 def integration_status(workspace: Workspace):

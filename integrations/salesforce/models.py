@@ -51,6 +51,12 @@ class SalesforceConnection(models.Model):
         RECONNECT_NEEDED = "reconnect_needed", "Reconnect needed"
         DISCONNECTED = "disconnected", "Not connected"
 
+    class ReconnectReason(models.TextChoices):
+        """Why Salesforce stopped accepting this connection (T2, T4, T5); shown to admins."""
+
+        REFRESH_REJECTED = "refresh_rejected", "Salesforce refused the stored refresh token"
+        APPROVAL_LIMIT = "approval_limit", "Replaced by a newer approval of the same user"
+
     workspace = models.OneToOneField(
         Workspace, on_delete=models.CASCADE, related_name="salesforce_connection"
     )
@@ -68,6 +74,11 @@ class SalesforceConnection(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     connected_at = models.DateTimeField(null=True, blank=True)
+    # The last time Salesforce issued tokens for this connection (connect or refresh grant):
+    # the keep-alive (T3) refreshes connections older than SALESFORCE_KEEPALIVE_DAYS.
+    last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    reconnect_reason = models.CharField(max_length=20, choices=ReconnectReason.choices, blank=True)
+    reconnect_detail = models.CharField(max_length=500, blank=True)
     disconnected_at = models.DateTimeField(null=True, blank=True)
 
     # The Contact fields shown in the sidebar, in order (S6), and what describe said of them.

@@ -30,6 +30,24 @@ _DNS_NAME = re.compile(
 )
 
 
+# Domains Salesforce serves orgs' instances and identity URLs from (T7). Sources: Salesforce Help
+# "My Domain URL Formats" (with and without enhanced domains: *.my.salesforce.com,
+# *.sandbox.my.salesforce.com, *.develop.my.salesforce.com, *.lightning.force.com,
+# *.my.salesforce-setup.com, legacy NA123.salesforce.com / *.cloudforce.com) and "Allow the
+# Required Domains" (force.com, salesforce.com, salesforce-setup.com, cloudforce.com), plus
+# Government Cloud Plus (*.my.salesforce.mil) and Salesforce on Alibaba Cloud
+# (*.sfcrmproducts.cn). A token answer naming any other host is not from Salesforce.
+SALESFORCE_DOMAINS = (
+    "salesforce.com",
+    "force.com",
+    "salesforce-setup.com",
+    "cloudforce.com",
+    "salesforce.mil",
+    "sfcrmproducts.cn",
+)
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
 @dataclass(frozen=True)
 class AuthorizationRequest:
     url: str
@@ -107,19 +125,61 @@ def authorization_request(*, login_url: str, redirect_uri: str) -> Authorization
     return AuthorizationRequest(url=url, state=state, code_verifier=session._code_verifier)
 
 
-def _token_set(token: dict, *, refresh_token: str = "") -> TokenSet:
+def _trusted_url(url: object, *, login_url: str, what: str, detail: str) -> str:
+    """``url`` if it is https on a Salesforce domain, or loopback for a loopback login URL (T7)."""
     try:
-        return TokenSet(
-            access_token=token["access_token"],
-            refresh_token=token.get("refresh_token") or refresh_token,
-            instance_url=token["instance_url"].rstrip("/"),
-            identity_url=token["id"],
-            scope=" ".join(token.get("scope") or []),
+        parts = urlsplit(url if isinstance(url, str) else "")
+        host = (parts.hostname or "").lower()
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:  # "https://[::1", "https://host:99999": not an address at all
+        parts, host = urlsplit(""), ""
+    login_host = (urlsplit(login_url).hostname or "").lower()
+    if (
+        host in LOOPBACK_HOSTS
+        and login_host in LOOPBACK_HOSTS
+        and parts.scheme in ("http", "https")
+    ):
+        return str(url)
+    on_salesforce = _DNS_NAME.fullmatch(host) and any(
+        host == domain or host.endswith("." + domain) for domain in SALESFORCE_DOMAINS
+    )
+    if parts.scheme == "https" and on_salesforce and not parts.username and not parts.password:
+        return str(url)
+    raise OAuthFailed(
+        f"Salesforce's answer named {what} that is not a Salesforce address, so it was not "
+        "trusted. Nothing was connected; check the login host and try again.",
+        detail=detail,
+    )
+
+
+def _token_set(token: dict, *, login_url: str, refresh_token: str = "") -> TokenSet:
+    try:
+        access_token, instance_url, identity_url = (
+            token["access_token"],
+            token["instance_url"],
+            token["id"],
         )
+        scope = token.get("scope") or []
+        if not isinstance(access_token, str) or not access_token:
+            raise TypeError("access_token")
     except (KeyError, TypeError, AttributeError) as exc:
         raise Unavailable(
             "Salesforce's token answer was incomplete.", detail="token_response"
         ) from exc
+    instance_url = _trusted_url(
+        instance_url, login_url=login_url, what="an instance URL", detail="untrusted_instance_url"
+    )
+    identity_url = _trusted_url(
+        identity_url, login_url=login_url, what="an identity URL", detail="untrusted_identity_url"
+    )
+    rotated = token.get("refresh_token")
+    return TokenSet(
+        access_token=access_token,
+        refresh_token=rotated if isinstance(rotated, str) and rotated else refresh_token,
+        instance_url=instance_url.rstrip("/"),
+        identity_url=identity_url,
+        scope=" ".join(scope) if isinstance(scope, list) else str(scope),
+    )
 
 
 def exchange_code(*, login_url: str, code: str, code_verifier: str, redirect_uri: str) -> TokenSet:
@@ -145,7 +205,7 @@ def exchange_code(*, login_url: str, code: str, code_verifier: str, redirect_uri
         raise Unavailable(
             "Salesforce could not be reached to finish connecting.", detail=type(exc).__name__
         ) from exc
-    tokens = _token_set(token)
+    tokens = _token_set(token, login_url=login_url)
     if not tokens.refresh_token:
         raise OAuthFailed(
             "Salesforce granted no refresh token: the app needs the refresh_token scope.",
@@ -176,7 +236,8 @@ def refresh_access_token(*, login_url: str, refresh_token: str) -> TokenSet:
         raise Unavailable(
             "Salesforce could not be reached to renew the session.", detail=type(exc).__name__
         ) from exc
-    return _token_set(token, refresh_token=refresh_token)
+    # With rotation on, the answer carries a new refresh token that replaces this one (T1).
+    return _token_set(token, login_url=login_url, refresh_token=refresh_token)
 
 
 def revoke(*, login_url: str, token: str) -> None:

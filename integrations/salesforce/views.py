@@ -30,6 +30,14 @@ def _manage_url(workspace) -> str:
     return reverse("integrations:salesforce:manage", args=[workspace.slug])
 
 
+def _approvals(connection) -> int | None:
+    """T5: shown from 4 of the 5 approvals Salesforce allows a user per app."""
+    if connection is None or connection.status != SalesforceConnection.Status.CONNECTED:
+        return None
+    used = service.approvals_in_use(connection)
+    return used if used >= 4 else None
+
+
 def _render_manage(request, *, form=None, status=200):
     connection = service.connection_for(request.workspace)
     is_admin = request.membership.is_admin
@@ -38,6 +46,7 @@ def _render_manage(request, *, form=None, status=200):
     )
     context = {
         "connection": connection,
+        "approvals": _approvals(connection),
         "is_admin": is_admin,
         "can_connect": can_connect,
         "form": (form or ConnectForm()) if can_connect else None,
@@ -131,7 +140,7 @@ def callback(request):
             status=exc.status_code,
         )
     try:
-        connection = service.complete_connect(
+        result = service.complete_connect(
             pending=pending,
             workspace=workspace,
             user=request.user,
@@ -154,11 +163,20 @@ def callback(request):
             status=400,
             workspace=workspace,
         )
+    connection = result.connection
     messages.success(
         request,
         f"Salesforce connected: {connection.org_name} ({connection.org_id}) "
         f"as {connection.sf_username}.",
     )
+    if result.displaced:
+        names = ", ".join(f"“{c.workspace.name}”" for c in result.displaced)
+        messages.warning(
+            request,
+            f"Salesforce allows {connection.sf_username} at most 5 connections of this app, so "
+            f"it revoked the oldest: {names} must reconnect. Use a dedicated Salesforce "
+            "integration user per workspace to avoid this.",
+        )
     return redirect(_manage_url(workspace))
 
 

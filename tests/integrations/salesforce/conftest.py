@@ -88,3 +88,33 @@ def connection(sf, acme, owner):
     conn = connect_workspace(acme, login_url=sf.login_url, user=owner)
     sf.reset_log()
     return conn
+
+
+@pytest.fixture
+def other_process_env(sf, settings):
+    """Environment for a separate Python process on this test's database, cache and emulator.
+
+    Needs ``django_db(transaction=True)``: another process sees only committed rows.
+    """
+    import os
+
+    from django.db import connection as db
+
+    db_settings = db.settings_dict
+    if db_settings["ENGINE"].endswith("sqlite3"):
+        database_url = f"sqlite:///{db_settings['NAME']}"
+    else:
+        database_url = (
+            f"postgres://{db_settings['USER']}:{db_settings['PASSWORD']}@{db_settings['HOST']}:"
+            f"{db_settings['PORT'] or 5432}/{db_settings['NAME']}"
+        )
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": database_url,
+        "FIELD_ENCRYPTION_KEY": ",".join(settings.FIELD_ENCRYPTION_KEY),
+        "SALESFORCE_CLIENT_ID": settings.SALESFORCE_CLIENT_ID,
+        "SALESFORCE_CLIENT_SECRET": settings.SALESFORCE_CLIENT_SECRET,
+        "SALESFORCE_LOGIN_URL": settings.SALESFORCE_LOGIN_URL,
+        "SECRET_KEY": settings.SECRET_KEY,
+    }

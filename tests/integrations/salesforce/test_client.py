@@ -12,6 +12,8 @@ from integrations.salesforce.errors import (
 )
 from integrations.salesforce.models import SalesforceConnection
 
+from .conftest import connect_workspace
+
 pytestmark = pytest.mark.django_db
 
 
@@ -96,17 +98,17 @@ def test_malformed_query_is_query_failed(connection):
         SalesforceClient(connection).query("SELECT FROM Contact")
 
 
-def test_s15_stale_refresh_token_does_not_flag_a_reconnected_connection(connection, sf):
-    """A lookup still holding the old connection's tokens must not mark a fresh one."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
+def test_s15_t1_stale_copy_refreshes_with_the_stored_token_not_its_own(connection, sf, acme, owner):
+    """A lookup still holding an older connection's tokens neither sends its refresh token nor
+    flags the connection that replaced them: the refresh uses the token in the database."""
     stale = SalesforceConnection.objects.get(pk=connection.pk)
-    stale.connected_at = timezone.now() - timedelta(hours=1)  # what it held before a reconnect
-    SalesforceConnection.objects.filter(pk=connection.pk).update(connected_at=timezone.now())
+    fresh = connect_workspace(acme, login_url=sf.login_url, user=owner)  # a reconnect
+    assert fresh.refresh_token != stale.refresh_token
+    sf.revoke_refresh_tokens(connection.org_id)  # the org revokes everything...
+    fresh = connect_workspace(acme, login_url=sf.login_url, user=owner)  # ...and admin reconnects
     sf.expire_sessions(connection.org_id)
-    sf.revoke_refresh_tokens(connection.org_id)
-    with pytest.raises(ReconnectNeeded):
-        SalesforceClient(stale).query("SELECT Id FROM Contact LIMIT 1")
+    sf.reset_log()
+    SalesforceClient(stale).query("SELECT Id FROM Contact LIMIT 1")
     assert SalesforceConnection.objects.get(pk=connection.pk).status == "connected"
+    grants = [e for e in sf.request_log() if e["path"].endswith("/oauth2/token")]
+    assert len(grants) == 1

@@ -259,32 +259,13 @@ print(result.primary.id if result.primary else "none")
 
 
 @pytest.mark.django_db(transaction=True)
-def test_s12_several_server_processes_ask_salesforce_once(connection, sf, settings):
+def test_s12_several_server_processes_ask_salesforce_once(connection, sf, other_process_env):
     """S12 across processes: single-flight goes through the shared cache, not process memory."""
-    import os
     import subprocess
     import sys
     from pathlib import Path
 
-    from django.db import connection as db
-
-    db_settings = db.settings_dict
-    if db_settings["ENGINE"].endswith("sqlite3"):
-        database_url = f"sqlite:///{db_settings['NAME']}"
-    else:
-        database_url = (
-            f"postgres://{db_settings['USER']}:{db_settings['PASSWORD']}@{db_settings['HOST']}:"
-            f"{db_settings['PORT'] or 5432}/{db_settings['NAME']}"
-        )
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": database_url,
-        "FIELD_ENCRYPTION_KEY": ",".join(settings.FIELD_ENCRYPTION_KEY),
-        "SALESFORCE_CLIENT_ID": settings.SALESFORCE_CLIENT_ID,
-        "SALESFORCE_CLIENT_SECRET": settings.SALESFORCE_CLIENT_SECRET,
-        "SALESFORCE_LOGIN_URL": settings.SALESFORCE_LOGIN_URL,
-    }
+    env = other_process_env
     sf.set_fault("latency", org_id=connection.org_id, value=1.0)
     root = Path(__file__).resolve().parents[3]
     processes = [

@@ -1,0 +1,304 @@
+"""The token lifecycle of a connection (S15, T1–T5): refresh once, save what Salesforce says.
+
+Salesforce's External Client Apps may rotate refresh tokens: every refresh grant answers with a
+new refresh token, the old one stops working at once, and presenting the old one again revokes
+the whole token family. So:
+
+- a refresh always uses the refresh token read from the database *inside* the refresh lock,
+  never a copy held in memory (another thread or process may have rotated it);
+- the new access token and the new refresh token are saved in one conditional UPDATE (same
+  connection, same ``connected_at``) before the lock is released;
+- the lock is held across processes (the cache) and threads (a process-local lock), and on
+  databases with row locks the refresh also holds the connection's row (``SELECT ... FOR
+  UPDATE``), so even a cache outage cannot let two refresh grants race;
+- disconnect (revoke) takes the same lock, so it never revokes a token that was just rotated out.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection as db
+from django.db import transaction
+from django.utils import timezone
+
+from . import oauth
+from .errors import ReconnectNeeded, SalesforceError, Unavailable
+from .models import SalesforceConnection, SalesforceEvent, record_event
+
+logger = logging.getLogger(__name__)
+
+# Longer than one refresh grant can take (connect + read timeouts), so the lock only expires
+# when its holder died.
+REFRESH_LOCK_SECONDS = 30
+APPROVALS_PER_USER = 5  # Salesforce keeps at most 5 refresh tokens per user per app (T5)
+
+REFRESH_REJECTED_TEXT = (
+    "Salesforce refused the stored refresh token: it was rotated, revoked or expired."
+)
+
+_process_locks: dict[int, threading.Lock] = {}
+_process_locks_guard = threading.Lock()
+
+
+def _process_lock(connection_id: int) -> threading.Lock:
+    with _process_locks_guard:
+        return _process_locks.setdefault(connection_id, threading.Lock())
+
+
+@contextmanager
+def refresh_lock(connection_id: int) -> Iterator[None]:
+    """Hold the connection's token lock: one holder per thread, process and machine (T1).
+
+    Waits up to the Salesforce timeout plus the lock's lifetime, then raises Unavailable.
+    A cache outage does not stop the holder: the database row lock still serialises refreshes.
+    """
+    budget = settings.SALESFORCE_TIMEOUT + REFRESH_LOCK_SECONDS
+    deadline = time.monotonic() + budget
+    local = _process_lock(connection_id)
+    if not local.acquire(timeout=budget):
+        raise Unavailable("Salesforce's session renewal took too long.", detail="refresh_lock")
+    key, owner, held = f"salesforce:refresh-lock:{connection_id}", uuid.uuid4().hex, False
+    try:
+        while True:
+            try:
+                held = bool(cache.add(key, owner, timeout=REFRESH_LOCK_SECONDS))
+            except Exception:  # noqa: BLE001 - a cache outage must not stop the refresh
+                logger.warning("Cache unavailable: Salesforce token lock held by the database only")
+                break
+            if held:
+                break
+            if time.monotonic() > deadline:
+                raise Unavailable(
+                    "Salesforce's session renewal took too long.", detail="refresh_lock"
+                )
+            time.sleep(0.05)
+        yield
+    finally:
+        if held:
+            try:
+                if cache.get(key) == owner:
+                    cache.delete(key)
+            except Exception:  # noqa: BLE001 - it expires on its own
+                logger.warning("Cache unavailable: the Salesforce token lock will expire")
+        local.release()
+
+
+def _row_transaction():
+    """A transaction for the row lock, on databases that have row locks (PostgreSQL).
+
+    SQLite has none, and a read-then-write transaction held across an HTTP call would make its
+    whole-database lock fail other writers: there the cache lock and the process lock serialise.
+    """
+    if db.features.has_select_for_update:
+        return transaction.atomic()
+    return nullcontext()
+
+
+def _locked_row(connection_id: int) -> SalesforceConnection | None:
+    return SalesforceConnection.objects.select_for_update().filter(pk=connection_id).first()
+
+
+def _usable(row: SalesforceConnection | None) -> SalesforceConnection:
+    if row is None or not row.is_connected:
+        if row is not None and row.status == SalesforceConnection.Status.RECONNECT_NEEDED:
+            raise ReconnectNeeded()
+        raise Unavailable("Salesforce was disconnected.", detail="disconnected")
+    return row
+
+
+def current_access_token(connection: SalesforceConnection, *, stale: str) -> str:
+    """An access token newer than ``stale``: another request's, or from one refresh grant (S15, T1).
+
+    However many threads and processes call this with the same stale token, Salesforce sees one
+    refresh grant; the others read the token it saved.
+    """
+    row = _usable(SalesforceConnection.objects.filter(pk=connection.pk).first())
+    if row.access_token != stale:
+        return _adopt(connection, row)
+    with refresh_lock(connection.pk):
+        return _refresh_locked(connection, stale=stale)
+
+
+def _adopt(connection: SalesforceConnection, row: SalesforceConnection) -> str:
+    connection.access_token, connection.refresh_token = row.access_token, row.refresh_token
+    connection.last_refreshed_at = row.last_refreshed_at
+    return row.access_token
+
+
+def _refresh_locked(connection: SalesforceConnection, *, stale=None, cutoff=None) -> str | None:
+    """One refresh grant with the stored refresh token; both new tokens saved in one write (T1).
+
+    Call holding :func:`refresh_lock`. The row is read again (and row-locked) first: if its
+    access token is no longer ``stale``, or it was refreshed after ``cutoff``, someone else did
+    the work and nothing is sent. Returns the access token to use (None when skipped).
+    """
+    with _row_transaction():
+        row = _usable(_locked_row(connection.pk))
+        if stale is not None and row.access_token != stale:
+            return _adopt(connection, row)
+        if cutoff is not None and row.last_refreshed_at and row.last_refreshed_at > cutoff:
+            _adopt(connection, row)
+            return None
+        try:
+            tokens = oauth.refresh_access_token(
+                login_url=row.login_url, refresh_token=row.refresh_token
+            )
+        except ReconnectNeeded as exc:
+            rejected = exc
+        else:
+            return _save_refreshed(connection, row, tokens)
+    # Outside the transaction: the mark must not roll back with the exception.
+    mark_reconnect_needed(
+        row,
+        reason=SalesforceConnection.ReconnectReason.REFRESH_REJECTED,
+        detail=REFRESH_REJECTED_TEXT,
+    )
+    connection.status, connection.access_token = row.status, ""
+    raise rejected
+
+
+def _save_refreshed(connection, row, tokens) -> str:
+    now = timezone.now()
+    saved = SalesforceConnection.objects.filter(
+        pk=row.pk, status=SalesforceConnection.Status.CONNECTED, connected_at=row.connected_at
+    ).update(
+        access_token=tokens.access_token,  # both encrypted by the field
+        refresh_token=tokens.refresh_token,  # the rotated one, or the same when not rotated
+        last_refreshed_at=now,
+    )
+    if not saved:  # cannot happen under the lock, but never leave live tokens unowned
+        _revoke_quietly(row.login_url, tokens.refresh_token)
+        raise Unavailable("Salesforce was disconnected.", detail="disconnected")
+    connection.access_token, connection.refresh_token = tokens.access_token, tokens.refresh_token
+    connection.last_refreshed_at = now
+    logger.info(
+        "Salesforce tokens refreshed for connection %s (refresh token %s)",
+        row.pk,
+        "rotated" if tokens.refresh_token != row.refresh_token else "kept",
+    )
+    return tokens.access_token
+
+
+def _revoke_quietly(login_url: str, token: str) -> None:
+    try:
+        oauth.revoke(login_url=login_url, token=token)
+    except SalesforceError as exc:
+        logger.warning("Could not revoke an unused Salesforce token: %s", exc.detail)
+
+
+def mark_reconnect_needed(
+    connection: SalesforceConnection, *, reason: str, detail: str, actor=None
+) -> bool:
+    """Salesforce no longer accepts this connection's tokens: admins must reconnect (S15, B5).
+
+    Only the connection those tokens belong to: not one reconnected in the meantime. The
+    refresh token stays, so Disconnect can still try to revoke it (T6). True if it changed.
+    """
+    updated = SalesforceConnection.objects.filter(
+        pk=connection.pk,
+        status=SalesforceConnection.Status.CONNECTED,
+        connected_at=connection.connected_at,
+    ).update(
+        status=SalesforceConnection.Status.RECONNECT_NEEDED,
+        access_token="",
+        reconnect_reason=reason,
+        reconnect_detail=detail[:500],
+    )
+    connection.status = SalesforceConnection.Status.RECONNECT_NEEDED
+    connection.access_token = ""
+    connection.reconnect_reason, connection.reconnect_detail = reason, detail[:500]
+    if updated:
+        connection.bump_generation()
+        record_event(
+            connection=connection,
+            kind=SalesforceEvent.Kind.RECONNECT_NEEDED,
+            actor=actor,
+            detail=detail,
+        )
+        logger.warning("Salesforce connection %s needs reconnecting (%s)", connection.pk, reason)
+    return bool(updated)
+
+
+# --- keep-alive (T3) --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class KeepaliveResult:
+    connection: SalesforceConnection
+    outcome: str  # "refreshed", "skipped" (refreshed recently, maybe by another machine), "failed"
+    message: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == "failed"
+
+
+def keepalive_due(now=None):
+    """Connections whose tokens Salesforce last issued before the keep-alive cutoff."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.SALESFORCE_KEEPALIVE_DAYS)
+    return (
+        SalesforceConnection.objects.filter(status=SalesforceConnection.Status.CONNECTED)
+        .exclude(last_refreshed_at__gt=cutoff)
+        .select_related("workspace")
+        .order_by("pk")
+    )
+
+
+def keep_alive(connection: SalesforceConnection) -> KeepaliveResult:
+    """Use the refresh token before an org's idle policy expires it (T3). Safe to run anywhere.
+
+    Inside the lock the row is read again: when another machine refreshed it meanwhile, this
+    one does nothing.
+    """
+    cutoff = timezone.now() - timedelta(days=settings.SALESFORCE_KEEPALIVE_DAYS)
+    try:
+        with refresh_lock(connection.pk):
+            token = _refresh_locked(connection, cutoff=cutoff)
+    except SalesforceError as exc:
+        return KeepaliveResult(connection, "failed", exc.user_message)
+    if token is None:
+        return KeepaliveResult(connection, "skipped", "refreshed recently")
+    return KeepaliveResult(connection, "refreshed")
+
+
+# --- the 5-approval limit (T5) ----------------------------------------------------------------
+def live_approvals(connection: SalesforceConnection):
+    """This installation's live connections authorised by the same Salesforce user (T5)."""
+    if not connection.org_id or not connection.sf_user_id:
+        return SalesforceConnection.objects.none()
+    return SalesforceConnection.objects.filter(
+        status=SalesforceConnection.Status.CONNECTED,
+        org_id=connection.org_id,
+        sf_user_id=connection.sf_user_id,
+    ).select_related("workspace")
+
+
+def enforce_approval_limit(connection: SalesforceConnection) -> list[SalesforceConnection]:
+    """After ``connection``'s approval: mark the ones Salesforce silently revoked (T5).
+
+    Salesforce keeps the 5 newest refresh tokens of a user per app; beyond that the oldest were
+    revoked at the sixth approval. Returns the connections marked reconnect-needed.
+    """
+    live = list(live_approvals(connection).order_by("-connected_at", "-pk"))
+    displaced = live[APPROVALS_PER_USER:]
+    marked = []
+    for old in displaced:
+        detail = (
+            f"Salesforce user {connection.sf_username} authorised Team Inbox for workspace "
+            f"“{connection.workspace.name}”, a sixth connection; Salesforce keeps at most "
+            f"{APPROVALS_PER_USER} per user and app and revoked this one, the oldest."
+        )
+        if mark_reconnect_needed(
+            old, reason=SalesforceConnection.ReconnectReason.APPROVAL_LIMIT, detail=detail
+        ):
+            marked.append(old)
+    return marked
