@@ -8,6 +8,7 @@ then the lazy requests it triggers (the sidebar partial, the list badges).
 
 from __future__ import annotations
 
+import html
 import os
 import random
 import re
@@ -15,6 +16,13 @@ import time
 from pathlib import Path
 
 from locust import HttpUser, between, events, task
+
+
+def badge_path(list_html: str) -> str:
+    """The badges URL the Contacts page asks for (with the ids of the contacts it shows)."""
+    found = re.search(r'hx-get="([^"]*/salesforce/badges/[^"]*)"', list_html)
+    return html.unescape(found.group(1)) if found else "/w/acme/contacts/?missing-badges"
+
 
 HX = {"HX-Request": "true"}
 STATE = re.compile(r'class="sf-panel" data-state="([a-z_]+)"')
@@ -68,9 +76,11 @@ class Agent(HttpUser):
     @task(2)
     def contacts_list(self) -> None:
         page = random.randint(1, PAGES)
-        self.client.get(f"/w/acme/contacts/?page={page}", name="/w/acme/contacts/?page=[n]")
+        listing = self.client.get(
+            f"/w/acme/contacts/?page={page}", name="/w/acme/contacts/?page=[n]"
+        )
         self.client.get(
-            f"/w/acme/settings/integrations/salesforce/badges/?page={page}",
+            badge_path(listing.text),
             headers=HX,
             name="/w/acme/settings/integrations/salesforce/badges/",
         )

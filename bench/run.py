@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import html
 import os
 import platform
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -60,7 +62,16 @@ class Timer:
             raise RuntimeError(f"GET {path} answered {answer.status_code}")
         if expect is not None and expect not in answer.text:
             raise RuntimeError(f"GET {path}: {expect!r} not in the answer:\n{answer.text[:600]}")
+        self.last_text = answer.text
         return elapsed
+
+
+def badge_path(list_html: str, base: str = "") -> str:
+    """The badges URL a Contacts page asks for (it carries the ids of the contacts it shows)."""
+    match = re.search(r'hx-get="([^"]*/salesforce/badges/[^"]*)"', list_html)
+    if match is None:
+        raise RuntimeError("the Contacts page has no Salesforce badges loader")
+    return html.unescape(match.group(1)).removeprefix(base)
 
 
 def queries(log: list[dict]) -> list[dict]:
@@ -243,9 +254,7 @@ def badges(stack: Stack, t: Timer, rounds: int) -> dict:
             stack.clear_salesforce_cache()
             stack.emulator.reset_log()
             list_times.append(t.get(f"/w/acme/contacts/?page={page}"))
-            badge_times.append(
-                t.get(f"/w/acme/settings/integrations/salesforce/badges/?page={page}", HX)
-            )
+            badge_times.append(t.get(badge_path(t.last_text), HX))
             per_page.append(len(queries(stack.emulator.request_log(ACME_ORG_ID))))
     return {
         "pages": pages,

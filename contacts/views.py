@@ -1,3 +1,5 @@
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import ProtectedError
@@ -23,8 +25,10 @@ def contact_list(request):
     page = Paginator(contact_search(workspace=request.workspace, query=query), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    # Integrations decorate exactly the contacts this page shows: they get their ids.
+    ids = ",".join(str(contact.pk) for contact in page.object_list)
     badge_urls = [
-        f"{reverse(badge.url_name, args=[request.workspace.slug])}?{request.GET.urlencode()}"
+        f"{reverse(badge.url_name, args=[request.workspace.slug])}?{urlencode({'ids': ids})}"
         for badge in badges()
     ]
     return render(

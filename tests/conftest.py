@@ -111,3 +111,102 @@ def conversation(acme, contact) -> Conversation:
 def client_for(client, user):
     client.force_login(user)
     return client
+
+
+# --- Salesforce: the live emulator and a connected workspace (integration and hardening tests) --
+@pytest.fixture(scope="session")
+def emulator():
+    """One live emulator (real HTTP on loopback) for the whole test session."""
+    from salesforce_emulator.testing import running_emulator
+
+    with running_emulator() as server:
+        yield server
+
+
+@pytest.fixture
+def sf(emulator, settings, monkeypatch):
+    """The emulator, reset, with the product's settings pointed at it."""
+    from tests.integrations.salesforce.conftest import CALLBACK
+
+    emulator.reset()
+    # What config/settings.py does when SALESFORCE_LOGIN_URL is a loopback http URL.
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    settings.SALESFORCE_LOGIN_URL = emulator.login_url
+    settings.SALESFORCE_LOGIN_URLS = []
+    settings.SALESFORCE_CLIENT_ID = emulator.client_id
+    settings.SALESFORCE_CLIENT_SECRET = emulator.client_secret
+    settings.SALESFORCE_CALLBACK_URL = CALLBACK  # registered in the emulator's Connected App
+    settings.SALESFORCE_TIMEOUT = 3.0
+    settings.SALESFORCE_CONNECT_TIMEOUT = 1.0
+    yield emulator
+    emulator.reset()
+
+
+@pytest.fixture
+def connection(sf, acme, owner):
+    """Acme connected to the emulator's Acme Corporation org as admin@acme-corp.example."""
+    from tests.integrations.salesforce.conftest import connect_workspace
+
+    conn = connect_workspace(acme, login_url=sf.login_url, user=owner)
+    sf.reset_log()
+    return conn
+
+
+@pytest.fixture
+def other_process_env(sf, settings):
+    """Environment for a separate Python process on this test's database, cache and emulator.
+
+    Needs ``django_db(transaction=True)``: another process sees only committed rows.
+    """
+    import os
+
+    from django.db import connection as db
+
+    db_settings = db.settings_dict
+    if db_settings["ENGINE"].endswith("sqlite3"):
+        database_url = f"sqlite:///{db_settings['NAME']}"
+    else:
+        database_url = (
+            f"postgres://{db_settings['USER']}:{db_settings['PASSWORD']}@{db_settings['HOST']}:"
+            f"{db_settings['PORT'] or 5432}/{db_settings['NAME']}"
+        )
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": database_url,
+        "FIELD_ENCRYPTION_KEY": ",".join(settings.FIELD_ENCRYPTION_KEY),
+        "SALESFORCE_CLIENT_ID": settings.SALESFORCE_CLIENT_ID,
+        "SALESFORCE_CLIENT_SECRET": settings.SALESFORCE_CLIENT_SECRET,
+        "SALESFORCE_LOGIN_URL": settings.SALESFORCE_LOGIN_URL,
+        "SECRET_KEY": settings.SECRET_KEY,
+    }
+
+
+def run_threads(n: int, target) -> tuple[list, list]:
+    """``target(i)`` in ``n`` threads started together; returns (results, failures).
+
+    Each thread closes its database connections: a test database with open sessions cannot be
+    dropped at the end of the run.
+    """
+    import threading
+
+    from django.db import connections
+
+    barrier = threading.Barrier(n)
+    results, failures = [None] * n, []
+
+    def work(i):
+        try:
+            barrier.wait(timeout=10)
+            results[i] = target(i)
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results, failures

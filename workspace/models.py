@@ -101,7 +101,9 @@ class Membership(models.Model):
     @property
     def is_admin(self) -> bool:
         """Owners and Managers manage integrations (W3)."""
-        return self.role in (Role.OWNER, Role.MANAGER)
+        from .access import ADMIN_ROLES  # the one place the rule is written
+
+        return self.role in ADMIN_ROLES
 
     @property
     def is_owner(self) -> bool:

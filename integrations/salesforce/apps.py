@@ -9,9 +9,10 @@ class SalesforceConfig(AppConfig):
     def ready(self) -> None:
         from integrations.registry import Integration, register_integration
 
-        from . import checks, sidebar  # noqa: F401 - register system checks, panel and badges
-        from .connection import integration_status
+        from . import checks, sidebar  # noqa: F401 - checks register on import
+        from .selectors import integration_status
 
+        sidebar.register()
         register_integration(
             Integration(
                 key="salesforce",

@@ -27,7 +27,7 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from . import tokens
+from . import services, tokens
 from .errors import (
     ApiAccessRequired,
     InvalidField,
@@ -70,7 +70,13 @@ def _error_code(exc: LibrarySalesforceError) -> tuple[str, str]:
 
 
 class SalesforceClient:
-    """REST access for one connection. Raises only :class:`SalesforceError` subclasses."""
+    """REST access for one connection. Raises only :class:`SalesforceError` subclasses.
+
+    ``SalesforceClient(connection)`` renews an expired session through tokens.py (which saves
+    the new tokens) and records health on the connection (services.py).
+    ``SalesforceClient.unsaved(...)`` is for tokens not stored yet (the connect's verification):
+    no renewal, and the health it sees is kept in ``.health`` for the save.
+    """
 
     def __init__(self, connection: SalesforceConnection) -> None:
         if not connection.is_connected:
@@ -80,7 +86,18 @@ class SalesforceClient:
                 else (Unavailable("Salesforce is not connected.", detail="not_connected"))
             )
         self.connection = connection
+        self.instance_url = connection.instance_url
+        self._token = connection.access_token
+        self.health: dict[str, Any] = {}
         self.timeout = (settings.SALESFORCE_CONNECT_TIMEOUT, settings.SALESFORCE_TIMEOUT)
+
+    @classmethod
+    def unsaved(cls, *, instance_url: str, access_token: str) -> SalesforceClient:
+        client = cls.__new__(cls)
+        client.connection = None
+        client.instance_url, client._token, client.health = instance_url, access_token, {}
+        client.timeout = (settings.SALESFORCE_CONNECT_TIMEOUT, settings.SALESFORCE_TIMEOUT)
+        return client
 
     # --- public calls --------------------------------------------------------------------
     def query(self, soql: str) -> dict:
@@ -92,17 +109,17 @@ class SalesforceClient:
     # --- machinery -----------------------------------------------------------------------
     def _salesforce(self, access_token: str) -> Salesforce:
         return Salesforce(
-            instance_url=self.connection.instance_url,
+            instance_url=self.instance_url,
             session_id=access_token,
             version=settings.SALESFORCE_API_VERSION,
-            session=_session(self.connection.instance_url, self.timeout),
+            session=_session(self.instance_url, self.timeout),
         )
 
     def _call(self, request: Callable[[Salesforce], T]) -> T:
         # An expired session is renewed and the call retried. The token saved by another
         # request may itself have expired since, so the renewal may run twice; each time
         # tokens.py sends a refresh grant only when the stored token is the one that failed.
-        token = self.connection.access_token
+        token = self._token
         try:
             for attempt in range(3):
                 sf = self._salesforce(token)
@@ -110,12 +127,12 @@ class SalesforceClient:
                     result = self._send(sf, request)
                     break
                 except SalesforceExpiredSession as exc:
-                    if attempt == 2:
+                    if attempt == 2 or self.connection is None:
                         raise Unavailable(
                             "Salesforce rejected a freshly renewed session.",
                             detail="INVALID_SESSION_ID",
                         ) from exc
-                    token = tokens.current_access_token(self.connection, stale=token)
+                    token = self._token = tokens.current_access_token(self.connection, stale=token)
         except SalesforceError as exc:
             self._record_failure(exc)
             raise
@@ -187,10 +204,9 @@ class SalesforceClient:
         }
 
     def _save_health(self, fields: dict[str, Any]) -> dict[str, Any]:
-        if fields:
-            SalesforceConnection.objects.filter(pk=self.connection.pk).update(**fields)
-            for name, value in fields.items():
-                setattr(self.connection, name, value)
+        self.health.update(fields)
+        if self.connection is not None:
+            services.record_health(self.connection, **fields)
         return fields
 
     def _record_usage(self, sf: Salesforce) -> dict[str, Any]:
@@ -201,15 +217,11 @@ class SalesforceClient:
         self._save_health({**self._usage_fields(sf), "last_success_at": timezone.now()})
 
     def _record_failure(self, exc: SalesforceError) -> None:
-        now = timezone.now()
         text = f"{exc.user_message} [{exc.detail}]" if exc.detail else exc.user_message
-        SalesforceConnection.objects.filter(pk=self.connection.pk).update(
-            last_error_at=now, last_error=text[:300]
-        )
-        self.connection.last_error_at, self.connection.last_error = now, text[:300]
+        self._save_health({"last_error_at": timezone.now(), "last_error": text[:300]})
         logger.warning(
             "Salesforce call failed for connection %s: %s (%s)",
-            self.connection.pk,
+            self.connection.pk if self.connection else "(not saved)",
             exc.code,
             exc.detail,
         )

@@ -1,195 +1,49 @@
-"""Connecting and disconnecting a workspace's Salesforce org (S1–S5, S14, B5).
+"""Connecting and disconnecting a workspace's Salesforce org (S1–S5, S14, T4, T5, T7, B5).
 
 Views call these functions; the functions own the rules:
 
-- the OAuth ``state`` is kept server-side in the person's session, bound to the workspace, the
-  person and the PKCE verifier, single-use and short-lived;
-- a connection is verified with one query before anything is stored (S5);
+- a connection is verified with one query before anything is stored (S5), and its refresh token
+  is used once so an app that expires it at once is refused now, not in two hours (T4);
+- whatever fails after the code exchange, the fresh tokens are revoked (T7);
 - one connection per workspace (S4); reconnecting to the same org keeps the field set;
-- disconnect revokes this connection's refresh token, then forgets the tokens locally even
-  when Salesforce cannot be told (S14).
+- a sixth approval by one Salesforce user marks the connection Salesforce revoked (T5);
+- disconnect revokes this connection's refresh token under the token lock, then forgets the
+  tokens locally even when Salesforce cannot be told (S14).
+
+The pending OAuth state lives in pending.py, reads in selectors.py, writes in services.py.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare
 
-from integrations.registry import IntegrationStatus
-from workspace.models import Membership, Role, Workspace
+from workspace.models import Workspace
 
-from . import oauth
+from . import oauth, services
 from .client import SalesforceClient
 from .crypto import key_configured
-from .errors import NotConfigured, OAuthFailed, ReconnectNeeded, SalesforceError
-from .models import (
-    SalesforceConnection,
-    SalesforceEvent,
-    default_field_meta,
-    default_fields,
-    record_event,
+from .describe import field_meta_from_describe
+from .errors import (
+    AlreadyConnected,
+    NotConfigured,
+    OAuthFailed,
+    ReconnectNeeded,
+    SalesforceError,
+    StateRejected,
 )
-from .tokens import enforce_approval_limit, live_approvals, refresh_lock
+from .models import SalesforceConnection, default_field_meta, default_fields
+from .pending import PendingConnect, check_pending_owner, take_pending
+from .selectors import connection_for
+from .tokens import enforce_approval_limit, refresh_lock
 
 logger = logging.getLogger(__name__)
 
-PENDING_SESSION_KEY = "salesforce_connect_pending"
-PENDING_MAX_AGE_SECONDS = 10 * 60
-PENDING_MAX_PER_SESSION = 5
 VERIFY_QUERY = "SELECT Id, Name FROM Organization"
-
-
-class AlreadyConnected(SalesforceError):
-    """S4: a workspace holds at most one connection."""
-
-    code = "already_connected"
-    user_message = (
-        "Salesforce is already connected for this workspace. Disconnect it first to connect "
-        "another org."
-    )
-
-
-class StateRejected(OAuthFailed):
-    """The callback's ``state`` is missing, unknown, used, expired or someone else's."""
-
-    code = "state_rejected"
-
-    @property
-    def status_code(self) -> int:
-        return 403 if self.detail in ("foreign_state", "not_admin") else 400
-
-
-# --- selectors -----------------------------------------------------------------------------
-def connection_for(workspace: Workspace) -> SalesforceConnection | None:
-    """The workspace's connection row (connected or not), or None if it never connected."""
-    return (
-        SalesforceConnection.objects.select_related("connected_by")
-        .filter(workspace=workspace)
-        .first()
-    )
-
-
-def recent_events(connection: SalesforceConnection | None, limit: int = 50) -> list:
-    if connection is None:
-        return []
-    return list(
-        SalesforceEvent.objects.filter(connection=connection).select_related("actor")[:limit]
-    )
-
-
-# --- pending OAuth states (server-side, in the session) --------------------------------------
-@dataclass(frozen=True)
-class PendingConnect:
-    state: str
-    workspace_id: int
-    user_id: int
-    code_verifier: str
-    login_url: str
-    redirect_uri: str
-    created: float
-
-    def __repr__(self) -> str:  # never print the verifier
-        return f"PendingConnect(workspace_id={self.workspace_id}, user_id={self.user_id})"
-
-    @property
-    def expired(self) -> bool:
-        return time.time() - self.created > PENDING_MAX_AGE_SECONDS
-
-
-def _live_pending(session) -> dict[str, dict]:
-    pending = session.get(PENDING_SESSION_KEY) or {}
-    now = time.time()
-    return {
-        state: data
-        for state, data in pending.items()
-        if isinstance(data, dict) and now - data.get("created", 0) <= PENDING_MAX_AGE_SECONDS
-    }
-
-
-def start_connect(*, session, workspace: Workspace, user, login_url: str, redirect_uri: str) -> str:
-    """Remember a new ``state`` (with its PKCE verifier) in the session; return the consent URL."""
-    request = oauth.authorization_request(login_url=login_url, redirect_uri=redirect_uri)
-    pending = _live_pending(session)
-    pending[request.state] = {
-        "workspace_id": workspace.pk,
-        "user_id": user.pk,
-        "code_verifier": request.code_verifier,
-        "login_url": login_url,
-        "redirect_uri": redirect_uri,
-        "created": time.time(),
-    }
-    # A few tabs may be mid-flow at once; the oldest are forgotten beyond that.
-    newest = sorted(pending.items(), key=lambda item: item[1]["created"])[-PENDING_MAX_PER_SESSION:]
-    session[PENDING_SESSION_KEY] = dict(newest)
-    return request.url
-
-
-def has_pending_connect(session, workspace: Workspace) -> bool:
-    return any(d.get("workspace_id") == workspace.pk for d in _live_pending(session).values())
-
-
-def take_pending(session, state: str) -> PendingConnect:
-    """Pop the pending connect for ``state`` (single use) or raise :class:`StateRejected`."""
-    if not state:
-        raise StateRejected(
-            "The answer from Salesforce had no state parameter, so it cannot be trusted. "
-            "Nothing was connected; start again from the Salesforce page.",
-            detail="missing_state",
-        )
-    stored = session.get(PENDING_SESSION_KEY) or {}
-    match = next((key for key in stored if constant_time_compare(key, state)), None)
-    if match is None:
-        raise StateRejected(
-            "This sign-in answer is unknown or was already used. Nothing was connected; "
-            "start again from the Salesforce page.",
-            detail="unknown_state",
-        )
-    data = stored.pop(match)
-    session[PENDING_SESSION_KEY] = stored  # saved by the session middleware: single use
-    try:
-        pending = PendingConnect(
-            state=match,
-            workspace_id=int(data["workspace_id"]),
-            user_id=int(data["user_id"]),
-            code_verifier=str(data["code_verifier"]),
-            login_url=str(data["login_url"]),
-            redirect_uri=str(data["redirect_uri"]),
-            created=float(data["created"]),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise StateRejected(detail="corrupt_state") from exc
-    if pending.expired:
-        raise StateRejected(
-            "This sign-in took longer than 10 minutes and has expired. Nothing was connected; "
-            "start again from the Salesforce page.",
-            detail="expired_state",
-        )
-    return pending
-
-
-def check_pending_owner(pending: PendingConnect, user) -> Workspace:
-    """The workspace the flow was started for, if ``user`` started it and may still connect."""
-    if pending.user_id != user.pk:
-        raise StateRejected(
-            "This Salesforce sign-in was started by someone else. Nothing was connected.",
-            detail="foreign_state",
-        )
-    membership = (
-        Membership.objects.select_related("workspace")
-        .filter(user=user, workspace_id=pending.workspace_id)
-        .first()
-    )
-    if membership is None or membership.role not in (Role.OWNER, Role.MANAGER):
-        raise StateRejected(
-            "You are no longer an Owner or Manager of that workspace. Nothing was connected.",
-            detail="not_admin",
-        )
-    return membership.workspace
+ACCESS_DENIED_MESSAGE = "You declined access in Salesforce; nothing was connected."
 
 
 # --- connect --------------------------------------------------------------------------------
@@ -209,45 +63,6 @@ def check_can_connect(workspace: Workspace) -> None:
             f"Salesforce is already connected to {existing.org_name or existing.org_id}. "
             "Disconnect it first to connect another org."
         )
-
-
-def field_meta_from_describe(describe: dict, paths: list[str]) -> dict:
-    """Labels, types and picklist labels of ``paths`` ("LeadSource", "Account.Name") from describe.
-
-    A path describe doesn't know keeps no entry here; callers merge with what they had.
-    """
-    fields = {f.get("name"): f for f in describe.get("fields") or [] if isinstance(f, dict)}
-    by_relationship = {
-        f.get("relationshipName"): f for f in fields.values() if f.get("relationshipName")
-    }
-    meta: dict[str, dict] = {}
-    for path in paths:
-        if "." in path:
-            relationship, _, leaf = path.partition(".")
-            field = by_relationship.get(relationship)
-            if field is None:
-                continue
-            label = field.get("label") or relationship
-            label = label[:-3] if label.endswith(" ID") else label
-            label = f"{label} {leaf}"  # "Account Name", "Owner Name"
-            meta[path] = {"label": label, "type": "string"}
-            continue
-        field = fields.get(path)
-        if field is None:
-            continue
-        entry = {"label": field.get("label") or path, "type": field.get("type") or "string"}
-        picklist = field.get("picklistValues") or []
-        if picklist:
-            entry["picklist"] = {
-                p["value"]: p.get("label") or p["value"]
-                for p in picklist
-                if isinstance(p, dict) and p.get("value") is not None
-            }
-        if field.get("type") == "reference":
-            entry["reference_to"] = list(field.get("referenceTo") or [])
-            entry["relationship"] = field.get("relationshipName") or ""
-        meta[path] = entry
-    return meta
 
 
 def _revoke_quietly(login_url: str, token: str) -> None:
@@ -322,17 +137,11 @@ def _verify_and_save(*, pending, workspace, user, tokens) -> ConnectResult:
     identity = oauth.fetch_identity(
         identity_url=tokens.identity_url, access_token=tokens.access_token
     )
-    # An unsaved row: the client's health updates match no row, and nothing is stored
-    # until Salesforce has answered one query with these tokens (S5).
-    transient = SalesforceConnection(
-        workspace=workspace,
-        status=SalesforceConnection.Status.CONNECTED,
-        login_url=pending.login_url,
-        instance_url=tokens.instance_url,
-        access_token=tokens.access_token,
-        refresh_token=tokens.refresh_token,
+    # Nothing is stored until Salesforce has answered one query with these tokens (S5); the
+    # client keeps the health it saw for the save.
+    client = SalesforceClient.unsaved(
+        instance_url=tokens.instance_url, access_token=tokens.access_token
     )
-    client = SalesforceClient(transient)
     records = client.query(VERIFY_QUERY).get("records") or []
     org_name = (records[0].get("Name") if records else "") or ""
     org_id = str(identity.get("organization_id") or (records[0].get("Id") if records else ""))
@@ -352,7 +161,7 @@ def _verify_and_save(*, pending, workspace, user, tokens) -> ConnectResult:
         org_id=org_id,
         org_name=org_name,
         describe=describe,
-        health=transient,
+        health=client.health,
     )
     displaced = enforce_approval_limit(connection)
     return ConnectResult(connection=connection, displaced=displaced)
@@ -399,21 +208,66 @@ def _save_connection(
     connection.disconnected_at = None
     connection.last_error, connection.last_error_at = "", None
     for name in ("api_usage_used", "api_usage_max", "api_usage_at", "last_success_at"):
-        if getattr(health, name) is not None:
-            setattr(connection, name, getattr(health, name))
+        if health.get(name) is not None:
+            setattr(connection, name, health[name])
     connection.save()
-    connection.bump_generation()
     detail = f"{org_name or org_id} ({org_id}) as {connection.sf_username}"
     if notes:
         detail += "; " + "; ".join(notes)
-    record_event(
-        connection=connection,
-        kind=SalesforceEvent.Kind.RECONNECTED if reconnect else SalesforceEvent.Kind.CONNECTED,
-        actor=user,
-        detail=detail,
-    )
+    services.record_connected(connection, actor=user, reconnect=reconnect, detail=detail)
     logger.info("Salesforce connected for workspace %s (org %s)", workspace.pk, org_id)
     return connection
+
+
+# --- the OAuth callback as one call (S2, S3, S5) --------------------------------------------
+@dataclass(frozen=True)
+class CallbackOutcome:
+    """What the callback view shows: a result, or an error page (title, message, status)."""
+
+    result: ConnectResult | None = None
+    workspace: Workspace | None = None  # to link back to, when this person may see it
+    title: str = "Salesforce not connected"
+    message: str = ""
+    status: int = 200
+
+
+def handle_callback(*, session, user, params) -> CallbackOutcome:
+    """Salesforce's answer: ``error`` first, then ``state``, then the code exchange."""
+    error, state = params.get("error", ""), params.get("state", "")
+    if error:
+        # The state is spent either way; a denial creates nothing.
+        workspace = _own_workspace(session, state, user)
+        if error == "access_denied":
+            message = ACCESS_DENIED_MESSAGE
+        else:
+            message = f"Salesforce answered “{error[:60]}”; nothing was connected."
+        return CallbackOutcome(workspace=workspace, message=message, status=400)
+    try:
+        pending = take_pending(session, state)
+        workspace = check_pending_owner(pending, user)
+    except StateRejected as exc:
+        logger.warning("Salesforce callback refused: %s", exc.detail)
+        return CallbackOutcome(message=exc.user_message, status=exc.status_code)
+    try:
+        result = complete_connect(
+            pending=pending, workspace=workspace, user=user, code=params.get("code", "")
+        )
+    except SalesforceError as exc:
+        logger.warning("Salesforce connect failed: %s (%s)", exc.code, exc.detail)
+        title = getattr(exc, "title", "Salesforce not connected")
+        status = 403 if exc.code == "api_access_required" else 400
+        return CallbackOutcome(
+            workspace=workspace, title=title, message=exc.user_message, status=status
+        )
+    return CallbackOutcome(result=result, workspace=workspace)
+
+
+def _own_workspace(session, state: str, user) -> Workspace | None:
+    """The workspace to link back to, only when this person started the flow and may see it."""
+    try:
+        return check_pending_owner(take_pending(session, state), user)
+    except StateRejected:
+        return None
 
 
 # --- disconnect -----------------------------------------------------------------------------
@@ -448,58 +302,5 @@ def disconnect(*, connection: SalesforceConnection, actor) -> DisconnectResult:
                     logger.warning(
                         "Salesforce revoke failed for connection %s: %s", connection.pk, exc.detail
                     )
-        _forget_tokens(connection, actor=actor, revoked=revoked, revoke_error=revoke_error)
+        services.forget_tokens(connection, actor=actor, revoked=revoked, revoke_error=revoke_error)
     return DisconnectResult(revoked=revoked, revoke_error=revoke_error)
-
-
-@transaction.atomic
-def _forget_tokens(connection, *, actor, revoked: bool, revoke_error: str) -> None:
-    connection.status = SalesforceConnection.Status.DISCONNECTED
-    connection.access_token = ""
-    connection.refresh_token = ""
-    connection.disconnected_at = timezone.now()
-    connection.reconnect_reason, connection.reconnect_detail = "", ""
-    connection.save(
-        update_fields=[
-            "status",
-            "access_token",
-            "refresh_token",
-            "disconnected_at",
-            "reconnect_reason",
-            "reconnect_detail",
-        ]
-    )
-    connection.bump_generation()  # cached lookups carry the generation: all now unreachable
-    record_event(
-        connection=connection,
-        kind=SalesforceEvent.Kind.DISCONNECTED,
-        actor=actor,
-        detail=f"{connection.org_name or connection.org_id} ({connection.org_id})",
-    )
-    if not revoked:
-        record_event(
-            connection=connection,
-            kind=SalesforceEvent.Kind.REVOKE_FAILED,
-            actor=actor,
-            detail=f"{revoke_error} The tokens were deleted here; revoke the app's access "
-            "in Salesforce (Setup > Connected Apps OAuth Usage) to be sure.",
-        )
-
-
-def approvals_in_use(connection: SalesforceConnection) -> int:
-    """How many of the 5 approvals Salesforce allows this user and app this installation uses."""
-    return live_approvals(connection).count()
-
-
-def integration_status(workspace: Workspace):
-    """The Integrations page's status line for Salesforce (W3, S15)."""
-    status = (
-        SalesforceConnection.objects.filter(workspace=workspace)
-        .values_list("status", flat=True)
-        .first()
-    )
-    if status == SalesforceConnection.Status.CONNECTED:
-        return IntegrationStatus("Connected", "ok")
-    if status == SalesforceConnection.Status.RECONNECT_NEEDED:
-        return IntegrationStatus("Reconnect needed", "warn")
-    return IntegrationStatus("Not connected", "muted")

@@ -78,3 +78,23 @@ class OAuthFailed(SalesforceError):
 
     code = "oauth_failed"
     user_message = "Connecting Salesforce did not complete."
+
+
+class AlreadyConnected(SalesforceError):
+    """S4: a workspace holds at most one connection."""
+
+    code = "already_connected"
+    user_message = (
+        "Salesforce is already connected for this workspace. Disconnect it first to connect "
+        "another org."
+    )
+
+
+class StateRejected(OAuthFailed):
+    """The callback's ``state`` is missing, unknown, used, expired or someone else's."""
+
+    code = "state_rejected"
+
+    @property
+    def status_code(self) -> int:
+        return 403 if self.detail in ("foreign_state", "not_admin") else 400

@@ -1,64 +1,25 @@
-"""Choosing the sidebar's Contact fields and their order from the org's describe (S6)."""
+"""Choosing the sidebar's Contact fields and their order from the org's describe (S6).
+
+What fields exist and how they read is describe.py's; saving the choice is services.py's.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.contrib import messages
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from workspace.access import ADMIN_ROLES, workspace_view
 
-from .client import SalesforceClient
-from .connection import connection_for, field_meta_from_describe
+from . import services
+from .describe import FieldOption, contact_describe, field_meta_from_describe, field_options
 from .errors import SalesforceError
-from .lookup import cache_call
-from .models import SalesforceConnection, record_event
+from .models import SalesforceConnection
+from .selectors import connection_for
 
-DESCRIBE_SECONDS = 3600
+__all__ = ["FieldOption", "choose_fields", "contact_describe", "field_options", "fields"]
+
 MAX_FIELDS = 25
-# Compound and binary fields cannot be shown as one value.
-UNSHOWABLE_TYPES = {"address", "location", "base64", "id", "encryptedstring"}
-
-
-@dataclass(frozen=True)
-class FieldOption:
-    path: str
-    label: str
-    type: str
-    custom: bool
-
-
-def contact_describe(connection: SalesforceConnection) -> dict:
-    """The org's Contact describe, cached for an hour per connection (a reconnect reads it anew)."""
-    connected = connection.connected_at.timestamp() if connection.connected_at else 0
-    key = f"salesforce:describe:{connection.pk}:{connection.org_id}:{connected:.0f}"
-    describe = cache_call("get", key)
-    if describe is None:
-        describe = SalesforceClient(connection).describe_contact()
-        cache_call("set", key, describe, DESCRIBE_SECONDS)
-    return describe
-
-
-def field_options(describe: dict) -> list[FieldOption]:
-    """Every Contact field an agent can read in the sidebar; references as their record's name."""
-    options = []
-    for field in describe.get("fields") or []:
-        kind = field.get("type") or "string"
-        if kind in UNSHOWABLE_TYPES:
-            continue
-        name, label = field["name"], field.get("label") or field["name"]
-        if kind == "reference":
-            relationship = field.get("relationshipName")
-            if not relationship:
-                continue
-            base = label[:-3] if label.endswith(" ID") else label
-            options.append(FieldOption(f"{relationship}.Name", f"{base} Name", "string", False))
-            continue
-        options.append(FieldOption(name, label, kind, bool(field.get("custom"))))
-    return sorted(options, key=lambda o: o.label.lower())
 
 
 def choose_fields(
@@ -73,19 +34,12 @@ def choose_fields(
         raise ValueError("Choose at least one field.")
     if len(paths) > MAX_FIELDS:
         raise ValueError(f"Choose at most {MAX_FIELDS} fields.")
-    with transaction.atomic():
-        before = list(connection.field_names)
-        connection.field_names = list(paths)
-        connection.field_meta = field_meta_from_describe(describe, paths)
-        connection.dropped_fields = []
-        connection.save(update_fields=["field_names", "field_meta", "dropped_fields"])
-        connection.bump_generation()
-        record_event(
-            connection=connection,
-            kind="fields_changed",
-            actor=actor,
-            detail=f"{', '.join(before)} → {', '.join(paths)}",
-        )
+    services.set_fields(
+        connection,
+        paths=paths,
+        field_meta=field_meta_from_describe(describe, paths),
+        actor=actor,
+    )
     return connection
 
 

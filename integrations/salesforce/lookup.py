@@ -1,37 +1,39 @@
-"""Contact matching: one SOQL query per lookup, cached 60 s, single-flight across processes.
+"""Contact matching (S7, S8, S12, S13, B1, B2, B4): what the sidebar and the badges ask.
 
-``find_contact`` is what the sidebar calls; ``match_flags`` is what the Contacts-list badges call.
-Matching is Salesforce's own ``=`` (S7): the query asks Salesforce, nothing here loosens it.
+``find_contact`` is what the sidebar calls; ``match_flags`` is what the Contacts-list badges
+call. The matching rule is matching.py's, the SOQL soql.py's, the caching caching.py's; this
+module puts them together: one SOQL query per lookup (plus the bounded near-miss query when
+nothing matched), one per page of badges, and the API-budget policy in front of both.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
-from simple_salesforce.format import format_soql
 
-from . import errors
+from . import services
+from .caching import CachedFailure, cache_call, connection_key, single_flight, unwrap
 from .client import SalesforceClient
 from .errors import InvalidField, QueryFailed, RateLimited, SalesforceError
-from .models import SalesforceConnection, record_event
+from .matching import MatchValues
+from .models import SalesforceConnection
+from .soql import (
+    BADGE_LIMIT,
+    MATCH_LIMIT,
+    badge_query,
+    exact_query,
+    near_miss_query,
+    selected_fields,
+)
 
 logger = logging.getLogger(__name__)
 
-MATCH_LIMIT = 20  # newest first; "N more matches" beyond the first
-NEAR_MISS_LIMIT = 10
-BADGE_LIMIT = 200
 REFRESH_MIN_SECONDS = 10
-WAIT_STEP = 0.05
-# Always selected: matching, ordering, near-miss display and links need them.
-BASE_FIELDS = ["Id", "Name", "Email", "Phone", "MobilePhone", "LastModifiedDate"]
+__all__ = ["exact_query", "find_contact", "match_flags", "selected_fields", "stale_result"]
 
 
 @dataclass(frozen=True)
@@ -78,90 +80,14 @@ class LookupResult:
         return self.matches[1:]
 
 
-@dataclass(frozen=True)
-class _CachedFailure:
-    error: str  # class name in errors.py
-    user_message: str
-    detail: str
-    at: datetime = field(default_factory=timezone.now)
-
-    def exception(self) -> SalesforceError:
-        cls = getattr(errors, self.error, errors.Unavailable)
-        return cls(self.user_message, detail=self.detail)
+def _key(connection: SalesforceConnection, kind: str, values: MatchValues) -> str:
+    """Equal keys for values Salesforce answers the same way (S13: the values, not the contact)."""
+    return connection_key(connection, kind, *values.key_parts(), ",".join(connection.field_names))
 
 
-# --- cache helpers: a cache outage degrades to uncached lookups, never to an error page ---------
-def cache_call(method: str, *args, default=None):
-    """``cache.<method>(*args)``, or ``default`` when the cache is down (logged)."""
-    try:
-        return getattr(cache, method)(*args)
-    except Exception:  # noqa: BLE001 - Redis down, DB cache locked...
-        logger.warning("Cache unavailable (%s): Salesforce lookup continues uncached", method)
-        return default
-
-
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
-
-
-def _key(connection: SalesforceConnection, kind: str, email: str, phone: str) -> str:
-    # Email compares without regard to case in Salesforce, so the key does too; phone as typed.
-    values = _digest(email.strip().lower(), phone.strip(), ",".join(connection.field_names))
-    return f"salesforce:{kind}:{connection.pk}:{connection.cache_generation}:{values}"
-
-
-def selected_fields(connection: SalesforceConnection) -> list[str]:
-    fields = list(BASE_FIELDS)
-    for path in connection.field_names:
-        if path.lower() not in {f.lower() for f in fields}:
-            fields.append(path)
-    return fields
-
-
-FIELD_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")
-
-
-def _contact_soql(fields: list[str], conditions: list[str], limit: int) -> str:
-    """SELECT on Contact only. Values in ``conditions`` are quoted with format_soql; field names
-    are checked to be API names, so nothing from a user can change the query's shape."""
-    bad = [f for f in fields if not FIELD_PATH.match(f)]
-    if bad:
-        raise ValueError(f"Not Salesforce field names: {bad}")
-    where = " OR ".join(conditions)
-    return (
-        f"SELECT {', '.join(fields)} FROM Contact WHERE {where} "  # noqa: S608 - see docstring
-        f"ORDER BY LastModifiedDate DESC LIMIT {int(limit)}"
-    )
-
-
-def exact_query(fields: list[str], *, email: str, phone: str, limit: int = MATCH_LIMIT) -> str:
-    """The ONE lookup query (S7): Email = e OR Phone = p OR MobilePhone = p, empty values omitted."""
-    conditions = []
-    if email:
-        conditions.append(format_soql("Email = {}", email))
-    if phone:
-        conditions.append(format_soql("Phone = {} OR MobilePhone = {}", phone, phone))
-    if not conditions:
-        raise ValueError("Nothing to look up: the contact has no email and no phone.")
-    return _contact_soql(fields, conditions, limit)
-
-
-def digits(value: str) -> str:
-    return re.sub(r"\D", "", value or "")
-
-
-def near_miss_query(*, email: str, phone: str) -> str | None:
-    """B1: a bounded second query for formatting-only differences; None when nothing to ask."""
-    conditions = []
-    phone_digits = digits(phone)
-    if len(phone_digits) >= 6:
-        pattern = "%" + "%".join(phone_digits) + "%"
-        conditions.append(format_soql("Phone LIKE {} OR MobilePhone LIKE {}", pattern, pattern))
-    if email:
-        conditions.append(format_soql("Email LIKE '%{:like}%'", email.strip()))
-    if not conditions:
-        return None
-    return _contact_soql(BASE_FIELDS, conditions, NEAR_MISS_LIMIT)
+def cache_key(connection: SalesforceConnection, kind: str, email: str, phone: str) -> str:
+    """The cache key of a lookup ("lookup", "stale", "badge") for a contact's email and phone."""
+    return _key(connection, kind, MatchValues.of(email, phone))
 
 
 def _record(row: dict) -> ContactMatch:
@@ -172,22 +98,17 @@ def _record(row: dict) -> ContactMatch:
     return ContactMatch(id=row["Id"], values=values)
 
 
-def _near_misses(rows: list[dict], *, email: str, phone: str) -> tuple[NearMiss, ...]:
+def _near_misses(rows: list[dict], values: MatchValues) -> tuple[NearMiss, ...]:
     found = []
-    phone_digits = digits(phone)
     for row in rows:
         match = _record(row)
-        for name in ("Phone", "MobilePhone"):
-            theirs = match.values.get(name) or ""
-            if phone and theirs and theirs != phone and digits(theirs) == phone_digits:
-                found.append(NearMiss(match, name, theirs, phone))
-        theirs = match.values.get("Email") or ""
-        if email and theirs and theirs != email and theirs.strip().lower() == email.lower():
-            found.append(NearMiss(match, "Email", theirs, email))
+        for name, theirs in values.near_misses(match.values):
+            ours = values.email if name == "Email" else values.phone
+            found.append(NearMiss(match, name, theirs, ours))
     return tuple(found)
 
 
-# --- the lookup ---------------------------------------------------------------------------------
+# --- asking Salesforce ------------------------------------------------------------------------
 def _query_contacts(connection: SalesforceConnection, client: SalesforceClient, build) -> dict:
     """Run ``build(fields)``; a chosen field Salesforce no longer knows is dropped, then one retry."""
     for attempt in range(2):
@@ -199,29 +120,8 @@ def _query_contacts(connection: SalesforceConnection, client: SalesforceClient, 
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _ask_salesforce(connection: SalesforceConnection, *, email: str, phone: str) -> LookupResult:
-    client = SalesforceClient(connection)
-    answer = _query_contacts(
-        connection, client, lambda fields: exact_query(fields, email=email, phone=phone)
-    )
-    rows = answer.get("records", [])
-    near = ()
-    if not rows:
-        soql = near_miss_query(email=email, phone=phone)
-        if soql:
-            near = _near_misses(client.query(soql).get("records", []), email=email, phone=phone)
-    return LookupResult(
-        email=email,
-        phone=phone,
-        matches=tuple(_record(r) for r in rows),
-        near_misses=near,
-        fetched_at=timezone.now(),
-        truncated=answer.get("totalSize", 0) > len(rows),
-    )
-
-
 def _drop_field(connection: SalesforceConnection, error: InvalidField) -> bool:
-    """A chosen field Salesforce no longer knows: drop it, note it for admins, retry once."""
+    """A chosen field Salesforce no longer knows: drop it (and note it for admins), retry once."""
     lowered = error.field.lower()
     if error.relationship:  # "Region__r" is gone: every "Region__r.<field>" goes with it
         doomed = [p for p in connection.field_names if p.lower().startswith(lowered + ".")]
@@ -231,20 +131,32 @@ def _drop_field(connection: SalesforceConnection, error: InvalidField) -> bool:
             for p in connection.field_names
             if p.lower() == lowered or p.lower().endswith("." + lowered)
         ]
-    if not doomed:
-        return False
-    connection.field_names = [p for p in connection.field_names if p not in doomed]
-    connection.dropped_fields = sorted(set(connection.dropped_fields) | set(doomed))
-    SalesforceConnection.objects.filter(pk=connection.pk).update(
-        field_names=connection.field_names, dropped_fields=connection.dropped_fields
+    if doomed:
+        services.drop_fields(connection, doomed)
+    return bool(doomed)
+
+
+def _ask_salesforce(connection: SalesforceConnection, values: MatchValues) -> LookupResult:
+    client = SalesforceClient(connection)
+    answer = _query_contacts(
+        connection,
+        client,
+        lambda fields: exact_query(fields, email=values.email, phone=values.phone),
     )
-    connection.bump_generation()
-    record_event(
-        connection=connection,
-        kind="field_dropped",
-        detail=f"Salesforce no longer knows {', '.join(doomed)}; removed from the sidebar.",
+    rows = answer.get("records", [])
+    near = ()
+    if not rows:
+        soql = near_miss_query(email=values.email, phone=values.phone)
+        if soql:
+            near = _near_misses(client.query(soql).get("records", []), values)
+    return LookupResult(
+        email=values.email,
+        phone=values.phone,
+        matches=tuple(_record(r) for r in rows),
+        near_misses=near,
+        fetched_at=timezone.now(),
+        truncated=answer.get("totalSize", 0) > len(rows),
     )
-    return True
 
 
 def _check_budget(connection: SalesforceConnection) -> None:
@@ -252,7 +164,7 @@ def _check_budget(connection: SalesforceConnection) -> None:
     share = connection.api_usage_share
     if share is None or share < settings.SALESFORCE_API_BACKOFF:
         return
-    probe = f"salesforce:budget-probe:{connection.pk}"
+    probe = connection_key(connection, "budget-probe")
     if cache_call("add", probe, "1", settings.SALESFORCE_CACHE_SECONDS, default=True):
         return  # one call per window re-reads the usage
     raise RateLimited(
@@ -263,13 +175,14 @@ def _check_budget(connection: SalesforceConnection) -> None:
     )
 
 
-def unwrap_failure(cached) -> LookupResult | None:
-    """Re-raise a cached failure; pass anything else through."""
-    if isinstance(cached, _CachedFailure):
-        raise cached.exception()
-    return cached
+def _store(connection: SalesforceConnection, result: LookupResult) -> None:
+    """The answer for the sidebar (60 s) and its stale copy for stale-on-error (B2, a day)."""
+    values = MatchValues.of(result.email, result.phone)
+    cache_call("set", _key(connection, "lookup", values), result, settings.SALESFORCE_CACHE_SECONDS)
+    cache_call("set", _key(connection, "stale", values), result, settings.SALESFORCE_STALE_SECONDS)
 
 
+# --- the sidebar ------------------------------------------------------------------------------
 def find_contact(
     connection: SalesforceConnection, *, email: str = "", phone: str = "", refresh: bool = False
 ) -> LookupResult:
@@ -278,142 +191,94 @@ def find_contact(
     Raises a :class:`SalesforceError` subclass when Salesforce fails; the failure is cached for
     the window too, so a failing org is asked at most once per window per contact.
     """
-    email, phone = (email or "").strip(), (phone or "").strip()
-    if not email and not phone:
+    values = MatchValues.of(email, phone)
+    if not values:
         raise ValueError("Nothing to look up: the contact has no email and no phone.")
-    key = _key(connection, "lookup", email, phone)
+    key = _key(connection, "lookup", values)
     if refresh and cache_call("add", f"{key}:refresh", "1", REFRESH_MIN_SECONDS, default=False):
         cache_call("delete", key)
-    cached = cache_call("get", key)
-    if cached is not None:
-        return unwrap_failure(cached)
 
-    lock = f"{key}:lock"
-    # The leader may make two queries (exact, then near-miss), each up to connect + read timeout.
-    wait = 2 * (settings.SALESFORCE_TIMEOUT + settings.SALESFORCE_CONNECT_TIMEOUT) + 1
-    # Without a working cache every request is its own leader (uncached, never an error).
-    if cache_call("add", lock, "1", int(wait) + 5, default=True):
-        # A leader that finished between our cache miss and our lock already stored its answer.
-        cached = cache_call("get", key)
-        if cached is not None:
-            cache_call("delete", lock)
-            return unwrap_failure(cached)
-    else:
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            time.sleep(WAIT_STEP)
-            cached = cache_call("get", key)
-            if cached is not None:
-                return unwrap_failure(cached)
-        # The leader took too long: a lock never turns into an error, ask ourselves.
-    try:
+    def ask() -> LookupResult:
         _check_budget(connection)
-        result = _ask_salesforce(connection, email=email, phone=phone)
-    except SalesforceError as exc:
-        failure = _CachedFailure(type(exc).__name__, exc.user_message, exc.detail)
-        cache_call("set", key, failure, settings.SALESFORCE_CACHE_SECONDS)
-        cache_call("delete", lock)
-        raise
-    except BaseException:
-        cache_call("delete", lock)
-        raise
-    # Store the answer BEFORE releasing the lock: a request arriving in between would otherwise
-    # see neither the answer nor the lock and ask Salesforce a second time (S12). Stored under
-    # the key the connection has now (a dropped field changes the field set).
-    key = _key(connection, "lookup", email, phone)
-    cache_call("set", key, result, settings.SALESFORCE_CACHE_SECONDS)
-    cache_call(
-        "set", _key(connection, "stale", email, phone), result, settings.SALESFORCE_STALE_SECONDS
+        return _ask_salesforce(connection, values)
+
+    # The leader may make two queries (exact, then near-miss), each up to connect + read timeout.
+    # It stores under the key the connection has then (a dropped field changes the field set).
+    return single_flight(
+        key,
+        ask,
+        seconds=settings.SALESFORCE_CACHE_SECONDS,
+        wait=2 * (settings.SALESFORCE_TIMEOUT + settings.SALESFORCE_CONNECT_TIMEOUT) + 1,
+        store=lambda result: _store(connection, result),
     )
-    cache_call("delete", lock)
-    return result
 
 
 def stale_result(
     connection: SalesforceConnection, *, email: str, phone: str
 ) -> LookupResult | None:
     """B2: the last good result for these values (kept a day), to show beside an error."""
-    return cache_call(
-        "get", _key(connection, "stale", (email or "").strip(), (phone or "").strip())
-    )
+    return cache_call("get", _key(connection, "stale", MatchValues.of(email, phone)))
 
 
-# --- Contacts-list badges (B4) -------------------------------------------------------------
+# --- Contacts-list badges (B4) ----------------------------------------------------------------
 def match_flags(connection: SalesforceConnection, contacts) -> dict[int, bool]:
     """Which of these contacts have a Salesforce match: cached answers, then ONE query for the rest."""
     flags: dict[int, bool] = {}
-    unknown = []
+    unknown: list[tuple[object, MatchValues]] = []
     for contact in contacts:
-        email, phone = contact.email.strip(), contact.phone.strip()
-        if not email and not phone:
+        values = MatchValues.of(contact.email, contact.phone)
+        cached = cache_call("get", _key(connection, "lookup", values)) if values else None
+        badge = cache_call("get", _key(connection, "badge", values)) if values else None
+        if not values:
             flags[contact.pk] = False
-            continue
-        cached = cache_call("get", _key(connection, "lookup", email, phone))
-        if isinstance(cached, LookupResult):
+        elif isinstance(cached, LookupResult):
             flags[contact.pk] = bool(cached.matches)
-            continue
-        badge = cache_call("get", _key(connection, "badge", email, phone))
-        if badge is not None:
+        elif badge is not None:
             flags[contact.pk] = badge
-            continue
-        unknown.append(contact)
+        else:
+            unknown.append((contact, values))
     if not unknown:
         return flags
 
     # A failing org is asked at most once per window for badges too (no retry storm).
-    failed_key = f"salesforce:badges-failed:{connection.pk}:{connection.cache_generation}"
-    unwrap_failure(cache_call("get", failed_key))
-    emails = sorted({c.email.strip() for c in unknown if c.email.strip()})
-    phones = sorted({c.phone.strip() for c in unknown if c.phone.strip()})
-    conditions = []
-    if emails:
-        conditions.append(format_soql("Email IN {}", emails))
-    if phones:
-        conditions.append(format_soql("Phone IN {} OR MobilePhone IN {}", phones, phones))
+    failed_key = connection_key(connection, "badges-failed")
+    unwrap(cache_call("get", failed_key))
+    asked = [values for _, values in unknown]
     try:
-        _check_budget(connection)
-        answer = _query_contacts(
-            connection,
-            SalesforceClient(connection),
-            lambda fields: _contact_soql(fields, conditions, BADGE_LIMIT),
+        rows = single_flight(
+            connection_key(connection, "badge-query", *sorted(map(repr, asked))),
+            lambda: _badge_rows(connection, asked),
+            seconds=settings.SALESFORCE_CACHE_SECONDS,
+            wait=settings.SALESFORCE_TIMEOUT + settings.SALESFORCE_CONNECT_TIMEOUT + 1,
         )
-        rows = answer.get("records", [])
     except SalesforceError as exc:
-        failure = _CachedFailure(type(exc).__name__, exc.user_message, exc.detail)
-        cache_call("set", failed_key, failure, settings.SALESFORCE_CACHE_SECONDS)
+        cache_call("set", failed_key, CachedFailure.of(exc), settings.SALESFORCE_CACHE_SECONDS)
         raise
     complete = len(rows) < BADGE_LIMIT
     now = timezone.now()
-    for contact in unknown:
-        email, phone = contact.email.strip(), contact.phone.strip()
-        mine = [
-            _record(r)
-            for r in rows
-            if (email and (r.get("Email") or "").lower() == email.lower())
-            or (phone and phone in (r.get("Phone"), r.get("MobilePhone")))
-        ]
+    for contact, values in unknown:
+        mine = [_record(r) for r in rows if values.matches(r)]
         flags[contact.pk] = bool(mine)
         cache_call(
-            "set",
-            _key(connection, "badge", email, phone),
-            bool(mine),
-            settings.SALESFORCE_CACHE_SECONDS,
+            "set", _key(connection, "badge", values), bool(mine), settings.SALESFORCE_CACHE_SECONDS
         )
         if mine and complete:
             # Share the cache with the sidebar: the same answer the exact query would give.
-            result = LookupResult(
-                email=email, phone=phone, matches=tuple(mine[:MATCH_LIMIT]), fetched_at=now
-            )
-            cache_call(
-                "set",
-                _key(connection, "lookup", email, phone),
-                result,
-                settings.SALESFORCE_CACHE_SECONDS,
-            )
-            cache_call(
-                "set",
-                _key(connection, "stale", email, phone),
-                result,
-                settings.SALESFORCE_STALE_SECONDS,
+            _store(
+                connection,
+                LookupResult(
+                    email=values.email,
+                    phone=values.phone,
+                    matches=tuple(mine[:MATCH_LIMIT]),
+                    fetched_at=now,
+                ),
             )
     return flags
+
+
+def _badge_rows(connection: SalesforceConnection, asked: list[MatchValues]) -> list[dict]:
+    _check_budget(connection)
+    answer = _query_contacts(
+        connection, SalesforceClient(connection), lambda fields: badge_query(fields, asked)
+    )
+    return answer.get("records", [])

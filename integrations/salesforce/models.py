@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F
 from django.utils import timezone
 
 from workspace.models import Workspace
@@ -116,12 +115,6 @@ class SalesforceConnection(models.Model):
         """View in Salesforce (S10): the Lightning record page on the org's instance."""
         return f"{self.instance_url.rstrip('/')}/lightning/r/Contact/{record_id}/view"
 
-    def bump_generation(self) -> None:
-        SalesforceConnection.objects.filter(pk=self.pk).update(
-            cache_generation=F("cache_generation") + 1
-        )
-        self.refresh_from_db(fields=["cache_generation"])
-
 
 class SalesforceEvent(models.Model):
     """Audit trail (B5): who did what to the workspace's Salesforce connection, and when."""
@@ -154,13 +147,3 @@ class SalesforceEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} at {self.created_at:%Y-%m-%d %H:%M}"
-
-
-def record_event(*, connection: SalesforceConnection, kind: str, actor=None, detail: str = ""):
-    return SalesforceEvent.objects.create(
-        workspace_id=connection.workspace_id,
-        connection=connection,
-        kind=kind,
-        actor=actor,
-        detail=detail[:500],
-    )

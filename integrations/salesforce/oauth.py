@@ -182,29 +182,40 @@ def _token_set(token: dict, *, login_url: str, refresh_token: str = "") -> Token
     )
 
 
+def _token_request(login_url: str, fetch, *, refused, unreachable: str) -> dict:
+    """One call to the token endpoint: ``fetch(session, url, **credentials_and_timeout)``.
+
+    Client credentials go in the body (Salesforce accepts body or Basic). Salesforce's OAuth
+    errors become ``refused(error)``; a network failure ``Unavailable``.
+    """
+    client_id, client_secret = _credentials()
+    session = OAuth2Session(client_id, scope=SCOPES)
+    common = {"client_secret": client_secret, "include_client_id": True, "timeout": _timeout()}
+    try:
+        return fetch(session, f"{login_url}/services/oauth2/token", **common)
+    except OAuth2Error as exc:
+        logger.warning("Salesforce token endpoint refused: %s", exc.error)
+        raise refused(exc) from exc
+    except requests.RequestException as exc:
+        raise Unavailable(unreachable, detail=type(exc).__name__) from exc
+
+
 def exchange_code(*, login_url: str, code: str, code_verifier: str, redirect_uri: str) -> TokenSet:
     """Trade the authorization code (with the PKCE verifier) for tokens."""
-    client_id, client_secret = _credentials()
-    session = OAuth2Session(client_id, redirect_uri=redirect_uri, scope=SCOPES)
-    try:
-        token = session.fetch_token(
-            f"{login_url}/services/oauth2/token",
-            code=code,
-            code_verifier=code_verifier,
-            client_secret=client_secret,
-            include_client_id=True,
-            timeout=_timeout(),
-        )
-    except OAuth2Error as exc:
-        logger.warning("Salesforce code exchange refused: %s", exc.error)
-        raise OAuthFailed(
+
+    def fetch(session, url, **common):
+        session.redirect_uri = redirect_uri
+        return session.fetch_token(url, code=code, code_verifier=code_verifier, **common)
+
+    token = _token_request(
+        login_url,
+        fetch,
+        refused=lambda exc: OAuthFailed(
             "Salesforce refused the authorization code. Please try connecting again.",
             detail=exc.error,
-        ) from exc
-    except requests.RequestException as exc:
-        raise Unavailable(
-            "Salesforce could not be reached to finish connecting.", detail=type(exc).__name__
-        ) from exc
+        ),
+        unreachable="Salesforce could not be reached to finish connecting.",
+    )
     tokens = _token_set(token, login_url=login_url)
     if not tokens.refresh_token:
         raise OAuthFailed(
@@ -214,28 +225,26 @@ def exchange_code(*, login_url: str, code: str, code_verifier: str, redirect_uri
     return tokens
 
 
+def _refresh_refused(exc: OAuth2Error):
+    if isinstance(exc, InvalidGrantError):
+        return ReconnectNeeded(detail="invalid_grant")
+    return Unavailable("Salesforce refused to renew the session.", detail=exc.error)
+
+
 def refresh_access_token(*, login_url: str, refresh_token: str) -> TokenSet:
     """A new access token from the refresh token. ``invalid_grant`` means reconnect (S15)."""
-    client_id, client_secret = _credentials()
-    session = OAuth2Session(client_id, scope=SCOPES)
-    try:
-        token = session.refresh_token(
-            f"{login_url}/services/oauth2/token",
-            refresh_token=refresh_token,
-            client_id=client_id,
-            client_secret=client_secret,
-            include_client_id=True,
-            timeout=_timeout(),
+
+    def fetch(session, url, **common):
+        return session.refresh_token(
+            url, refresh_token=refresh_token, client_id=session.client_id, **common
         )
-    except InvalidGrantError as exc:
-        raise ReconnectNeeded(detail="invalid_grant") from exc
-    except OAuth2Error as exc:
-        logger.warning("Salesforce token refresh refused: %s", exc.error)
-        raise Unavailable("Salesforce refused to renew the session.", detail=exc.error) from exc
-    except requests.RequestException as exc:
-        raise Unavailable(
-            "Salesforce could not be reached to renew the session.", detail=type(exc).__name__
-        ) from exc
+
+    token = _token_request(
+        login_url,
+        fetch,
+        refused=_refresh_refused,
+        unreachable="Salesforce could not be reached to renew the session.",
+    )
     # With rotation on, the answer carries a new refresh token that replaces this one (T1).
     return _token_set(token, login_url=login_url, refresh_token=refresh_token)
 

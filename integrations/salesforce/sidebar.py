@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import logging
 
-from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from contacts.selectors import contact_search
-from contacts.views import PAGE_SIZE
+from contacts.models import Contact
 from integrations.panels import render_panel_page
 from integrations.registry import ContactListBadge, SidebarPanel, register_badge, register_panel
 from workspace.access import workspace_view
 
-from .connection import connection_for
 from .display import field_rows
 from .errors import SalesforceError
 from .lookup import find_contact, match_flags, stale_result
 from .models import SalesforceConnection
+from .selectors import connection_for
 
 logger = logging.getLogger(__name__)
 PANEL_TEMPLATE = "salesforce/panel.html"
@@ -60,29 +58,46 @@ def render_salesforce_panel(request, contact):
     return render_panel_page(request, contact, PANEL_TEMPLATE, context, title="Salesforce")
 
 
+MAX_BADGE_IDS = 100
+
+
+def _ids(raw: str) -> list[int]:
+    ids = []
+    for part in raw.split(",")[:MAX_BADGE_IDS]:
+        if part.strip().isdigit():
+            ids.append(int(part))
+    return ids
+
+
 @require_GET
 @workspace_view
 def contact_badges(request):
-    """B4: which contacts on this page of the list have a Salesforce match (one query per page)."""
+    """B4: which of the contacts the list shows (``?ids=1,2,3``) match Salesforce, in one query.
+
+    The Contacts page hands over the ids it shows, so the badges decorate exactly that page
+    however it was built (search, cursor); ids of other workspaces are simply not found (W2).
+    """
     connection = connection_for(request.workspace)
     flags: dict[int, bool] = {}
     error = None
-    page = Paginator(
-        contact_search(workspace=request.workspace, query=request.GET.get("q", "")[:200]), PAGE_SIZE
-    ).get_page(request.GET.get("page"))
+    contacts = list(
+        Contact.objects.filter(workspace=request.workspace, pk__in=_ids(request.GET.get("ids", "")))
+    )
     if connection is not None and connection.is_connected:
         try:
-            flags = match_flags(connection, list(page.object_list))
+            flags = match_flags(connection, contacts)
         except SalesforceError as exc:
             error = exc.user_message
     return render(
         request,
         "salesforce/badges.html",
-        {"flags": flags, "contacts": page.object_list, "error": error},
+        {"flags": flags, "contacts": contacts, "error": error},
     )
 
 
-register_panel(
-    SidebarPanel(key="salesforce", title="Salesforce", order=10, render=render_salesforce_panel)
-)
-register_badge(ContactListBadge(key="salesforce", url_name="integrations:salesforce:badges"))
+def register() -> None:
+    """Called from the app's ``ready()``: the panel and the badges join the registries."""
+    register_panel(
+        SidebarPanel(key="salesforce", title="Salesforce", order=10, render=render_salesforce_panel)
+    )
+    register_badge(ContactListBadge(key="salesforce", url_name="integrations:salesforce:badges"))

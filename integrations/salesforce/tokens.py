@@ -31,9 +31,10 @@ from django.db import connection as db
 from django.db import transaction
 from django.utils import timezone
 
-from . import oauth
+from . import oauth, services
 from .errors import ReconnectNeeded, SalesforceError, Unavailable
-from .models import SalesforceConnection, SalesforceEvent, record_event
+from .models import SalesforceConnection
+from .selectors import live_approvals
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ def _refresh_locked(connection: SalesforceConnection, *, stale=None, cutoff=None
         else:
             return _save_refreshed(connection, row, tokens)
     # Outside the transaction: the mark must not roll back with the exception.
-    mark_reconnect_needed(
+    services.mark_reconnect_needed(
         row,
         reason=SalesforceConnection.ReconnectReason.REFRESH_REJECTED,
         detail=REFRESH_REJECTED_TEXT,
@@ -168,25 +169,21 @@ def _refresh_locked(connection: SalesforceConnection, *, stale=None, cutoff=None
 
 
 def _save_refreshed(connection, row, tokens) -> str:
-    now = timezone.now()
-    saved = SalesforceConnection.objects.filter(
-        pk=row.pk, status=SalesforceConnection.Status.CONNECTED, connected_at=row.connected_at
-    ).update(
-        access_token=tokens.access_token,  # both encrypted by the field
-        refresh_token=tokens.refresh_token,  # the rotated one, or the same when not rotated
-        last_refreshed_at=now,
-    )
-    if not saved:  # cannot happen under the lock, but never leave live tokens unowned
+    rotated = tokens.refresh_token != row.refresh_token
+    if not services.save_refreshed_tokens(
+        row,
+        connected_at=row.connected_at,
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+    ):  # cannot happen under the lock, but never leave live tokens unowned
         _revoke_quietly(row.login_url, tokens.refresh_token)
         raise Unavailable("Salesforce was disconnected.", detail="disconnected")
-    connection.access_token, connection.refresh_token = tokens.access_token, tokens.refresh_token
-    connection.last_refreshed_at = now
     logger.info(
         "Salesforce tokens refreshed for connection %s (refresh token %s)",
         row.pk,
-        "rotated" if tokens.refresh_token != row.refresh_token else "kept",
+        "rotated" if rotated else "kept",
     )
-    return tokens.access_token
+    return _adopt(connection, row)
 
 
 def _revoke_quietly(login_url: str, token: str) -> None:
@@ -194,39 +191,6 @@ def _revoke_quietly(login_url: str, token: str) -> None:
         oauth.revoke(login_url=login_url, token=token)
     except SalesforceError as exc:
         logger.warning("Could not revoke an unused Salesforce token: %s", exc.detail)
-
-
-def mark_reconnect_needed(
-    connection: SalesforceConnection, *, reason: str, detail: str, actor=None
-) -> bool:
-    """Salesforce no longer accepts this connection's tokens: admins must reconnect (S15, B5).
-
-    Only the connection those tokens belong to: not one reconnected in the meantime. The
-    refresh token stays, so Disconnect can still try to revoke it (T6). True if it changed.
-    """
-    updated = SalesforceConnection.objects.filter(
-        pk=connection.pk,
-        status=SalesforceConnection.Status.CONNECTED,
-        connected_at=connection.connected_at,
-    ).update(
-        status=SalesforceConnection.Status.RECONNECT_NEEDED,
-        access_token="",
-        reconnect_reason=reason,
-        reconnect_detail=detail[:500],
-    )
-    connection.status = SalesforceConnection.Status.RECONNECT_NEEDED
-    connection.access_token = ""
-    connection.reconnect_reason, connection.reconnect_detail = reason, detail[:500]
-    if updated:
-        connection.bump_generation()
-        record_event(
-            connection=connection,
-            kind=SalesforceEvent.Kind.RECONNECT_NEEDED,
-            actor=actor,
-            detail=detail,
-        )
-        logger.warning("Salesforce connection %s needs reconnecting (%s)", connection.pk, reason)
-    return bool(updated)
 
 
 # --- keep-alive (T3) --------------------------------------------------------------------------
@@ -271,17 +235,6 @@ def keep_alive(connection: SalesforceConnection) -> KeepaliveResult:
 
 
 # --- the 5-approval limit (T5) ----------------------------------------------------------------
-def live_approvals(connection: SalesforceConnection):
-    """This installation's live connections authorised by the same Salesforce user (T5)."""
-    if not connection.org_id or not connection.sf_user_id:
-        return SalesforceConnection.objects.none()
-    return SalesforceConnection.objects.filter(
-        status=SalesforceConnection.Status.CONNECTED,
-        org_id=connection.org_id,
-        sf_user_id=connection.sf_user_id,
-    ).select_related("workspace")
-
-
 def enforce_approval_limit(connection: SalesforceConnection) -> list[SalesforceConnection]:
     """After ``connection``'s approval: mark the ones Salesforce silently revoked (T5).
 
@@ -297,7 +250,7 @@ def enforce_approval_limit(connection: SalesforceConnection) -> list[SalesforceC
             f"“{connection.workspace.name}”, a sixth connection; Salesforce keeps at most "
             f"{APPROVALS_PER_USER} per user and app and revoked this one, the oldest."
         )
-        if mark_reconnect_needed(
+        if services.mark_reconnect_needed(
             old, reason=SalesforceConnection.ReconnectReason.APPROVAL_LIMIT, detail=detail
         ):
             marked.append(old)

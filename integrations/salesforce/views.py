@@ -17,13 +17,12 @@ from django.views.decorators.http import require_GET, require_POST
 from workspace.access import ADMIN_ROLES, workspace_view
 
 from . import connection as service
-from .errors import ApiAccessRequired, NotConfigured, SalesforceError
+from . import pending, selectors
+from .errors import NotConfigured, SalesforceError
 from .forms import ConnectForm
 from .models import SalesforceConnection
 
 logger = logging.getLogger(__name__)
-
-ACCESS_DENIED_MESSAGE = "You declined access in Salesforce; nothing was connected."
 
 
 def _manage_url(workspace) -> str:
@@ -34,12 +33,12 @@ def _approvals(connection) -> int | None:
     """T5: shown from 4 of the 5 approvals Salesforce allows a user per app."""
     if connection is None or connection.status != SalesforceConnection.Status.CONNECTED:
         return None
-    used = service.approvals_in_use(connection)
+    used = selectors.approvals_in_use(connection)
     return used if used >= 4 else None
 
 
 def _render_manage(request, *, form=None, status=200):
-    connection = service.connection_for(request.workspace)
+    connection = selectors.connection_for(request.workspace)
     is_admin = request.membership.is_admin
     can_connect = is_admin and (
         connection is None or connection.status != SalesforceConnection.Status.CONNECTED
@@ -50,8 +49,8 @@ def _render_manage(request, *, form=None, status=200):
         "is_admin": is_admin,
         "can_connect": can_connect,
         "form": (form or ConnectForm()) if can_connect else None,
-        "events": service.recent_events(connection),
-        "pending": can_connect and service.has_pending_connect(request.session, request.workspace),
+        "events": selectors.recent_events(connection),
+        "pending": can_connect and pending.has_pending_connect(request.session, request.workspace),
         "status_url": _manage_url(request.workspace),
         "settings_tab": "integrations",
         "nav": "settings",
@@ -84,7 +83,7 @@ def connect(request):
         reverse("salesforce_oauth:callback")
     )
     try:
-        url = service.start_connect(
+        url = pending.start_connect(
             session=request.session,
             workspace=workspace,
             user=request.user,
@@ -97,80 +96,29 @@ def connect(request):
     return redirect(url)
 
 
-def _callback_page(request, *, title, message, status, workspace=None, tone="error"):
-    context = {
-        "title": title,
-        "message": message,
-        "tone": tone,
-        "manage_url": _manage_url(workspace) if workspace else "",
-    }
-    return render(request, "salesforce/callback_result.html", context, status=status)
-
-
 @require_GET
 @login_required
 def callback(request):
-    """Salesforce's answer (S2, S3, S5): ``error`` first, then ``state``, then the code exchange."""
-    error = request.GET.get("error", "")
-    state = request.GET.get("state", "")
-    if error:
-        # The state is spent either way; a denial creates nothing.
-        pending = _take_quietly(request, state)
-        workspace = _own_workspace(request, pending)
-        if error == "access_denied":
-            message = ACCESS_DENIED_MESSAGE
-        else:
-            message = f"Salesforce answered “{error[:60]}”; nothing was connected."
-        return _callback_page(
-            request,
-            title="Salesforce not connected",
-            message=message,
-            status=400,
-            workspace=workspace,
-        )
-    try:
-        pending = service.take_pending(request.session, state)
-        workspace = service.check_pending_owner(pending, request.user)
-    except service.StateRejected as exc:
-        logger.warning("Salesforce callback refused: %s", exc.detail)
-        return _callback_page(
-            request,
-            title="Salesforce not connected",
-            message=exc.user_message,
-            status=exc.status_code,
-        )
-    try:
-        result = service.complete_connect(
-            pending=pending,
-            workspace=workspace,
-            user=request.user,
-            code=request.GET.get("code", ""),
-        )
-    except ApiAccessRequired as exc:
-        return _callback_page(
-            request,
-            title=ApiAccessRequired.title,
-            message=exc.user_message,
-            status=403,
-            workspace=workspace,
-        )
-    except SalesforceError as exc:
-        logger.warning("Salesforce connect failed: %s (%s)", exc.code, exc.detail)
-        return _callback_page(
-            request,
-            title="Salesforce not connected",
-            message=exc.user_message,
-            status=400,
-            workspace=workspace,
-        )
-    connection = result.connection
+    """Salesforce's answer (S2, S3, S5): the flow is one service call; this renders its outcome."""
+    outcome = service.handle_callback(
+        session=request.session, user=request.user, params=request.GET
+    )
+    if outcome.result is None:
+        context = {
+            "title": outcome.title,
+            "message": outcome.message,
+            "tone": "error",
+            "manage_url": _manage_url(outcome.workspace) if outcome.workspace else "",
+        }
+        return render(request, "salesforce/callback_result.html", context, status=outcome.status)
+    connection, workspace = outcome.result.connection, outcome.workspace
     messages.success(
         request,
         f"Salesforce connected: {connection.org_name} ({connection.org_id}) "
         f"as {connection.sf_username}.",
     )
-    if result.displaced:
-        names = ", ".join(f"“{c.workspace.name}”" for c in result.displaced)
+    if outcome.result.displaced:
+        names = ", ".join(f"“{c.workspace.name}”" for c in outcome.result.displaced)
         messages.warning(
             request,
             f"Salesforce allows {connection.sf_username} at most 5 connections of this app, so "
@@ -180,28 +128,11 @@ def callback(request):
     return redirect(_manage_url(workspace))
 
 
-def _take_quietly(request, state):
-    try:
-        return service.take_pending(request.session, state)
-    except service.StateRejected:
-        return None
-
-
-def _own_workspace(request, pending):
-    """The workspace to link back to, only when this person started the flow and may see it."""
-    if pending is None:
-        return None
-    try:
-        return service.check_pending_owner(pending, request.user)
-    except service.StateRejected:
-        return None
-
-
 @require_POST
 @workspace_view(roles=ADMIN_ROLES)
 def disconnect(request):
     """Disconnect (S14): revoke at Salesforce, delete the tokens here, invalidate cached data."""
-    connection = service.connection_for(request.workspace)
+    connection = selectors.connection_for(request.workspace)
     if connection is None or connection.status == SalesforceConnection.Status.DISCONNECTED:
         messages.info(request, "Salesforce is not connected.")
         return redirect(_manage_url(request.workspace))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import OperationalError, connections
+from django.db import OperationalError
 from django.db import connection as db
 from django.test import Client
 from django.urls import reverse
@@ -17,7 +17,7 @@ from contacts.models import Contact
 from integrations.salesforce import oauth
 from integrations.salesforce.errors import Unavailable
 from integrations.salesforce.models import SalesforceConnection, SalesforceEvent
-from tests.conftest import PASSWORD, client_for
+from tests.conftest import PASSWORD, client_for, run_threads
 from tests.integrations.salesforce.conftest import ACME_ORG_ID
 from tests.integrations.salesforce.flow import connect_via_views, disconnect_url, manage_url
 
@@ -36,28 +36,6 @@ def panel_url(contact) -> str:
 
 def token_calls(sf) -> list[dict]:
     return [e for e in sf.request_log() if e["path"] == TOKEN_PATH]
-
-
-def run_threads(n: int, target) -> tuple[list, list]:
-    """``target(i)`` in ``n`` threads started together; returns (results, failures)."""
-    barrier = threading.Barrier(n)
-    results, failures = [None] * n, []
-
-    def work(i):
-        try:
-            barrier.wait(timeout=10)
-            results[i] = target(i)
-        except Exception as exc:  # noqa: BLE001 - reported by the test
-            failures.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results, failures
 
 
 # --- S15: expired access token, 10 parallel sidebars ------------------------------------------

@@ -48,8 +48,8 @@ def _age_stale(connection, email: str, hours: int = 2) -> None:
     """Make the last good result look ``hours`` old and the fresh copy expired."""
     stale = lookup.stale_result(connection, email=email, phone="")
     older = dataclasses.replace(stale, fetched_at=stale.fetched_at - timedelta(hours=hours))
-    cache.set(lookup._key(connection, "stale", email, ""), older, 3600)
-    cache.delete(lookup._key(connection, "lookup", email, ""))
+    cache.set(lookup.cache_key(connection, "stale", email, ""), older, 3600)
+    cache.delete(lookup.cache_key(connection, "lookup", email, ""))
 
 
 FAULTS = [

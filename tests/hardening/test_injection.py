@@ -169,7 +169,7 @@ def test_s16_b2_html_in_stale_data_renders_inert(client, agent, connection, acme
     panel(client, evan)
     from django.core.cache import cache
 
-    cache.delete(lookup._key(connection, "lookup", evan.email, ""))
+    cache.delete(lookup.cache_key(connection, "lookup", evan.email, ""))
     sf.set_fault("http_503", org_id=ACME_ORG_ID)
     html = panel(client, evan).content.decode()
     assert "last successful lookup" in html

@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 
 from integrations.salesforce import oauth
-from integrations.salesforce.connection import PENDING_SESSION_KEY
 from integrations.salesforce.models import SalesforceConnection
+from integrations.salesforce.pending import PENDING_SESSION_KEY
 from tests.conftest import PASSWORD, client_for
 from tests.integrations.salesforce.conftest import consent
 from tests.integrations.salesforce.flow import callback, connect_url, manage_url, start

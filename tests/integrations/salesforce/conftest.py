@@ -1,45 +1,22 @@
-"""Fixtures for the Salesforce integration: the live emulator, consent, a connected workspace."""
+"""Helpers for the Salesforce integration tests: consent, connecting a workspace, constants.
+
+The fixtures built on them (``emulator``, ``sf``, ``connection``, ``other_process_env``) live in
+tests/conftest.py, shared with tests/hardening.
+"""
 
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
-
 from integrations.salesforce import oauth
 from integrations.salesforce.models import SalesforceConnection
 from salesforce_emulator.testing import consent as emulator_consent
-from salesforce_emulator.testing import running_emulator
 
 ACME_ORG_ID = "00D5g000004AcmEEAS"
 ACME_ADMIN = "admin@acme-corp.example"
 NOAPI_USER = "noapi@acme-corp.example"
 INITECH_USER = "peter@initech.example"
 CALLBACK = "http://127.0.0.1:8000/integrations/salesforce/callback/"
-
-
-@pytest.fixture(scope="session")
-def emulator():
-    """One live emulator (real HTTP on loopback) for the whole test session."""
-    with running_emulator() as server:
-        yield server
-
-
-@pytest.fixture
-def sf(emulator, settings, monkeypatch):
-    """The emulator, reset, with the product's settings pointed at it."""
-    emulator.reset()
-    # What config/settings.py does when SALESFORCE_LOGIN_URL is a loopback http URL.
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
-    settings.SALESFORCE_LOGIN_URL = emulator.login_url
-    settings.SALESFORCE_LOGIN_URLS = []
-    settings.SALESFORCE_CLIENT_ID = emulator.client_id
-    settings.SALESFORCE_CLIENT_SECRET = emulator.client_secret
-    settings.SALESFORCE_CALLBACK_URL = CALLBACK  # registered in the emulator's Connected App
-    settings.SALESFORCE_TIMEOUT = 3.0
-    settings.SALESFORCE_CONNECT_TIMEOUT = 1.0
-    yield emulator
-    emulator.reset()
 
 
 def consent(authorize_url: str, *, username: str = ACME_ADMIN, decision: str = "allow") -> dict:
@@ -80,41 +57,3 @@ def connect_workspace(workspace, *, login_url: str, username: str = ACME_ADMIN, 
         },
     )
     return connection
-
-
-@pytest.fixture
-def connection(sf, acme, owner):
-    """Acme connected to the emulator's Acme Corporation org as admin@acme-corp.example."""
-    conn = connect_workspace(acme, login_url=sf.login_url, user=owner)
-    sf.reset_log()
-    return conn
-
-
-@pytest.fixture
-def other_process_env(sf, settings):
-    """Environment for a separate Python process on this test's database, cache and emulator.
-
-    Needs ``django_db(transaction=True)``: another process sees only committed rows.
-    """
-    import os
-
-    from django.db import connection as db
-
-    db_settings = db.settings_dict
-    if db_settings["ENGINE"].endswith("sqlite3"):
-        database_url = f"sqlite:///{db_settings['NAME']}"
-    else:
-        database_url = (
-            f"postgres://{db_settings['USER']}:{db_settings['PASSWORD']}@{db_settings['HOST']}:"
-            f"{db_settings['PORT'] or 5432}/{db_settings['NAME']}"
-        )
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": database_url,
-        "FIELD_ENCRYPTION_KEY": ",".join(settings.FIELD_ENCRYPTION_KEY),
-        "SALESFORCE_CLIENT_ID": settings.SALESFORCE_CLIENT_ID,
-        "SALESFORCE_CLIENT_SECRET": settings.SALESFORCE_CLIENT_SECRET,
-        "SALESFORCE_LOGIN_URL": settings.SALESFORCE_LOGIN_URL,
-        "SECRET_KEY": settings.SECRET_KEY,
-    }

@@ -9,8 +9,8 @@ from django.db import connection as db
 from django.urls import reverse
 
 from integrations.salesforce.client import SalesforceClient
-from integrations.salesforce.connection import PENDING_SESSION_KEY
 from integrations.salesforce.models import SalesforceConnection, SalesforceEvent
+from integrations.salesforce.pending import PENDING_SESSION_KEY
 from tests.conftest import client_for
 from workspace.models import Membership, Role
 

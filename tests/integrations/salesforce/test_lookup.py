@@ -5,7 +5,7 @@ import threading
 import pytest
 from django.db import connections
 
-from integrations.salesforce import lookup
+from integrations.salesforce import lookup, services
 from integrations.salesforce.errors import Unavailable
 from integrations.salesforce.lookup import exact_query, find_contact, stale_result
 
@@ -101,7 +101,7 @@ def test_s12_repeated_views_cost_one_call_then_expire(connection, sf, settings):
     from django.core.cache import cache
 
     sf.update_record("Contact", "0035g00000Con01AAB", Title="Chief Operating Officer")
-    cache.delete(lookup._key(connection, "lookup", "jane.cooper@northwind.example", ""))
+    cache.delete(lookup.cache_key(connection, "lookup", "jane.cooper@northwind.example", ""))
     result = find_contact(connection, email="jane.cooper@northwind.example")
     assert result.primary.values["Title"] == "Chief Operating Officer"
     assert len(rest_queries(sf)) == 2
@@ -155,7 +155,7 @@ def test_b2_failure_shows_stale_data_and_is_cached_for_the_window(connection, sf
     first = find_contact(connection, email="jane.cooper@northwind.example")
     from django.core.cache import cache
 
-    cache.delete(lookup._key(connection, "lookup", "jane.cooper@northwind.example", ""))
+    cache.delete(lookup.cache_key(connection, "lookup", "jane.cooper@northwind.example", ""))
     sf.set_fault("http_503", org_id=connection.org_id)
     sf.reset_log()
     for _ in range(3):
@@ -168,7 +168,7 @@ def test_b2_failure_shows_stale_data_and_is_cached_for_the_window(connection, sf
 
 def test_s14_generation_bump_forgets_cached_data(connection, sf):
     find_contact(connection, email="jane.cooper@northwind.example")
-    connection.bump_generation()
+    services.bump_generation(connection)
     find_contact(connection, email="jane.cooper@northwind.example")
     assert len(rest_queries(sf)) == 2
     assert stale_result(connection, email="jane.cooper@northwind.example", phone="") is not None

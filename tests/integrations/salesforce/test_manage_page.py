@@ -7,7 +7,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from integrations.salesforce.client import SalesforceClient
-from integrations.salesforce.models import SalesforceConnection, record_event
+from integrations.salesforce.models import SalesforceConnection, SalesforceEvent
+from integrations.salesforce.services import record_event
 from tests.conftest import client_for
 
 from .conftest import ACME_ADMIN, ACME_ORG_ID
@@ -87,8 +88,13 @@ def test_b05_audit_trail_shows_events_with_actor(client, sf, owner, manager, acm
     client_for(client, owner)
     connect_via_views(client)
     conn = SalesforceConnection.objects.get(workspace=acme)
-    record_event(connection=conn, kind="fields_changed", actor=manager, detail="Added Department")
-    record_event(connection=conn, kind="field_dropped", detail="Foo__c")
+    record_event(
+        connection=conn,
+        kind=SalesforceEvent.Kind.FIELDS_CHANGED,
+        actor=manager,
+        detail="Added Department",
+    )
+    record_event(connection=conn, kind=SalesforceEvent.Kind.FIELD_DROPPED, detail="Foo__c")
     page = client.get(manage_url()).content.decode()
     events = page.split('id="sf-events"')[1]
     assert "Connected" in events and owner.email in events

@@ -21,6 +21,17 @@ def panel(client, contact, **params):
     return client.get(url, params, headers=HTMX)
 
 
+def badges_url_of(client, slug="acme") -> str:
+    """The badges URL the Contacts page asks for: it carries the ids of the contacts shown."""
+    import html as html_lib
+    import re
+
+    page = client.get(reverse("contacts:list", args=[slug])).content.decode()
+    found = re.search(r'hx-get="([^"]*/salesforce/badges/[^"]*)"', page)
+    assert found, "no Salesforce badges loader on the Contacts page"
+    return html_lib.unescape(found.group(1))
+
+
 def rest_queries(sf):
     return [e for e in sf.request_log() if "/query" in e["path"]]
 
@@ -152,7 +163,7 @@ def test_s05_api_access_required_in_the_sidebar(client, agent, connection, jane,
 def test_s16_b2_error_shows_stale_data_with_its_age(client, agent, connection, jane, sf):
     client_for(client, agent)
     panel(client, jane)
-    cache.delete(lookup._key(connection, "lookup", jane.email, ""))
+    cache.delete(lookup.cache_key(connection, "lookup", jane.email, ""))
     sf.set_fault("http_503", org_id=connection.org_id)
     response = panel(client, jane)
     html = response.content.decode()
@@ -218,9 +229,9 @@ def test_b4_badges_one_query_per_page_and_shared_cache(client, agent, connection
     nobody = make(acme, "Noah", email="noah@nowhere.example")
     make(acme, "Lena Lead", email="lena.lead@example.org")
     client_for(client, agent)
-    list_page = client.get(reverse("contacts:list", args=["acme"])).content.decode()
-    badges_url = reverse("integrations:salesforce:badges", args=["acme"])
-    assert f'hx-get="{badges_url}?"' in list_page
+    badges_url = badges_url_of(client)
+    assert badges_url.startswith(reverse("integrations:salesforce:badges", args=["acme"]))
+    assert f"{nobody.pk}" in badges_url  # the page hands over the ids it shows
     html = client.get(badges_url, headers=HTMX).content.decode()
     assert html.count("In Salesforce</span>") == 3
     assert f'<span id="badge-{nobody.pk}" hx-swap-oob="true"></span>' in html
@@ -243,7 +254,7 @@ def test_s11_no_write_ever_reaches_the_rest_api(client, owner, agent, sf, acme):
     jane = make(acme, "Jane Cooper", email="jane.cooper@northwind.example")
     make(acme, "Priya Shah", phone="+15550102000")
     panel(client, jane)
-    client.get(reverse("integrations:salesforce:badges", args=["acme"]), headers=HTMX)
+    client.get(badges_url_of(client), headers=HTMX)
     client.get(reverse("integrations:salesforce:fields", args=["acme"]))
     client.post(disconnect_url())
     rest = [e for e in sf.request_log() if e["path"].startswith("/services/data")]
@@ -255,8 +266,18 @@ def test_s16_failing_org_is_asked_once_per_window_for_badges(client, agent, conn
     make(acme, "Jane Cooper", email="jane.cooper@northwind.example")
     sf.set_fault("http_503", org_id=connection.org_id)
     client_for(client, agent)
-    badges_url = reverse("integrations:salesforce:badges", args=["acme"])
+    badges_url = badges_url_of(client)
     for _ in range(3):
         html = client.get(badges_url, headers=HTMX).content.decode()
         assert "HTTP 503" in html
     assert len(rest_queries(sf)) == 1
+
+
+def test_b4_w2_badges_only_for_this_workspaces_ids(client, agent, connection, acme, globex, sf):
+    mine = make(acme, "Jane Cooper", email="jane.cooper@northwind.example")
+    theirs = make(globex, "Marcus Reed", email="marcus.reed@contoso.example")
+    client_for(client, agent)
+    url = reverse("integrations:salesforce:badges", args=["acme"])
+    html = client.get(f"{url}?ids={mine.pk},{theirs.pk},x,", headers=HTMX).content.decode()
+    assert f'id="badge-{mine.pk}"' in html
+    assert f"badge-{theirs.pk}" not in html

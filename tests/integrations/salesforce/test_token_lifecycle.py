@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from integrations.salesforce import oauth
 from integrations.salesforce.client import SalesforceClient
 from integrations.salesforce.errors import OAuthFailed
 from integrations.salesforce.models import SalesforceConnection
-from tests.conftest import client_for
+from tests.conftest import client_for, run_threads
 from workspace.models import Membership, Role, Workspace
 
 from .conftest import connect_workspace
@@ -41,21 +40,13 @@ def token_grants(sf, grant_type: str = "refresh_token") -> list[dict]:
 @pytest.mark.django_db(transaction=True)
 def test_t1_many_threads_meeting_an_expired_session_cause_one_refresh_grant(connection, sf):
     sf.expire_sessions(connection.org_id)
-    errors: list[BaseException] = []
 
-    def lookup():
-        try:
-            row = SalesforceConnection.objects.get(pk=connection.pk)
-            SalesforceClient(row).query("SELECT Id FROM Contact LIMIT 1")
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+    def lookup(i):
+        row = SalesforceConnection.objects.get(pk=connection.pk)
+        return SalesforceClient(row).query("SELECT Id FROM Contact LIMIT 1")
 
-    threads = [threading.Thread(target=lookup) for _ in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert errors == []
+    results, failures = run_threads(12, lookup)
+    assert failures == [] and len(results) == 12
     assert len(token_grants(sf)) == 1
     assert SalesforceConnection.objects.get(pk=connection.pk).status == "connected"
 
@@ -207,7 +198,7 @@ def test_t5_connect_page_explains_the_limit(client, sf, owner):
 
 # --- T6: disconnect whenever tokens are held -------------------------------------------------
 def test_t6_reconnect_needed_can_be_disconnected_and_revokes(client, sf, owner, connection):
-    from integrations.salesforce.tokens import mark_reconnect_needed
+    from integrations.salesforce.services import mark_reconnect_needed
 
     refresh_token = connection.refresh_token
     mark_reconnect_needed(connection, reason="approval_limit", detail="test")

@@ -1,0 +1,127 @@
+"""Salesforce answers in Django's cache (S12, B2): outage-tolerant calls, keys, single-flight.
+
+Every cached Salesforce answer goes through here: the sidebar lookup, the Contacts-list badges
+and the describe behind the field chooser.
+
+- A cache outage degrades to uncached calls (logged), never to an error page.
+- Keys carry the connection's cache generation: a disconnect or a field-set change bumps it, so
+  every older entry becomes unreachable at once (Django's cache cannot delete by prefix).
+- :func:`single_flight`: however many threads and processes miss the same key, one of them asks
+  Salesforce while the others wait for its answer; a failure is cached like an answer, so a
+  failing org is asked once per window, not once per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from django.core.cache import cache
+from django.utils import timezone
+
+from . import errors
+from .errors import SalesforceError
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+WAIT_STEP = 0.05
+
+
+def cache_call(method: str, *args, default=None):
+    """``cache.<method>(*args)``, or ``default`` when the cache is down (logged)."""
+    try:
+        return getattr(cache, method)(*args)
+    except Exception:  # noqa: BLE001 - Redis down, DB cache locked...
+        logger.warning("Cache unavailable (%s): Salesforce data continues uncached", method)
+        return default
+
+
+def digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def connection_key(connection, kind: str, *parts: str) -> str:
+    """``salesforce:<kind>:<connection>:<generation>[:<digest of parts>]``."""
+    key = f"salesforce:{kind}:{connection.pk}:{connection.cache_generation}"
+    return f"{key}:{digest(*parts)}" if parts else key
+
+
+@dataclass(frozen=True)
+class CachedFailure:
+    """A Salesforce failure kept in the cache like an answer (no retry storm)."""
+
+    error: str  # class name in errors.py
+    user_message: str
+    detail: str
+    at: datetime = field(default_factory=timezone.now)
+
+    @classmethod
+    def of(cls, exc: SalesforceError) -> CachedFailure:
+        return cls(type(exc).__name__, exc.user_message, exc.detail)
+
+    def exception(self) -> SalesforceError:
+        cls = getattr(errors, self.error, errors.Unavailable)
+        return cls(self.user_message, detail=self.detail)
+
+
+def unwrap(cached: Any) -> Any:
+    """Re-raise a cached failure; pass anything else through."""
+    if isinstance(cached, CachedFailure):
+        raise cached.exception()
+    return cached
+
+
+def single_flight(
+    key: str,
+    compute: Callable[[], T],
+    *,
+    seconds: int,
+    wait: float,
+    failure_seconds: int | None = None,
+    store: Callable[[T], None] | None = None,
+) -> T:
+    """The cached value of ``key``, or ``compute()`` run by one caller for everyone.
+
+    Waiters poll for up to ``wait`` seconds, then compute themselves: a lock never turns into
+    an error. The leader stores its answer (``store``, or under ``key`` for ``seconds``) BEFORE
+    releasing the lock: a request arriving in between would otherwise see neither and ask
+    Salesforce a second time. A :class:`SalesforceError` is cached under ``key`` (for
+    ``failure_seconds``, default ``seconds``) and re-raised.
+    """
+    cached = cache_call("get", key)
+    if cached is not None:
+        return unwrap(cached)
+    lock = f"{key}:lock"
+    # Without a working cache every request is its own leader (uncached, never an error).
+    if cache_call("add", lock, "1", int(wait) + 5, default=True):
+        # A leader that finished between our miss and our lock already stored its answer.
+        cached = cache_call("get", key)
+        if cached is not None:
+            cache_call("delete", lock)
+            return unwrap(cached)
+    else:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            time.sleep(WAIT_STEP)
+            cached = cache_call("get", key)
+            if cached is not None:
+                return unwrap(cached)
+        # The leader took too long: ask ourselves.
+    try:
+        value = compute()
+    except SalesforceError as exc:
+        cache_call("set", key, CachedFailure.of(exc), failure_seconds or seconds)
+        raise
+    else:
+        if store is not None:
+            store(value)
+        else:
+            cache_call("set", key, value, seconds)
+        return value
+    finally:
+        cache_call("delete", lock)

@@ -1,0 +1,188 @@
+"""Every write on a workspace's Salesforce connection, one function each (HackSoft-style services).
+
+Each owns what must go with its write, so no caller can forget it:
+- anything that changes what the sidebar would show bumps the cache generation (cached lookups
+  carry it in their keys and become unreachable at once);
+- anything an admin should be able to trace leaves an audit event (B5).
+
+Conditional writes (``connected_at`` in the filter) only touch the connection the caller read:
+never one that was disconnected or reconnected meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .models import SalesforceConnection, SalesforceEvent
+
+logger = logging.getLogger(__name__)
+Kind = SalesforceEvent.Kind
+Status = SalesforceConnection.Status
+
+
+def record_event(*, connection: SalesforceConnection, kind: Kind, actor=None, detail: str = ""):
+    """B5: who did what to the connection, and when."""
+    return SalesforceEvent.objects.create(
+        workspace_id=connection.workspace_id,
+        connection=connection,
+        kind=kind,
+        actor=actor,
+        detail=detail[:500],
+    )
+
+
+def _changed(connection: SalesforceConnection, kind: Kind, *, actor=None, detail: str) -> None:
+    """What the sidebar would show changed: cached answers go, and the change is audited."""
+    bump_generation(connection)
+    record_event(connection=connection, kind=kind, actor=actor, detail=detail)
+
+
+def bump_generation(connection: SalesforceConnection) -> None:
+    """Every cached Salesforce answer of this connection becomes unreachable."""
+    SalesforceConnection.objects.filter(pk=connection.pk).update(
+        cache_generation=F("cache_generation") + 1
+    )
+    connection.refresh_from_db(fields=["cache_generation"])
+
+
+# --- tokens (S15, T1, T2, T5) -----------------------------------------------------------------
+def save_refreshed_tokens(
+    connection: SalesforceConnection,
+    *,
+    connected_at: datetime | None,
+    access_token: str,
+    refresh_token: str,
+) -> bool:
+    """T1: both tokens and the refresh time in ONE conditional write. False if it matched none."""
+    now = timezone.now()
+    saved = SalesforceConnection.objects.filter(
+        pk=connection.pk, status=Status.CONNECTED, connected_at=connected_at
+    ).update(
+        access_token=access_token,  # both encrypted by the field
+        refresh_token=refresh_token,  # the rotated one, or the same when not rotated
+        last_refreshed_at=now,
+    )
+    if saved:
+        connection.access_token, connection.refresh_token = access_token, refresh_token
+        connection.last_refreshed_at = now
+    return bool(saved)
+
+
+def mark_reconnect_needed(
+    connection: SalesforceConnection, *, reason: str, detail: str, actor=None
+) -> bool:
+    """Salesforce no longer accepts this connection's tokens: admins must reconnect (S15, B5).
+
+    The refresh token stays, so Disconnect can still try to revoke it (T6). True if it changed.
+    """
+    updated = SalesforceConnection.objects.filter(
+        pk=connection.pk, status=Status.CONNECTED, connected_at=connection.connected_at
+    ).update(
+        status=Status.RECONNECT_NEEDED,
+        access_token="",
+        reconnect_reason=reason,
+        reconnect_detail=detail[:500],
+    )
+    connection.status, connection.access_token = Status.RECONNECT_NEEDED, ""
+    connection.reconnect_reason, connection.reconnect_detail = reason, detail[:500]
+    if updated:
+        bump_generation(connection)
+        record_event(connection=connection, kind=Kind.RECONNECT_NEEDED, actor=actor, detail=detail)
+        logger.warning("Salesforce connection %s needs reconnecting (%s)", connection.pk, reason)
+    return bool(updated)
+
+
+# --- fields (S6) ------------------------------------------------------------------------------
+@transaction.atomic
+def set_fields(
+    connection: SalesforceConnection, *, paths: list[str], field_meta: dict, actor
+) -> None:
+    """The admin's choice of sidebar fields, in order."""
+    before = list(connection.field_names)
+    connection.field_names = list(paths)
+    connection.field_meta = field_meta
+    connection.dropped_fields = []
+    connection.save(update_fields=["field_names", "field_meta", "dropped_fields"])
+    _changed(
+        connection,
+        Kind.FIELDS_CHANGED,
+        actor=actor,
+        detail=f"{', '.join(before)} → {', '.join(paths)}",
+    )
+
+
+def drop_fields(connection: SalesforceConnection, doomed: list[str]) -> None:
+    """Fields Salesforce no longer knows leave the sidebar; admins see a note."""
+    connection.field_names = [p for p in connection.field_names if p not in doomed]
+    connection.dropped_fields = sorted(set(connection.dropped_fields) | set(doomed))
+    SalesforceConnection.objects.filter(pk=connection.pk).update(
+        field_names=connection.field_names, dropped_fields=connection.dropped_fields
+    )
+    _changed(
+        connection,
+        Kind.FIELD_DROPPED,
+        detail=f"Salesforce no longer knows {', '.join(doomed)}; removed from the sidebar.",
+    )
+
+
+# --- health (B3) ------------------------------------------------------------------------------
+def record_health(connection: SalesforceConnection, **fields: Any) -> None:
+    """API usage, last success, last error: one UPDATE (this runs on every Salesforce call)."""
+    if not fields:
+        return
+    if "last_error" in fields:
+        fields["last_error"] = fields["last_error"][:300]
+    if connection.pk is not None:
+        SalesforceConnection.objects.filter(pk=connection.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(connection, name, value)
+
+
+# --- connect and disconnect (S3, S4, S14) -----------------------------------------------------
+def record_connected(connection: SalesforceConnection, *, actor, reconnect: bool, detail: str):
+    """After the connect's save: nothing cached for the old tokens is reachable; audited."""
+    _changed(
+        connection, Kind.RECONNECTED if reconnect else Kind.CONNECTED, actor=actor, detail=detail
+    )
+
+
+@transaction.atomic
+def forget_tokens(
+    connection: SalesforceConnection, *, actor, revoked: bool, revoke_error: str
+) -> None:
+    """Disconnect (S14): the tokens go, the row, its fields and the audit trail stay."""
+    connection.status = Status.DISCONNECTED
+    connection.access_token = ""
+    connection.refresh_token = ""
+    connection.disconnected_at = timezone.now()
+    connection.reconnect_reason, connection.reconnect_detail = "", ""
+    connection.save(
+        update_fields=[
+            "status",
+            "access_token",
+            "refresh_token",
+            "disconnected_at",
+            "reconnect_reason",
+            "reconnect_detail",
+        ]
+    )
+    _changed(
+        connection,
+        Kind.DISCONNECTED,
+        actor=actor,
+        detail=f"{connection.org_name or connection.org_id} ({connection.org_id})",
+    )
+    if not revoked:
+        record_event(
+            connection=connection,
+            kind=Kind.REVOKE_FAILED,
+            actor=actor,
+            detail=f"{revoke_error} The tokens were deleted here; revoke the app's access "
+            "in Salesforce (Setup > Connected Apps OAuth Usage) to be sure.",
+        )

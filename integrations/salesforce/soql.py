@@ -1,0 +1,55 @@
+"""The SOQL the product sends (S7, B1, B4): SELECTs on Contact only, values quoted by
+simple-salesforce's ``format_soql``, field names checked to be API names."""
+
+from __future__ import annotations
+
+import re
+
+from .matching import MatchValues, exact_conditions, near_miss_conditions
+
+MATCH_LIMIT = 20  # newest first; "N more matches" beyond the first
+NEAR_MISS_LIMIT = 10
+BADGE_LIMIT = 200
+# Always selected: matching, ordering, near-miss display and links need them.
+BASE_FIELDS = ["Id", "Name", "Email", "Phone", "MobilePhone", "LastModifiedDate"]
+FIELD_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")
+
+
+def selected_fields(connection) -> list[str]:
+    """The base fields, then the admin's chosen ones (S6), each once."""
+    fields = list(BASE_FIELDS)
+    for path in connection.field_names:
+        if path.lower() not in {f.lower() for f in fields}:
+            fields.append(path)
+    return fields
+
+
+def contact_soql(fields: list[str], conditions: list[str], limit: int) -> str:
+    """SELECT on Contact only. Values in ``conditions`` are quoted with format_soql; field names
+    are checked to be API names, so nothing from a user can change the query's shape."""
+    bad = [f for f in fields if not FIELD_PATH.match(f)]
+    if bad:
+        raise ValueError(f"Not Salesforce field names: {bad}")
+    if not conditions:
+        raise ValueError("Nothing to look up: no email and no phone.")
+    where = " OR ".join(conditions)
+    return (
+        f"SELECT {', '.join(fields)} FROM Contact WHERE {where} "  # noqa: S608 - see docstring
+        f"ORDER BY LastModifiedDate DESC LIMIT {int(limit)}"
+    )
+
+
+def exact_query(fields: list[str], *, email: str, phone: str, limit: int = MATCH_LIMIT) -> str:
+    """The ONE lookup query (S7): Email = e OR Phone = p OR MobilePhone = p, empty values omitted."""
+    return contact_soql(fields, exact_conditions([MatchValues.of(email, phone)]), limit)
+
+
+def near_miss_query(*, email: str, phone: str) -> str | None:
+    """B1: a bounded second query for formatting-only differences; None when nothing to ask."""
+    conditions = near_miss_conditions(MatchValues.of(email, phone))
+    return contact_soql(BASE_FIELDS, conditions, NEAR_MISS_LIMIT) if conditions else None
+
+
+def badge_query(fields: list[str], values: list[MatchValues]) -> str:
+    """B4: one query for a whole page of contacts."""
+    return contact_soql(fields, exact_conditions(values), BADGE_LIMIT)

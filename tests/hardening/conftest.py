@@ -1,3 +1,0 @@
-"""Hardening tests (issue 6) reuse the Salesforce integration's live-emulator fixtures."""
-
-from tests.integrations.salesforce.conftest import connection, emulator, sf  # noqa: F401
