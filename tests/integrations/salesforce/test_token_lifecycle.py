@@ -364,3 +364,154 @@ def test_t8_no_secret_key_without_debug_refuses_to_start(tmp_path):
         timeout=60,
     )
     assert ok.returncode == 0, ok.stderr
+
+
+# --- with the emulator's token policies (T9 rules, product reactions T1–T5) ------------------
+def _rotating(sf, **policy):
+    sf.set_token_policy(refresh_token_rotation=True, **policy)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_t1_rotation_many_threads_one_grant_no_reuse_and_the_new_token_is_kept(connection, sf):
+    _rotating(sf)
+    first = SalesforceConnection.objects.get(pk=connection.pk).refresh_token
+    for expiry in range(3):  # several expiries in a row: each needs the token the last one saved
+        sf.expire_sessions(connection.org_id)
+
+        def lookup(i):
+            row = SalesforceConnection.objects.get(pk=connection.pk)
+            return SalesforceClient(row).query("SELECT Id FROM Contact LIMIT 1")
+
+        results, failures = run_threads(8, lookup)
+        assert failures == [], (expiry, failures)
+    summary = sf.token_summary()
+    assert summary["refresh_grants"] == summary["refresh_grants_ok"] == 3
+    assert summary["reuse_detected"] == 0
+    row = SalesforceConnection.objects.get(pk=connection.pk)
+    assert row.status == "connected" and row.refresh_token != first
+
+
+REFRESH_IN_ANOTHER_PROCESS = """
+import django, sys
+django.setup()
+from integrations.salesforce.client import SalesforceClient
+from integrations.salesforce.models import SalesforceConnection
+row = SalesforceConnection.objects.get(pk=int(sys.argv[1]))
+print(SalesforceClient(row).query("SELECT Id FROM Contact LIMIT 1")["totalSize"])
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_t1_several_processes_meeting_an_expired_session_cause_one_grant(
+    connection, sf, other_process_env
+):
+    _rotating(sf)
+    sf.set_fault("latency", org_id=connection.org_id, value=0.3)  # widen the race
+    sf.expire_sessions(connection.org_id)
+    sf.reset_log()
+    runs = [
+        subprocess.Popen(  # noqa: S603 - our own interpreter
+            [sys.executable, "-c", REFRESH_IN_ANOTHER_PROCESS, str(connection.pk)],
+            cwd=ROOT,
+            env=other_process_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [run.communicate(timeout=90) for run in runs]
+    assert [run.returncode for run in runs] == [0] * 4, outputs
+    summary = sf.token_summary()
+    assert (summary["refresh_grants"], summary["reuse_detected"]) == (1, 0)
+
+
+def test_t2_lost_answer_then_invalid_grant_says_why_and_what_to_do(
+    client, owner, connection, sf, monkeypatch
+):
+    """Salesforce rotated, the product never saved the answer: the next refresh is refused."""
+    from django.db import OperationalError
+
+    from integrations.salesforce import services
+
+    _rotating(sf)
+    sf.expire_sessions(connection.org_id)
+    real_save = services.save_refreshed_tokens
+
+    def database_down(*args, **kwargs):
+        raise OperationalError("the database went away")
+
+    monkeypatch.setattr(services, "save_refreshed_tokens", database_down)
+    with pytest.raises(OperationalError):
+        SalesforceClient(connection).query("SELECT Id FROM Contact LIMIT 1")
+    monkeypatch.setattr(services, "save_refreshed_tokens", real_save)
+    with pytest.raises(Exception, match="reconnected"):
+        SalesforceClient(SalesforceConnection.objects.get(pk=connection.pk)).query(
+            "SELECT Id FROM Contact LIMIT 1"
+        )
+    assert sf.token_summary()["reuse_detected"] == 1  # the rotated-out token, sent once
+    row = SalesforceConnection.objects.get(pk=connection.pk)
+    assert (row.status, row.reconnect_reason) == ("reconnect_needed", "refresh_rejected")
+    client_for(client, owner)
+    page = client.get(manage_url()).content.decode()
+    assert "Salesforce refused the stored refresh token: it was rotated, revoked or expired" in page
+    assert "What to do: reconnect below" in page
+
+
+def test_t3_keepalive_keeps_an_idle_expiring_token_alive(connection, sf, settings, capsys):
+    sf.set_token_policy(refresh_token_policy="specific_inactivity:3:DAYS")
+    settings.SALESFORCE_KEEPALIVE_DAYS = 1
+    for _ in range(4):  # eight quiet days, the job running every other day
+        sf.advance_clock(2 * 86400)
+        _age(connection, 2)
+        call_command("salesforce_keepalive")
+    row = SalesforceConnection.objects.get(pk=connection.pk)
+    assert row.status == "connected"
+    sf.expire_sessions(connection.org_id)
+    SalesforceClient(row).query("SELECT Id FROM Contact LIMIT 1")  # still renews
+
+
+def test_t3_without_keepalive_an_idle_token_expires(connection, sf):
+    sf.set_token_policy(refresh_token_policy="specific_inactivity:3:DAYS")
+    sf.advance_clock(4 * 86400)
+    sf.expire_sessions(connection.org_id)
+    with pytest.raises(Exception, match="reconnected"):
+        SalesforceClient(connection).query("SELECT Id FROM Contact LIMIT 1")
+    assert SalesforceConnection.objects.get(pk=connection.pk).reconnect_reason == (
+        "refresh_rejected"
+    )
+
+
+def test_t4_immediate_expiry_is_refused_at_connect_with_the_fix(client, sf, owner, acme):
+    sf.set_token_policy(refresh_token_policy="immediately")
+    client_for(client, owner)
+    response = connect_via_views(client)
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "“Immediately expire refresh token”" in page
+    assert "“Refresh token is valid until revoked”" in page
+    assert not SalesforceConnection.objects.filter(workspace=acme).exists()
+    assert all(family["revoked"] for family in sf.token_families())  # nothing left live
+
+
+def test_t4_immediate_expiry_set_later_marks_reconnect_needed(client, owner, connection, sf):
+    sf.set_token_policy(refresh_token_policy="immediately")
+    sf.expire_sessions(connection.org_id)
+    with pytest.raises(Exception, match="reconnected"):
+        SalesforceClient(connection).query("SELECT Id FROM Contact LIMIT 1")
+    client_for(client, owner)
+    page = client.get(manage_url()).content.decode()
+    assert "“Immediately expire” or a short expiry ends it" in page
+    assert "“Refresh token is valid until revoked” keeps the connection working" in page
+
+
+def test_t5_the_oldest_is_really_revoked_at_salesforce(client, sf, owner):
+    spaces = _workspaces_with_admin(6, owner)
+    client_for(client, owner)
+    for ws in spaces:
+        connect_via_views(client, ws.slug)
+    oldest = SalesforceConnection.objects.get(workspace=spaces[0])
+    with pytest.raises(Exception, match="reconnected"):
+        oauth.refresh_access_token(login_url=sf.login_url, refresh_token=oldest.refresh_token)
+    newest = SalesforceConnection.objects.get(workspace=spaces[5])
+    assert oauth.refresh_access_token(login_url=sf.login_url, refresh_token=newest.refresh_token)
