@@ -46,6 +46,7 @@ class _App:
                     "status": response.status_code,
                     "ts": time.time(),
                     "listener": self.name,
+                    **environ.get("sfemu.log", {}),
                 }
             )
         return response(environ, start_response)

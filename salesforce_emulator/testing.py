@@ -116,6 +116,58 @@ class EmulatorControl:
         body = {"org_id": org_id, "username": username}
         return self._call("POST", "revoke-refresh-tokens", body)["count"]
 
+    # -- token policy and clock
+    def token_policy(self, client_id: str | None = None) -> dict[str, Any]:
+        """The app's token policy (default: the data file's first app)."""
+        return self._call("GET", "token-policy", client_id=client_id)
+
+    def set_token_policy(self, client_id: str | None = None, **changes: Any) -> dict[str, Any]:
+        """Change some token policy keys at run time; returns the whole policy.
+
+        Keys: ``refresh_token_rotation``, ``refresh_token_policy``, ``session_timeout_seconds``,
+        ``max_approvals_per_user`` (see ``salesforce_emulator/policy.py``). ``reset()`` restores
+        the data file's policy.
+        """
+        body: dict[str, Any] = dict(changes)
+        if client_id:
+            body["client_id"] = client_id
+        return self._call("POST", "token-policy", body)
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the emulator's clock forward; returns the total offset in seconds."""
+        return self._call("POST", "clock", {"advance_seconds": seconds})["offset_seconds"]
+
+    def token_families(self) -> list[dict[str, Any]]:
+        """One entry per approval (token family), without token values."""
+        return self._call("GET", "token-families")
+
+    def token_summary(self, org_id: str | None = None) -> dict[str, int]:
+        """Counts from the request log: refresh grants (all / ok / refused), code grants,
+        reuse detections and revoked token families (reuse, approval limit, revoke endpoint)."""
+        summary = dict.fromkeys(
+            (
+                "refresh_grants",
+                "refresh_grants_ok",
+                "refresh_grants_refused",
+                "code_grants",
+                "reuse_detected",
+                "revoked_families",
+            ),
+            0,
+        )
+        for entry in self.request_log(org_id):
+            if entry["path"] == "/services/oauth2/token":
+                if entry.get("grant_type") == "refresh_token":
+                    summary["refresh_grants"] += 1
+                    ok = entry.get("outcome") == "ok"
+                    summary["refresh_grants_ok" if ok else "refresh_grants_refused"] += 1
+                elif entry.get("grant_type") == "authorization_code":
+                    summary["code_grants"] += 1
+                summary["reuse_detected"] += bool(entry.get("reuse_detected"))
+            if entry["path"] in ("/services/oauth2/token", "/services/oauth2/revoke"):
+                summary["revoked_families"] += entry.get("revoked_families") or 0
+        return summary
+
     # -- logs
     def request_log(self, org_id: str | None = None) -> list[dict[str, Any]]:
         return self._call("GET", "requests", org_id=org_id)
@@ -142,7 +194,7 @@ class EmulatorControl:
         return self._call("POST", "usage", {"org_id": org_id, "used": used, "limit": limit})
 
     def reset(self) -> None:
-        """Back to the loaded data: records, tokens, usage, faults and logs."""
+        """Back to the loaded data: records, tokens, usage, faults, logs, token policy, clock."""
         self._call("POST", "reset")
 
 
