@@ -113,6 +113,7 @@ class InstanceApp(_App):
         ],
         strict_slashes=False,
         merge_slashes=False,
+        redirect_defaults=False,  # /services/data/v62.0/ answers, as on Salesforce
     )
 
     def dispatch(self, request: Request, endpoint: str | None, values: dict) -> Response:
