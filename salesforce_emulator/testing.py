@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import subprocess
@@ -290,10 +291,15 @@ def spawn_emulator(
     allow_loopback_callbacks: bool = True,
     latency: float | None = None,
     faults: list[str] | None = None,
+    token_policy: dict[str, Any] | None = None,
     python: str | None = None,
     startup_timeout: float = 20.0,
 ) -> SpawnedEmulator:
-    """Start ``python -m salesforce_emulator`` (free ports by default) and wait until it answers."""
+    """Start ``python -m salesforce_emulator`` (free ports by default) and wait until it answers.
+
+    ``token_policy`` overrides token policy keys for every app (``--token-policy``), kept across
+    resets, e.g. ``{"session_timeout_seconds": 2}`` for a soak.
+    """
     fd, name = tempfile.mkstemp(prefix="sf-emulator-", suffix=".log")
     output = Path(name)
     cmd = [python or sys.executable, "-m", "salesforce_emulator", "--host", host]
@@ -308,6 +314,9 @@ def spawn_emulator(
         cmd += ["--latency", str(latency)]
     for fault in faults or []:
         cmd += ["--fault", fault]
+    for key, value in (token_policy or {}).items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        cmd += ["--token-policy", f"{key}={text}"]
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)

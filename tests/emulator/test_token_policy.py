@@ -20,7 +20,7 @@ from simple_salesforce.exceptions import (
 )
 
 from salesforce_emulator.state import DEMO_DATA, load_data_file
-from salesforce_emulator.testing import running_emulator
+from salesforce_emulator.testing import running_emulator, spawn_emulator
 
 from .conftest import ACME, ADMIN, CALLBACK, SANDBOX_ADMIN, authorize, issue_token, simple_sf
 
@@ -540,3 +540,32 @@ def test_t9_versions_never_served_are_not_found(acme_token, version):
     sf = simple_sf(acme_token, version=version)
     with pytest.raises(SalesforceResourceNotFound):
         sf.query("SELECT COUNT() FROM Contact")
+
+
+# ---------------------------------------------------------------- command line
+
+
+def test_t9_spawned_emulator_takes_token_policy_flags():
+    with spawn_emulator(
+        token_policy={
+            "session_timeout_seconds": 2,
+            "refresh_token_policy": "specific_inactivity:7:DAYS",
+        }
+    ) as emu:
+        expected = {
+            **DEMO_POLICY,
+            "session_timeout_seconds": 2,
+            "refresh_token_policy": "specific_inactivity:7:DAYS",
+        }
+        assert emu.token_policy() == expected
+        emu.set_token_policy(session_timeout_seconds=None)
+        emu.reset()  # back to the data file plus the command line
+        assert emu.token_policy() == expected
+        token = issue_token(emu)
+        emu.advance_clock(3)
+        assert not works(token)
+
+
+def test_t9_bad_token_policy_flag_stops_the_emulator():
+    with pytest.raises(RuntimeError, match="session_timeout_seconds"):
+        spawn_emulator(token_policy={"session_timeout_seconds": -1}, startup_timeout=10)
