@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
 
+from . import policy
 from .server import Emulator
-from .state import DEMO_DATA, FAULT_KINDS, State, load_data_file
+from .state import DEMO_DATA, FAULT_KINDS, EmulatorError, State, load_data_file
 
 
 def parse_fault(spec: str) -> tuple[str, object, str | None]:
@@ -33,6 +35,20 @@ def parse_fault(spec: str) -> tuple[str, object, str | None]:
     return kind, value, scope
 
 
+def parse_policy(spec: str) -> tuple[str, object]:
+    """``KEY=VALUE`` -> (key, value); VALUE is JSON (true, 2, null) or else a plain string."""
+    key, sep, raw = spec.partition("=")
+    if not sep or key not in policy.DEFAULTS:
+        raise argparse.ArgumentTypeError(
+            f"expected KEY=VALUE with KEY one of {', '.join(sorted(policy.DEFAULTS))}"
+        )
+    try:
+        value: object = json.loads(raw)
+    except ValueError:
+        value = raw
+    return key, value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m salesforce_emulator",
@@ -54,10 +70,26 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KIND[=VALUE][@ORG_ID|USERNAME]",
         help=f"switch a fault on (repeatable); kinds: {', '.join(sorted(FAULT_KINDS))}",
     )
+    parser.add_argument(
+        "--token-policy",
+        action="append",
+        default=[],
+        type=parse_policy,
+        metavar="KEY=VALUE",
+        help="override a token policy key for every app (repeatable; kept across resets), e.g. "
+        "session_timeout_seconds=2, refresh_token_rotation=false, "
+        "refresh_token_policy=specific_inactivity:7:DAYS",
+    )
     parser.add_argument("--log-requests", action="store_true", help="log each HTTP request")
     args = parser.parse_args(argv)
 
     state = State(load_data_file(args.data))
+    if args.token_policy:
+        state.startup_policy = dict(args.token_policy)
+        try:
+            state.reset()
+        except EmulatorError as exc:
+            parser.error(str(exc))
     state.allow_loopback_callbacks = args.allow_loopback_callbacks
     for kind, value, scope in args.fault:
         if scope is None:
@@ -78,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Salesforce emulator login URL:    {emulator.login_url}", flush=True)
     print(f"Salesforce emulator instance URL: {emulator.instance_url}", flush=True)
     print(f"Connected App client_id: {state.app['client_id']}", flush=True)
+    print(f"Token policy: {json.dumps(state.app['token_policy'])}", flush=True)
 
     stop = threading.Event()
 

@@ -17,8 +17,47 @@ JSON in, JSON out, no auth, loopback clients only. Not counted as API use, not i
 ``POST /__emulator__/usage``                ``{"org_id", "used"?, "limit"?}``
 ``POST /__emulator__/expire-sessions``      ``{"org_id"?, "username"?}``: end access tokens
 ``POST /__emulator__/revoke-refresh-tokens`` ``{"org_id"?, "username"?}``: revoke refresh tokens
-``POST /__emulator__/reset``                back to the loaded data; tokens, logs, faults cleared
+``POST /__emulator__/reset``                back to the loaded data; tokens, logs, faults cleared,
+                                            each app's token policy and the clock restored
+``GET  /__emulator__/token-policy?client_id=``  an app's token policy (default: the first app)
+``POST /__emulator__/token-policy``         ``{"client_id"?, <policy keys>...}``: change some
+                                            keys, answer the whole policy (400 on a bad value)
+``GET  /__emulator__/clock``                ``{"offset_seconds", "now"}``
+``POST /__emulator__/clock``                ``{"advance_seconds": N}``: move the emulator's clock
+                                            forward (session timeout, idle/lifetime expiry, codes)
+``GET  /__emulator__/token-families``       one entry per approval (token family), no token
+                                            values: ``id, org_id, user_id, client_id, created,
+                                            revoked, revoke_reason, refresh_grants,
+                                            refresh_tokens_issued``
 ==========================================  ===================================================
+
+Token policy keys (per app, see ``policy.py``): ``refresh_token_rotation`` (bool),
+``refresh_token_policy`` ("infinite", "immediately", "specific_lifetime:N:UNIT",
+"specific_inactivity:N:UNIT"; UNIT MONTHS/DAYS/HOURS/MINUTES/SECONDS), ``session_timeout_seconds``
+(number or null), ``max_approvals_per_user`` (int or null; Salesforce: 5).
+
+Request log entries (``GET /__emulator__/requests``), one per OAuth/REST request, oldest first:
+``method, path, query`` (SOQL for query, else the raw query string; never form bodies),
+``org_id, user_id`` (null when unknown), ``status``, ``ts`` (wall-clock epoch seconds),
+``listener`` ("login" or "instance"). Token-endpoint entries (``/services/oauth2/token``) add:
+
+- ``grant_type``: "authorization_code", "refresh_token" or what was sent;
+- ``client_id``; ``outcome``: "ok" or the OAuth error (``invalid_grant``...);
+  ``error_description``: the error's text or null;
+- ``reason`` (refused refresh grants): "unknown", "wrong_client", "reuse", "revoked",
+  "immediate_expiry", "lifetime_expired", "idle_expired"; else null;
+- ``family_id``: the approval the tokens belong to (an opaque "fam-N", not a secret);
+- ``rotated``: a refresh grant answered a new refresh token;
+- ``reuse_detected``: a rotated-out refresh token was presented (every time it is presented);
+- ``revoked_families``: token families this request revoked (1 for the first reuse of a family,
+  1 per oldest approval dropped by the approval limit), with ``revoke_reason``
+  ("refresh_token_reuse", "approval_limit") and, for the limit, ``revoked_family_ids``.
+
+Revoke-endpoint entries (``/services/oauth2/revoke``) add ``outcome`` ("ok"/"invalid_token"),
+``token_kind`` ("access"/"refresh"), ``family_id``, ``revoked_families`` (1 for a refresh token),
+``revoke_reason`` ("revoked"). A soak counts refresh grants as token entries with
+``grant_type == "refresh_token"`` (split by ``outcome``), reuses as ``reuse_detected``, and
+revocations as the sum of ``revoked_families``; ``EmulatorControl.token_summary()`` does that.
 
 Fault kinds: api_disabled_org, api_disabled_user, expire_sessions (one-off action),
 revoke_refresh_tokens (revokes now and refuses refresh while set), request_limit_exceeded,
@@ -110,6 +149,21 @@ def _handle(state: State, request: Request, op: str) -> Response:
         fn = state.expire_sessions if op == "expire-sessions" else state.revoke_refresh_tokens
         count = fn(body.get("org_id"), _user_id(state, body))
         return json_response({"count": count})
+    if op == "token-policy":
+        if method == "POST":
+            body = _body(request)
+            client_id = body.pop("client_id", None)
+            return json_response(state.set_token_policy(client_id, **body))
+        return json_response(state.token_policy(request.args.get("client_id") or None))
+    if op == "clock":
+        if method == "POST":
+            body = _body(request)
+            if "advance_seconds" not in body:
+                raise EmulatorError("advance_seconds is required")
+            state.advance_clock(body["advance_seconds"])
+        return json_response({"offset_seconds": state.clock_offset, "now": state.now()})
+    if op == "token-families" and method == "GET":
+        return json_response(state.token_families())
     if op.startswith("records/") and method == "POST":
         _, sobject_name, record_id = op.split("/", 2)
         sobject = schema.canonical_object(sobject_name)

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Request, Response
 
 from . import pages
 from .state import CODE_TTL_SECONDS, State
-from .web import bearer_token, html_response, json_response, set_context
+from .web import bearer_token, html_response, json_response, log_fields, set_context
 
 DEFAULT_SCOPES = ["api", "refresh_token"]
 
@@ -29,8 +29,8 @@ def _redirect_with(redirect_uri: str, params: dict[str, str]) -> Response:
     return redirect(urlunsplit((*parts[:3], query, parts.fragment)), code=302)
 
 
-def _granted_scopes(state: State, requested: str) -> list[str]:
-    allowed = state.app.get("scopes") or DEFAULT_SCOPES + ["id", "openid", "full", "web"]
+def _granted_scopes(app: dict[str, Any], requested: str) -> list[str]:
+    allowed = app.get("scopes") or DEFAULT_SCOPES + ["id", "openid", "full", "web"]
     asked = requested.split() if requested else list(DEFAULT_SCOPES)
     granted = [s for s in dict.fromkeys(asked) if s in allowed]
     return granted or list(DEFAULT_SCOPES)
@@ -45,11 +45,12 @@ def authorize(state: State, request: Request) -> Response:
     params = request.values
     client_id = params.get("client_id", "")
     redirect_uri = params.get("redirect_uri", "")
-    if client_id != state.app["client_id"]:
+    app = state.app_for(client_id)
+    if app is None:
         return html_response(
             pages.oauth_error_page("invalid_client_id", "client identifier invalid"), 400
         )
-    if not redirect_uri or not state.callback_allowed(redirect_uri):
+    if not redirect_uri or not state.callback_allowed(redirect_uri, client_id):
         return html_response(
             pages.oauth_error_page(
                 "redirect_uri_mismatch", "redirect_uri must match configuration"
@@ -83,7 +84,7 @@ def authorize(state: State, request: Request) -> Response:
         {
             "client_id": client_id,
             "redirect_uri": redirect_uri,
-            "scope": " ".join(_granted_scopes(state, params.get("scope", ""))),
+            "scope": " ".join(_granted_scopes(app, params.get("scope", ""))),
             "state": oauth_state,
             "code_challenge": challenge,
             "prompt": params.get("prompt"),
@@ -116,7 +117,7 @@ def _authorize_step(state: State, request: Request) -> Response:
         return html_response(
             pages.consent_page(
                 pending_id,
-                state.app.get("name", "Connected App"),
+                (state.app_for(pending["client_id"]) or state.app).get("name", "Connected App"),
                 user["username"],
                 org_name,
                 pending["scope"].split(),
@@ -161,12 +162,18 @@ def _identity_url(state: State, org_id: str, user_id: str) -> str:
 
 
 def _token_body(
-    state: State, org_id: str, user_id: str, access: str, scope: str, refresh: str | None
+    state: State,
+    app: dict[str, Any],
+    org_id: str,
+    user_id: str,
+    access: str,
+    scope: str,
+    refresh: str | None,
 ) -> dict[str, Any]:
     identity = _identity_url(state, org_id, user_id)
-    issued_at = str(int(time.time() * 1000))
+    issued_at = str(int(state.now() * 1000))
     digest = hmac.new(
-        state.app["client_secret"].encode(), (identity + issued_at).encode(), hashlib.sha256
+        app["client_secret"].encode(), (identity + issued_at).encode(), hashlib.sha256
     ).digest()
     body: dict[str, Any] = {"access_token": access}
     if refresh:
@@ -184,65 +191,140 @@ def _token_body(
     return body
 
 
-def token(state: State, request: Request) -> Response:
-    if request.method != "POST":
-        return _oauth_error("invalid_request", "must use HTTP POST", 400)
-    grant_type = request.form.get("grant_type", "")
-    if grant_type not in ("authorization_code", "refresh_token"):
-        return _oauth_error("unsupported_grant_type", "grant type not supported")
-    client_id, secret = _client_credentials(request)
-    if client_id != state.app["client_id"]:
-        return _oauth_error("invalid_client_id", "client identifier invalid")
-    if grant_type == "authorization_code":
-        if not secret or not hmac.compare_digest(secret, state.app["client_secret"]):
-            return _oauth_error("invalid_client", "invalid client credentials")
-        grant = state.take_code(request.form.get("code", ""))
-        if grant is None:
-            return _oauth_error("invalid_grant", "invalid authorization code")
-        user = state.users[grant["user_id"]]
-        set_context(request, user["org_id"], user["id"])
-        if time.time() - grant["issued"] > CODE_TTL_SECONDS:
-            return _oauth_error("invalid_grant", "expired authorization code")
-        if request.form.get("redirect_uri", "") != grant["redirect_uri"]:
-            return _oauth_error("redirect_uri_mismatch", "redirect_uri must match configuration")
-        if grant.get("code_challenge"):
-            verifier = request.form.get("code_verifier", "")
-            computed = (
-                base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-                .rstrip(b"=")
-                .decode()
-            )
-            if not verifier or not hmac.compare_digest(computed, grant["code_challenge"]):
-                return _oauth_error("invalid_grant", "invalid code verifier")
-        scope = grant["scope"]
-        wants_refresh = bool({"refresh_token", "offline_access", "full"} & set(scope.split()))
-        access, refresh = state.issue_tokens(
-            user["org_id"], user["id"], scope, refresh_token=None, with_refresh=wants_refresh
-        )
-        _token_latency(state, user["org_id"], user["id"])
-        return json_response(_token_body(state, user["org_id"], user["id"], access, scope, refresh))
-    # refresh_token grant: the secret is optional (as for a connected app without "require secret
-    # for refresh token flow"), but a wrong one is refused.
-    if (
-        secret is not None
-        and secret != ""
-        and not hmac.compare_digest(secret, state.app["client_secret"])
-    ):
-        return _oauth_error("invalid_client", "invalid client credentials")
-    grant = state.refresh(request.form.get("refresh_token", ""))
-    if grant is None:
-        return _oauth_error("invalid_grant", "expired access/refresh token")
-    set_context(request, grant["org_id"], grant["user_id"])
-    access, _ = state.issue_tokens(
-        grant["org_id"],
-        grant["user_id"],
-        grant["scope"],
-        refresh_token=request.form.get("refresh_token"),
-        with_refresh=False,
+def _token_log(request: Request, grant_type: str, client_id: str, **fields: Any) -> None:
+    """Every token-endpoint answer logs the same fields (see control.py)."""
+    entry: dict[str, Any] = {
+        "grant_type": grant_type or None,
+        "client_id": client_id or None,
+        "outcome": "ok",
+        "error_description": None,
+        "reason": None,
+        "family_id": None,
+        "rotated": False,
+        "reuse_detected": False,
+        "revoked_families": 0,
+        "revoke_reason": None,
+    }
+    entry.update(fields)
+    log_fields(request, **entry)
+
+
+def _token_error(
+    request: Request, grant_type: str, client_id: str, error: str, description: str, **fields: Any
+) -> Response:
+    _token_log(
+        request,
+        grant_type,
+        client_id,
+        outcome=error,
+        error_description=description,
+        **fields,
     )
-    _token_latency(state, grant["org_id"], grant["user_id"])
+    return _oauth_error(error, description)
+
+
+def token(state: State, request: Request) -> Response:
+    grant_type = request.form.get("grant_type", "")
+    client_id, secret = _client_credentials(request)
+    if request.method != "POST":
+        return _token_error(request, "", "", "invalid_request", "must use HTTP POST")
+    if grant_type not in ("authorization_code", "refresh_token"):
+        return _token_error(
+            request, grant_type, client_id, "unsupported_grant_type", "grant type not supported"
+        )
+    app = state.app_for(client_id)
+    if app is None:
+        return _token_error(
+            request, grant_type, client_id, "invalid_client_id", "client identifier invalid"
+        )
+    if grant_type == "authorization_code":
+        return _code_grant(state, request, app, secret)
+    return _refresh_grant(state, request, app, secret)
+
+
+def _code_grant(
+    state: State, request: Request, app: dict[str, Any], secret: str | None
+) -> Response:
+    client_id = app["client_id"]
+
+    def fail(error: str, description: str) -> Response:
+        return _token_error(request, "authorization_code", client_id, error, description)
+
+    if not secret or not hmac.compare_digest(secret, app["client_secret"]):
+        return fail("invalid_client", "invalid client credentials")
+    grant = state.take_code(request.form.get("code", ""))
+    if grant is None or grant["client_id"] != client_id:
+        return fail("invalid_grant", "invalid authorization code")
+    user = state.users[grant["user_id"]]
+    set_context(request, user["org_id"], user["id"])
+    if state.now() - grant["issued"] > CODE_TTL_SECONDS:
+        return fail("invalid_grant", "expired authorization code")
+    if request.form.get("redirect_uri", "") != grant["redirect_uri"]:
+        return fail("redirect_uri_mismatch", "redirect_uri must match configuration")
+    if grant.get("code_challenge"):
+        verifier = request.form.get("code_verifier", "")
+        computed = (
+            base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+            .rstrip(b"=")
+            .decode()
+        )
+        if not verifier or not hmac.compare_digest(computed, grant["code_challenge"]):
+            return fail("invalid_grant", "invalid code verifier")
+    scope = grant["scope"]
+    wants_refresh = bool({"refresh_token", "offline_access", "full"} & set(scope.split()))
+    access, refresh, events = state.approve(
+        client_id, user["org_id"], user["id"], scope, with_refresh=wants_refresh
+    )
+    _token_log(request, "authorization_code", client_id, **events)
+    _token_latency(state, user["org_id"], user["id"])
     return json_response(
-        _token_body(state, grant["org_id"], grant["user_id"], access, grant["scope"], None)
+        _token_body(state, app, user["org_id"], user["id"], access, scope, refresh)
+    )
+
+
+def _refresh_grant(
+    state: State, request: Request, app: dict[str, Any], secret: str | None
+) -> Response:
+    # The secret is optional (as for an app without "require secret for refresh token flow"),
+    # but a wrong one is refused.
+    client_id = app["client_id"]
+    if secret and not hmac.compare_digest(secret, app["client_secret"]):
+        return _token_error(
+            request, "refresh_token", client_id, "invalid_client", "invalid client credentials"
+        )
+    result = state.refresh_grant(client_id, request.form.get("refresh_token", ""))
+    if result["org_id"]:
+        set_context(request, result["org_id"], result["user_id"])
+    fields = {
+        "reason": result["reason"],
+        "family_id": result["family_id"],
+        "rotated": result["rotated"],
+        "reuse_detected": result["reuse_detected"],
+        "revoked_families": result["revoked_families"],
+        "revoke_reason": result.get("revoke_reason"),
+    }
+    if not result["ok"]:
+        # Salesforce answers every refused refresh token alike: revoked, expired, rotated out.
+        return _token_error(
+            request,
+            "refresh_token",
+            client_id,
+            "invalid_grant",
+            "expired access/refresh token",
+            **fields,
+        )
+    _token_log(request, "refresh_token", client_id, **fields)
+    _token_latency(state, result["org_id"], result["user_id"])
+    return json_response(
+        _token_body(
+            state,
+            app,
+            result["org_id"],
+            result["user_id"],
+            result["access"],
+            result["scope"],
+            result["refresh"],
+        )
     )
 
 
@@ -254,15 +336,21 @@ def _token_latency(state: State, org_id: str, user_id: str) -> None:
 
 def revoke(state: State, request: Request) -> Response:
     token_value = request.values.get("token", "")
-    grant = state.access_any(token_value)
-    if grant is None:
-        with state.lock:
-            refresh_grant = state.refresh_tokens.get(token_value)
-        grant = refresh_grant
+    grant = state.access_any(token_value) or state.refresh_record(token_value)
     if grant:
         set_context(request, grant["org_id"], grant["user_id"])
-    if not token_value or not state.revoke(token_value):
+    result = state.revoke(token_value) if token_value else None
+    if result is None:
+        log_fields(request, outcome="invalid_token", revoked_families=0, revoke_reason=None)
         return _oauth_error("invalid_token", "invalid token")
+    log_fields(
+        request,
+        outcome="ok",
+        token_kind=result["kind"],
+        family_id=result["family_id"],
+        revoked_families=result["revoked_families"],
+        revoke_reason="revoked" if result["revoked_families"] else None,
+    )
     return Response(b"", status=200)
 
 

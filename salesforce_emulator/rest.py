@@ -13,14 +13,24 @@ from . import schema, soql
 from .state import EmulatorError, State
 from .web import JSON_TYPE, bearer_token, json_response, set_context
 
-VERSIONS = {
-    "62.0": "Winter '25",
-    "63.0": "Spring '25",
-    "64.0": "Summer '25",
-    "65.0": "Winter '26",
-    "66.0": "Spring '26",
-}
+OLDEST_VERSION = 31  # Salesforce's API End-of-Life policy: 21.0-30.0 retired in Summer '25
+NEWEST_VERSION = 66  # Spring '26
+
+
+def _release(version: int) -> str:
+    """Release name of an API version: 62 -> "Winter '25" (Winter, Spring, Summer of one year)."""
+    steps = version - 62  # v62.0 is Winter '25
+    season = ("Winter", "Spring", "Summer")[steps % 3]
+    return f"{season} '{(25 + steps // 3) % 100:02d}"
+
+
+# Every version Salesforce serves, oldest first, as ``GET /services/data/`` lists them.
+VERSIONS = {f"{v}.0": _release(v) for v in range(OLDEST_VERSION, NEWEST_VERSION + 1)}
 NOT_FOUND = [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]
+# A retired version (below v31.0): Salesforce documents the status, "410: GONE", and describes 410 as
+# "The requested resource has been retired or removed." It does not document the body; this one
+# follows the REST error shape with the documented words.
+GONE = [{"errorCode": "GONE", "message": "The requested resource has been retired or removed."}]
 FAULT_BODIES: dict[str, tuple[int, list[dict[str, str]]]] = {
     "api_disabled_org": (
         403,
@@ -77,8 +87,16 @@ def versions(state: State, request: Request) -> Response:
     )
 
 
+def retired(version: str) -> bool:
+    """A well-formed version older than the oldest one served (Salesforce answers 410)."""
+    match = re.fullmatch(r"(\d+)\.(\d+)", version)
+    return bool(match) and int(match.group(1)) < OLDEST_VERSION
+
+
 def handle(state: State, request: Request, version: str, rest: str) -> Response:
     if version not in VERSIONS:
+        if retired(version):
+            return json_response(GONE, 410)
         return json_response(NOT_FOUND, 404)
     token = bearer_token(request)
     grant = state.access(token)

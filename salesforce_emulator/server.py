@@ -46,6 +46,7 @@ class _App:
                     "status": response.status_code,
                     "ts": time.time(),
                     "listener": self.name,
+                    **environ.get("sfemu.log", {}),
                 }
             )
         return response(environ, start_response)
@@ -112,6 +113,7 @@ class InstanceApp(_App):
         ],
         strict_slashes=False,
         merge_slashes=False,
+        redirect_defaults=False,  # /services/data/v62.0/ answers, as on Salesforce
     )
 
     def dispatch(self, request: Request, endpoint: str | None, values: dict) -> Response:

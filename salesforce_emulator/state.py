@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import schema
+from . import policy, schema
 
 DEMO_DATA = Path(__file__).with_name("demo_data.json")
 CODE_TTL_SECONDS = 15 * 60
@@ -73,7 +73,11 @@ class State:
         self.allow_loopback_callbacks = False
         self.login_url = ""
         self.instance_url = ""
+        # token policy changes applied on every reset after the data file's, e.g. from CLI flags
+        self.startup_policy: dict[str, Any] = {}
         self._counter = itertools.count(1)
+        self._families = itertools.count(1)
+        self.clock_offset = 0.0
         self.reset()
 
     # ------------------------------------------------------------------ loading / reset
@@ -81,8 +85,26 @@ class State:
     def reset(self) -> None:
         with self.lock:
             data = copy.deepcopy(self.original)
-            self.app: dict[str, Any] = data["connected_app"]
-            self.app.setdefault("name", "Team Inbox")
+            apps = data.get("connected_apps") or []
+            if data.get("connected_app"):
+                apps = [data["connected_app"], *apps]
+            if not apps:
+                raise EmulatorError("the data file needs a connected_app or connected_apps")
+            self.apps: dict[str, dict[str, Any]] = {}
+            for app in apps:
+                app.setdefault("name", "Team Inbox")
+                try:
+                    app["token_policy"] = policy.normalise(app.get("token_policy"))
+                    if self.startup_policy:
+                        app["token_policy"] = policy.normalise(
+                            self.startup_policy, app["token_policy"]
+                        )
+                except policy.PolicyError as exc:
+                    raise EmulatorError(f"app {app.get('name')!r}: {exc}") from exc
+                self.apps[app["client_id"]] = app
+            # The first app: what single-app callers (make run, tests) mean by "the app".
+            self.app: dict[str, Any] = apps[0]
+            self.clock_offset = 0.0
             self.orgs: dict[str, dict[str, Any]] = {}
             self.users: dict[str, dict[str, Any]] = {}
             self.records: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
@@ -132,6 +154,8 @@ class State:
             self.codes: dict[str, dict[str, Any]] = {}
             self.access_tokens: dict[str, dict[str, Any]] = {}
             self.refresh_tokens: dict[str, dict[str, Any]] = {}
+            # token family (one approval = one code grant with a refresh token) by family id
+            self.families: dict[str, dict[str, Any]] = {}
             self.request_log: list[dict[str, Any]] = []
             self.writes: list[dict[str, Any]] = []
             self.global_faults = {}
@@ -212,10 +236,53 @@ class State:
                     return org_id, row
             return None
 
+    # ------------------------------------------------------------------ clock
+
+    def now(self) -> float:
+        """The emulator's clock: wall time plus whatever ``advance_clock`` added."""
+        return time.time() + self.clock_offset
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the emulator's clock forward (token lifetimes, idle expiry, code expiry)."""
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise EmulatorError("advance_seconds must be a number >= 0")
+        with self.lock:
+            self.clock_offset += float(seconds)
+            return self.clock_offset
+
+    # ------------------------------------------------------------------ apps and token policy
+
+    def app_for(self, client_id: str | None) -> dict[str, Any] | None:
+        with self.lock:
+            return self.apps.get(client_id or "")
+
+    def _app_or_error(self, client_id: str | None) -> dict[str, Any]:
+        if not client_id:
+            return self.app
+        app = self.apps.get(client_id)
+        if app is None:
+            raise EmulatorError(f"unknown client_id {client_id!r}")
+        return app
+
+    def token_policy(self, client_id: str | None = None) -> dict[str, Any]:
+        with self.lock:
+            return dict(self._app_or_error(client_id)["token_policy"])
+
+    def set_token_policy(self, client_id: str | None = None, **changes: Any) -> dict[str, Any]:
+        """Change an app's token policy at run time (validated; ``reset`` restores the file's)."""
+        with self.lock:
+            app = self._app_or_error(client_id)
+            try:
+                app["token_policy"] = policy.normalise(changes, app["token_policy"])
+            except policy.PolicyError as exc:
+                raise EmulatorError(str(exc)) from exc
+            return dict(app["token_policy"])
+
     # ------------------------------------------------------------------ callbacks
 
-    def callback_allowed(self, redirect_uri: str) -> bool:
-        if redirect_uri in self.app.get("callback_urls", []):
+    def callback_allowed(self, redirect_uri: str, client_id: str | None = None) -> bool:
+        app = self.app_for(client_id) or self.app
+        if redirect_uri in app.get("callback_urls", []):
             return True
         if self.allow_loopback_callbacks:
             from urllib.parse import urlsplit
@@ -228,8 +295,10 @@ class State:
 
     def create_pending(self, params: dict[str, Any]) -> str:
         with self.lock:
-            now = time.time()
-            for key in [k for k, v in self.pending.items() if v["created"] < now - 1800]:
+            now = self.now()
+            for key in [
+                k for k, v in self.pending.items() if v["created"] < now - PENDING_TTL_SECONDS
+            ]:
                 del self.pending[key]
             pending_id = secrets.token_urlsafe(24)
             self.pending[pending_id] = {**params, "created": now, "user_id": None}
@@ -246,7 +315,7 @@ class State:
     def issue_code(self, pending: dict[str, Any]) -> str:
         with self.lock:
             code = "aPrx" + _random_token(60)
-            self.codes[code] = {**pending, "issued": time.time(), "used": False}
+            self.codes[code] = {**pending, "issued": self.now(), "used": False}
             return code
 
     def take_code(self, code: str) -> dict[str, Any] | None:
@@ -259,42 +328,212 @@ class State:
             return dict(grant)
 
     # ------------------------------------------------------------------ tokens
+    #
+    # One approval (a code grant that yields a refresh token) starts a token *family*: its refresh
+    # token(s) and every access token issued from them. Rotation replaces the family's refresh
+    # token on each refresh grant; reuse of a replaced one, the revoke endpoint, the approval limit
+    # and the control endpoint end a family (all its refresh and access tokens).
 
-    def issue_tokens(
+    def _new_access(
         self,
         org_id: str,
         user_id: str,
         scope: str,
+        client_id: str,
         *,
+        family: str | None,
         refresh_token: str | None,
-        with_refresh: bool,
-    ) -> tuple[str, str | None]:
+    ) -> str:
+        access = f"{org_id[:15]}!AQ" + _random_token(96)
+        self.access_tokens[access] = {
+            "org_id": org_id,
+            "user_id": user_id,
+            "scope": scope,
+            "client_id": client_id,
+            "family": family,
+            "refresh_token": refresh_token,
+            "valid": True,
+            "issued": self.now(),
+        }
+        return access
+
+    def _new_refresh(self, family: dict[str, Any]) -> str:
+        token = "5Aep861" + _random_token(80)
+        now = self.now()
+        self.refresh_tokens[token] = {
+            "org_id": family["org_id"],
+            "user_id": family["user_id"],
+            "scope": family["scope"],
+            "client_id": family["client_id"],
+            "family": family["id"],
+            "revoked": False,
+            "rotated_out": False,
+            "issued": now,
+            "last_used": now,
+        }
+        family["refresh_tokens"].append(token)
+        family["current"] = token
+        return token
+
+    def _end_family(self, family: dict[str, Any], reason: str, *, end_access: bool) -> None:
+        family["revoked"] = True
+        family["revoke_reason"] = reason
+        family["ended_at"] = self.now()
+        for token in family["refresh_tokens"]:
+            self.refresh_tokens[token]["revoked"] = True
+        if end_access:
+            for grant in self.access_tokens.values():
+                if grant["family"] == family["id"]:
+                    grant["valid"] = False
+
+    def approve(
+        self, client_id: str, org_id: str, user_id: str, scope: str, *, with_refresh: bool
+    ) -> tuple[str, str | None, dict[str, Any]]:
+        """Tokens for a code grant: (access, refresh or None, log fields)."""
         with self.lock:
-            access = f"{org_id[:15]}!AQ" + _random_token(96)
-            if with_refresh and refresh_token is None:
-                refresh_token = "5Aep861" + _random_token(80)
-                self.refresh_tokens[refresh_token] = {
-                    "org_id": org_id,
-                    "user_id": user_id,
-                    "scope": scope,
-                    "revoked": False,
-                    "client_id": self.app["client_id"],
-                }
-            self.access_tokens[access] = {
+            app = self._app_or_error(client_id)
+            events: dict[str, Any] = {"family_id": None, "revoked_families": 0}
+            if not with_refresh:
+                access = self._new_access(
+                    org_id, user_id, scope, client_id, family=None, refresh_token=None
+                )
+                return access, None, events
+            seq = next(self._families)
+            family: dict[str, Any] = {
+                "id": f"fam-{seq}",
+                "seq": seq,
                 "org_id": org_id,
                 "user_id": user_id,
+                "client_id": client_id,
                 "scope": scope,
-                "refresh_token": refresh_token,
-                "valid": True,
-                "issued": time.time(),
+                "created": self.now(),
+                "revoked": False,
+                "revoke_reason": None,
+                "ended_at": None,
+                "refresh_grants": 0,
+                "refresh_tokens": [],
+                "current": None,
             }
-            return access, refresh_token if with_refresh else None
+            self.families[family["id"]] = family
+            refresh = self._new_refresh(family)
+            access = self._new_access(
+                org_id, user_id, scope, client_id, family=family["id"], refresh_token=refresh
+            )
+            events["family_id"] = family["id"]
+            limit = app["token_policy"]["max_approvals_per_user"]
+            if limit:
+                live = sorted(
+                    (
+                        f
+                        for f in self.families.values()
+                        if f["client_id"] == client_id
+                        and f["user_id"] == user_id
+                        and not f["revoked"]
+                    ),
+                    key=lambda f: f["seq"],
+                )
+                for oldest in live[: max(0, len(live) - limit)]:
+                    self._end_family(oldest, "approval_limit", end_access=True)
+                    events["revoked_families"] += 1
+                    events["revoke_reason"] = "approval_limit"
+                    events.setdefault("revoked_family_ids", []).append(oldest["id"])
+            return access, refresh, events
+
+    def refresh_grant(self, client_id: str, token: str) -> dict[str, Any]:
+        """Apply the app's policy to a refresh grant, atomically.
+
+        Returns ``ok`` plus, on success, ``access``, ``refresh`` (the new one when rotating, else
+        None), ``scope``; on refusal ``reason`` (``unknown``, ``wrong_client``, ``reuse``,
+        ``revoked``, ``immediate_expiry``, ``lifetime_expired``, ``idle_expired``). Always
+        ``reuse_detected``, ``revoked_families``, ``family_id``, ``org_id``, ``user_id``.
+        """
+        with self.lock:
+            out: dict[str, Any] = {
+                "ok": False,
+                "reason": "unknown",
+                "reuse_detected": False,
+                "revoked_families": 0,
+                "rotated": False,
+                "family_id": None,
+                "org_id": None,
+                "user_id": None,
+            }
+            record = self.refresh_tokens.get(token or "")
+            if record is None:
+                return out
+            family = self.families[record["family"]]
+            out.update(family_id=family["id"], org_id=record["org_id"], user_id=record["user_id"])
+            if record["client_id"] != client_id:
+                out["reason"] = "wrong_client"
+                return out
+            if record["rotated_out"]:
+                out["reason"] = "reuse"
+                out["reuse_detected"] = True
+                if not family["revoked"]:
+                    self._end_family(family, "refresh_token_reuse", end_access=True)
+                    out["revoked_families"] = 1
+                    out["revoke_reason"] = "refresh_token_reuse"
+                return out
+            if record["revoked"] or family["revoked"]:
+                out["reason"] = "revoked"
+                return out
+            if self.fault(record["org_id"], record["user_id"], "revoke_refresh_tokens"):
+                out["reason"] = "revoked"
+                return out
+            rules = self.apps[client_id]["token_policy"]
+            kind, seconds = policy.parse_refresh_policy(rules["refresh_token_policy"])
+            now = self.now()
+            if kind == "immediately":
+                out["reason"] = "immediate_expiry"
+                return out
+            if kind == "lifetime" and seconds is not None and now - family["created"] >= seconds:
+                self._end_family(family, "lifetime_expired", end_access=False)
+                out["reason"] = "lifetime_expired"
+                return out
+            if (
+                kind == "inactivity"
+                and seconds is not None
+                and now - record["last_used"] >= seconds
+            ):
+                self._end_family(family, "idle_expired", end_access=False)
+                out["reason"] = "idle_expired"
+                return out
+            record["last_used"] = now
+            family["refresh_grants"] += 1
+            new_refresh = None
+            if rules["refresh_token_rotation"]:
+                record["rotated_out"] = True
+                new_refresh = self._new_refresh(family)
+            access = self._new_access(
+                record["org_id"],
+                record["user_id"],
+                record["scope"],
+                client_id,
+                family=family["id"],
+                refresh_token=new_refresh or token,
+            )
+            out.update(
+                ok=True,
+                reason=None,
+                access=access,
+                refresh=new_refresh,
+                rotated=new_refresh is not None,
+                scope=record["scope"],
+            )
+            return out
+
+    def _access_live(self, grant: dict[str, Any]) -> bool:
+        if not grant["valid"]:
+            return False
+        app = self.apps.get(grant.get("client_id") or "")
+        timeout = app["token_policy"]["session_timeout_seconds"] if app else None
+        return timeout is None or self.now() - grant["issued"] < timeout
 
     def access(self, token: str) -> dict[str, Any] | None:
         """The grant behind a live access token, or None (unknown, revoked or expired)."""
         with self.lock:
             grant = self.access_tokens.get(token or "")
-            if grant is None or not grant["valid"]:
+            if grant is None or not self._access_live(grant):
                 return None
             return dict(grant)
 
@@ -304,28 +543,31 @@ class State:
             grant = self.access_tokens.get(token or "")
             return dict(grant) if grant else None
 
-    def refresh(self, token: str) -> dict[str, Any] | None:
+    def refresh_record(self, token: str) -> dict[str, Any] | None:
+        """The record behind a refresh token, live or not (to attribute requests to an org)."""
         with self.lock:
-            grant = self.refresh_tokens.get(token or "")
-            if grant is None or grant["revoked"]:
-                return None
-            if self.fault(grant["org_id"], grant["user_id"], "revoke_refresh_tokens"):
-                return None
-            return dict(grant)
+            record = self.refresh_tokens.get(token or "")
+            return dict(record) if record else None
 
-    def revoke(self, token: str) -> bool:
+    def revoke(self, token: str) -> dict[str, Any] | None:
+        """The revoke endpoint: end an access token, or a refresh token's whole family.
+
+        Returns None for an unknown, already revoked or rotated-out token, else
+        ``{"kind": "access"|"refresh", "family_id", "revoked_families"}``.
+        """
         with self.lock:
-            if token in self.access_tokens:
-                self.access_tokens[token]["valid"] = False
-                return True
-            grant = self.refresh_tokens.get(token)
-            if grant is not None and not grant["revoked"]:
-                grant["revoked"] = True
-                for access in self.access_tokens.values():
-                    if access["refresh_token"] == token:
-                        access["valid"] = False
-                return True
-            return False
+            grant = self.access_tokens.get(token or "")
+            if grant is not None:
+                if not grant["valid"]:
+                    return None
+                grant["valid"] = False
+                return {"kind": "access", "family_id": grant["family"], "revoked_families": 0}
+            record = self.refresh_tokens.get(token or "")
+            if record is None or record["revoked"] or record["rotated_out"]:
+                return None
+            family = self.families[record["family"]]
+            self._end_family(family, "revoked", end_access=True)
+            return {"kind": "refresh", "family_id": family["id"], "revoked_families": 1}
 
     def expire_sessions(self, org_id: str | None = None, user_id: str | None = None) -> int:
         with self.lock:
@@ -337,13 +579,32 @@ class State:
             return n
 
     def revoke_refresh_tokens(self, org_id: str | None = None, user_id: str | None = None) -> int:
+        """End every live token family in scope (refresh and access tokens); returns how many."""
         with self.lock:
             n = 0
-            for token, grant in self.refresh_tokens.items():
-                if not grant["revoked"] and _in_scope(grant, org_id, user_id):
-                    self.revoke(token)
+            for family in self.families.values():
+                if not family["revoked"] and _in_scope(family, org_id, user_id):
+                    self._end_family(family, "revoked", end_access=True)
                     n += 1
             return n
+
+    def token_families(self) -> list[dict[str, Any]]:
+        """Every token family, without token values (for tests and soaks)."""
+        with self.lock:
+            return [
+                {
+                    "id": f["id"],
+                    "org_id": f["org_id"],
+                    "user_id": f["user_id"],
+                    "client_id": f["client_id"],
+                    "created": f["created"],
+                    "revoked": f["revoked"],
+                    "revoke_reason": f["revoke_reason"],
+                    "refresh_grants": f["refresh_grants"],
+                    "refresh_tokens_issued": len(f["refresh_tokens"]),
+                }
+                for f in sorted(self.families.values(), key=lambda f: f["seq"])
+            ]
 
     # ------------------------------------------------------------------ faults
 
@@ -501,6 +762,8 @@ class State:
                 "login_url": self.login_url,
                 "instance_url": self.instance_url,
                 "connected_app": copy.deepcopy(self.app),
+                "connected_apps": [copy.deepcopy(a) for a in self.apps.values()],
+                "clock_offset_seconds": self.clock_offset,
                 "allow_loopback_callbacks": self.allow_loopback_callbacks,
                 "global_faults": dict(self.global_faults),
                 "orgs": [

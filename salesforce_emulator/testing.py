@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import subprocess
@@ -116,6 +117,58 @@ class EmulatorControl:
         body = {"org_id": org_id, "username": username}
         return self._call("POST", "revoke-refresh-tokens", body)["count"]
 
+    # -- token policy and clock
+    def token_policy(self, client_id: str | None = None) -> dict[str, Any]:
+        """The app's token policy (default: the data file's first app)."""
+        return self._call("GET", "token-policy", client_id=client_id)
+
+    def set_token_policy(self, client_id: str | None = None, **changes: Any) -> dict[str, Any]:
+        """Change some token policy keys at run time; returns the whole policy.
+
+        Keys: ``refresh_token_rotation``, ``refresh_token_policy``, ``session_timeout_seconds``,
+        ``max_approvals_per_user`` (see ``salesforce_emulator/policy.py``). ``reset()`` restores
+        the data file's policy.
+        """
+        body: dict[str, Any] = dict(changes)
+        if client_id:
+            body["client_id"] = client_id
+        return self._call("POST", "token-policy", body)
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the emulator's clock forward; returns the total offset in seconds."""
+        return self._call("POST", "clock", {"advance_seconds": seconds})["offset_seconds"]
+
+    def token_families(self) -> list[dict[str, Any]]:
+        """One entry per approval (token family), without token values."""
+        return self._call("GET", "token-families")
+
+    def token_summary(self, org_id: str | None = None) -> dict[str, int]:
+        """Counts from the request log: refresh grants (all / ok / refused), code grants,
+        reuse detections and revoked token families (reuse, approval limit, revoke endpoint)."""
+        summary = dict.fromkeys(
+            (
+                "refresh_grants",
+                "refresh_grants_ok",
+                "refresh_grants_refused",
+                "code_grants",
+                "reuse_detected",
+                "revoked_families",
+            ),
+            0,
+        )
+        for entry in self.request_log(org_id):
+            if entry["path"] == "/services/oauth2/token":
+                if entry.get("grant_type") == "refresh_token":
+                    summary["refresh_grants"] += 1
+                    ok = entry.get("outcome") == "ok"
+                    summary["refresh_grants_ok" if ok else "refresh_grants_refused"] += 1
+                elif entry.get("grant_type") == "authorization_code":
+                    summary["code_grants"] += 1
+                summary["reuse_detected"] += bool(entry.get("reuse_detected"))
+            if entry["path"] in ("/services/oauth2/token", "/services/oauth2/revoke"):
+                summary["revoked_families"] += entry.get("revoked_families") or 0
+        return summary
+
     # -- logs
     def request_log(self, org_id: str | None = None) -> list[dict[str, Any]]:
         return self._call("GET", "requests", org_id=org_id)
@@ -142,7 +195,7 @@ class EmulatorControl:
         return self._call("POST", "usage", {"org_id": org_id, "used": used, "limit": limit})
 
     def reset(self) -> None:
-        """Back to the loaded data: records, tokens, usage, faults and logs."""
+        """Back to the loaded data: records, tokens, usage, faults, logs, token policy, clock."""
         self._call("POST", "reset")
 
 
@@ -238,10 +291,15 @@ def spawn_emulator(
     allow_loopback_callbacks: bool = True,
     latency: float | None = None,
     faults: list[str] | None = None,
+    token_policy: dict[str, Any] | None = None,
     python: str | None = None,
     startup_timeout: float = 20.0,
 ) -> SpawnedEmulator:
-    """Start ``python -m salesforce_emulator`` (free ports by default) and wait until it answers."""
+    """Start ``python -m salesforce_emulator`` (free ports by default) and wait until it answers.
+
+    ``token_policy`` overrides token policy keys for every app (``--token-policy``), kept across
+    resets, e.g. ``{"session_timeout_seconds": 2}`` for a soak.
+    """
     fd, name = tempfile.mkstemp(prefix="sf-emulator-", suffix=".log")
     output = Path(name)
     cmd = [python or sys.executable, "-m", "salesforce_emulator", "--host", host]
@@ -256,6 +314,9 @@ def spawn_emulator(
         cmd += ["--latency", str(latency)]
     for fault in faults or []:
         cmd += ["--fault", fault]
+    for key, value in (token_policy or {}).items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        cmd += ["--token-policy", f"{key}={text}"]
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)

@@ -36,3 +36,8 @@ def set_context(request: Request, org_id: str | None, user_id: str | None) -> No
     """Attribute the request to an org and user for the request log."""
     request.environ["sfemu.org_id"] = org_id
     request.environ["sfemu.user_id"] = user_id
+
+
+def log_fields(request: Request, **fields: Any) -> None:
+    """Extra fields for this request's request-log entry (never token values or secrets)."""
+    request.environ.setdefault("sfemu.log", {}).update(fields)

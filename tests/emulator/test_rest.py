@@ -36,12 +36,16 @@ def test_version_list_needs_no_auth(sf_emulator):
     assert r.status_code == 200
     assert r.headers["Content-Type"] == "application/json;charset=UTF-8"
     versions = r.json()
-    assert [v["version"] for v in versions] == ["62.0", "63.0", "64.0", "65.0", "66.0"]
-    assert versions[0] == {"label": "Winter '25", "url": "/services/data/v62.0", "version": "62.0"}
+    # Every version Salesforce serves (T9): v31.0 (Summer '14) up to Spring '26.
+    assert [v["version"] for v in versions] == [f"{n}.0" for n in range(31, 67)]
+    assert versions[0] == {"label": "Summer '14", "url": "/services/data/v31.0", "version": "31.0"}
+    by_version = {v["version"]: v["label"] for v in versions}
+    assert by_version["62.0"] == "Winter '25"
+    assert by_version["66.0"] == "Spring '26"
 
 
 def test_unknown_version_is_not_found(acme_token):
-    sf = simple_sf(acme_token, version="41.0")
+    sf = simple_sf(acme_token, version="99.0")  # newer than any the org lists
     with pytest.raises(SalesforceResourceNotFound) as exc:
         sf.query("SELECT Id FROM Contact")
     assert exc.value.content == [
