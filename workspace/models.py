@@ -54,12 +54,23 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(f"{value!r} is not a known time zone.")
 
 
+def validate_region(value: str) -> None:
+    import phonenumbers
+
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(f"{value!r} is not a country code such as US, GB or DE.")
+
+
 class Workspace(models.Model):
     """One company's space: everything else belongs to exactly one workspace (W2)."""
 
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=60, unique=True)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    # P1: how national numbers (no country code) are read, e.g. "(415) 555-0123" in "US".
+    phone_region = models.CharField(
+        "default country for phone numbers", max_length=2, default="US", validators=[validate_region]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -21,14 +21,7 @@ from .client import SalesforceClient
 from .errors import InvalidField, QueryFailed, RateLimited, SalesforceError
 from .matching import MatchValues
 from .models import SalesforceConnection
-from .soql import (
-    BADGE_LIMIT,
-    MATCH_LIMIT,
-    badge_query,
-    exact_query,
-    near_miss_query,
-    selected_fields,
-)
+from .soql import BADGE_LIMIT, MATCH_LIMIT, badge_query, exact_query, lookup_query, selected_fields
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +80,7 @@ def _key(connection: SalesforceConnection, kind: str, values: MatchValues) -> st
 
 def cache_key(connection: SalesforceConnection, kind: str, email: str, phone: str) -> str:
     """The cache key of a lookup ("lookup", "stale", "badge") for a contact's email and phone."""
-    return _key(connection, kind, MatchValues.of(email, phone))
+    return _key(connection, kind, MatchValues.for_connection(connection, email, phone))
 
 
 def _record(row: dict) -> ContactMatch:
@@ -137,25 +130,20 @@ def _drop_field(connection: SalesforceConnection, error: InvalidField) -> bool:
 
 
 def _ask_salesforce(connection: SalesforceConnection, values: MatchValues) -> LookupResult:
-    client = SalesforceClient(connection)
+    """ONE query (P4): its rows are the matches, or, when none, the near-match candidates."""
     answer = _query_contacts(
-        connection,
-        client,
-        lambda fields: exact_query(fields, email=values.email, phone=values.phone),
+        connection, SalesforceClient(connection), lambda fields: lookup_query(fields, values)
     )
     rows = answer.get("records", [])
-    near = ()
-    if not rows:
-        soql = near_miss_query(email=values.email, phone=values.phone)
-        if soql:
-            near = _near_misses(client.query(soql).get("records", []), values)
+    matches = [_record(r) for r in rows if values.matches(r)]
+    near = () if matches else _near_misses(rows, values)
     return LookupResult(
         email=values.email,
         phone=values.phone,
-        matches=tuple(_record(r) for r in rows),
+        matches=tuple(matches[:MATCH_LIMIT]),
         near_misses=near,
         fetched_at=timezone.now(),
-        truncated=answer.get("totalSize", 0) > len(rows),
+        truncated=len(matches) > MATCH_LIMIT or answer.get("totalSize", 0) > len(rows),
     )
 
 
@@ -177,7 +165,7 @@ def _check_budget(connection: SalesforceConnection) -> None:
 
 def _store(connection: SalesforceConnection, result: LookupResult) -> None:
     """The answer for the sidebar (60 s) and its stale copy for stale-on-error (B2, a day)."""
-    values = MatchValues.of(result.email, result.phone)
+    values = MatchValues.for_connection(connection, result.email, result.phone)
     cache_call("set", _key(connection, "lookup", values), result, settings.SALESFORCE_CACHE_SECONDS)
     cache_call("set", _key(connection, "stale", values), result, settings.SALESFORCE_STALE_SECONDS)
 
@@ -191,7 +179,7 @@ def find_contact(
     Raises a :class:`SalesforceError` subclass when Salesforce fails; the failure is cached for
     the window too, so a failing org is asked at most once per window per contact.
     """
-    values = MatchValues.of(email, phone)
+    values = MatchValues.for_connection(connection, email, phone)
     if not values:
         raise ValueError("Nothing to look up: the contact has no email and no phone.")
     key = _key(connection, "lookup", values)
@@ -217,7 +205,9 @@ def stale_result(
     connection: SalesforceConnection, *, email: str, phone: str
 ) -> LookupResult | None:
     """B2: the last good result for these values (kept a day), to show beside an error."""
-    return cache_call("get", _key(connection, "stale", MatchValues.of(email, phone)))
+    return cache_call(
+        "get", _key(connection, "stale", MatchValues.for_connection(connection, email, phone))
+    )
 
 
 # --- Contacts-list badges (B4) ----------------------------------------------------------------
@@ -226,7 +216,7 @@ def match_flags(connection: SalesforceConnection, contacts) -> dict[int, bool]:
     flags: dict[int, bool] = {}
     unknown: list[tuple[object, MatchValues]] = []
     for contact in contacts:
-        values = MatchValues.of(contact.email, contact.phone)
+        values = MatchValues.for_connection(connection, contact.email, contact.phone)
         cached = cache_call("get", _key(connection, "lookup", values)) if values else None
         badge = cache_call("get", _key(connection, "badge", values)) if values else None
         if not values:

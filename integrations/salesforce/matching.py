@@ -1,56 +1,91 @@
-"""The one matching rule (S7, B1): which Salesforce Contacts are "the same person".
+"""The one matching rule (S7, B1, P2–P5): which Salesforce Contacts are "the same person".
 
-Exact means Salesforce's own ``=``: Email compares without regard to case, Phone and MobilePhone
-character for character. Every path uses this module: the lookup query, its cache key, the
-Contacts-list badges (which filter one batched answer per contact) and the near-miss hint.
+Email is always Salesforce's own ``=`` (without regard to case). Phone depends on the
+connection's phone matching mode (P2):
+
+- ``exact`` (the default, the help page's promise): Phone or MobilePhone equal character for
+  character. A Contact holding the same number in another spelling is not a match, but a
+  near-match hint (B1, P4), found by the SAME query and confirmed by comparing normalised
+  numbers.
+- ``any_format``: the same number in any spelling, read with the workspace's default country.
+
+Why one query with spellings rather than a wildcard (P3): Salesforce stores phones as typed and
+cannot normalise in SOQL. ``Phone IN (<every spelling orgs hold>)`` asks for the number in one
+round trip and can use an index, where ``LIKE '%4%1%5%...'`` scans every Contact. Every row that
+comes back is then confirmed by parsing its Phone and MobilePhone and comparing E.164 (and
+extension), so a different number never matches; a spelling the list lacks is the only miss,
+and the corpus test (P7) checks the list against the formats people and Salesforce produce.
+
+Every path uses this module: the lookup query, its cache key, the Contacts-list badges (one
+batched answer filtered per contact) and the near-match hint.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from simple_salesforce.format import format_soql
 
+from contacts.phones import same_number, spellings
+
 PHONE_FIELDS = ("Phone", "MobilePhone")
-NEAR_MISS_MIN_DIGITS = 6
-
-
-def digits(value: str) -> str:
-    return re.sub(r"\D", "", value or "")
+EXACT, ANY_FORMAT = "exact", "any_format"
+BADGE_SPELLINGS = 10  # per number on a badge query: a page of them must fit one GET
 
 
 @dataclass(frozen=True)
 class MatchValues:
-    """A contact's email and phone as looked up: as typed, surrounding whitespace trimmed."""
+    """A contact's email and phone as looked up (as typed, trimmed), and how to compare them."""
 
     email: str
     phone: str
+    mode: str = EXACT
+    region: str = "US"
 
     @classmethod
-    def of(cls, email: str | None, phone: str | None) -> MatchValues:
-        return cls((email or "").strip(), (phone or "").strip())
+    def of(cls, email, phone, *, mode: str = EXACT, region: str = "US") -> MatchValues:
+        return cls((email or "").strip(), (phone or "").strip(), mode or EXACT, region or "US")
+
+    @classmethod
+    def for_connection(cls, connection, email, phone) -> MatchValues:
+        return cls.of(
+            email,
+            phone,
+            mode=connection.phone_matching,
+            region=connection.workspace.phone_region,
+        )
 
     def __bool__(self) -> bool:
         return bool(self.email or self.phone)
 
-    def key_parts(self) -> tuple[str, str]:
+    def key_parts(self) -> tuple[str, ...]:
         """What the cache key is made of: equal parts mean Salesforce gives the same answer."""
-        return self.email.lower(), self.phone
+        return self.email.lower(), self.phone, self.mode, self.region
+
+    def phone_spellings(self, limit: int | None = None) -> list[str]:
+        """The spellings asked for: the phone as typed, plus its other spellings (P3, P4)."""
+        found = spellings(self.phone, self.region) if self.phone else []
+        return found[:limit] if limit else found
+
+    def _same_phone(self, theirs: str) -> bool:
+        return bool(self.phone and theirs) and same_number(theirs, self.phone, self.region)
 
     def matches(self, row: dict) -> bool:
-        """Whether Salesforce's ``=`` would return ``row`` for these values."""
+        """Whether ``row`` is a match for these values under their mode."""
         if self.email and (row.get("Email") or "").lower() == self.email.lower():
             return True
-        return bool(self.phone) and any(row.get(f) == self.phone for f in PHONE_FIELDS)
+        if not self.phone:
+            return False
+        if self.mode == ANY_FORMAT:
+            return any(self._same_phone(row.get(f) or "") for f in PHONE_FIELDS)
+        return any(row.get(f) == self.phone for f in PHONE_FIELDS)
 
     def near_misses(self, row: dict) -> list[tuple[str, str]]:
-        """B1: ``(field, Salesforce's value)`` that differ only by formatting from ours."""
+        """B1, P4: ``(field, Salesforce's value)`` spelling our number or email differently."""
         found = []
-        phone_digits = digits(self.phone)
         for name in PHONE_FIELDS:
             theirs = row.get(name) or ""
-            if self.phone and theirs and theirs != self.phone and digits(theirs) == phone_digits:
+            if theirs and theirs != self.phone and self._same_phone(theirs):
                 found.append((name, theirs))
         theirs = row.get("Email") or ""
         if (
@@ -63,29 +98,37 @@ class MatchValues:
         return found
 
 
-def exact_conditions(values: list[MatchValues]) -> list[str]:
-    """SOQL conditions matching any of ``values`` exactly (one contact, or a page of them)."""
-    emails = sorted({v.email for v in values if v.email})
-    phones = sorted({v.phone for v in values if v.phone})
-    conditions = []
-    if len(emails) == 1:
-        conditions.append(format_soql("Email = {}", emails[0]))
-    elif emails:
-        conditions.append(format_soql("Email IN {}", emails))
-    if len(phones) == 1:
-        conditions.append(format_soql("Phone = {} OR MobilePhone = {}", phones[0], phones[0]))
-    elif phones:
-        conditions.append(format_soql("Phone IN {} OR MobilePhone IN {}", phones, phones))
-    return conditions
+def _in(field: str, values: list[str]) -> str:
+    if len(values) == 1:
+        return format_soql(f"{field} = {{}}", values[0])
+    return format_soql(f"{field} IN {{}}", values)
 
 
-def near_miss_conditions(values: MatchValues) -> list[str]:
-    """B1: the same digits in any formatting, or the email with whitespace around it."""
+def _phone_condition(phones: list[str]) -> list[str]:
+    return [f"{_in('Phone', phones)} OR {_in('MobilePhone', phones)}"] if phones else []
+
+
+def lookup_conditions(values: MatchValues) -> list[str]:
+    """The ONE lookup query's conditions: the matches and, in exact mode, the hint's candidates.
+
+    Any-format mode asks for every spelling; exact mode asks for them too, so a no-match lookup
+    already holds the near-match candidates (one round trip, P4), plus the email with
+    whitespace around it (B1).
+    """
     conditions = []
-    phone_digits = digits(values.phone)
-    if len(phone_digits) >= NEAR_MISS_MIN_DIGITS:
-        pattern = "%" + "%".join(phone_digits) + "%"
-        conditions.append(format_soql("Phone LIKE {} OR MobilePhone LIKE {}", pattern, pattern))
     if values.email:
-        conditions.append(format_soql("Email LIKE '%{:like}%'", values.email))
-    return conditions
+        conditions.append(format_soql("Email = {}", values.email))
+        if values.mode == EXACT:
+            conditions.append(format_soql("Email LIKE '%{:like}%'", values.email))
+    return conditions + _phone_condition(values.phone_spellings())
+
+
+def badge_conditions(values: list[MatchValues]) -> list[str]:
+    """B4, P5: one query for a page of contacts: matches only (badges show no hints)."""
+    emails = sorted({v.email for v in values if v.email})
+    phones: set[str] = set()
+    for v in values:
+        if v.phone:
+            phones |= set(v.phone_spellings(BADGE_SPELLINGS) if v.mode == ANY_FORMAT else [v.phone])
+    conditions = [_in("Email", emails)] if emails else []
+    return conditions + _phone_condition(sorted(phones))

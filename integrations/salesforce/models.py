@@ -50,6 +50,12 @@ class SalesforceConnection(models.Model):
         RECONNECT_NEEDED = "reconnect_needed", "Reconnect needed"
         DISCONNECTED = "disconnected", "Not connected"
 
+    class PhoneMatching(models.TextChoices):
+        """P2: how a contact's phone is compared with Salesforce's Phone and MobilePhone."""
+
+        EXACT = "exact", "Exact (character for character)"
+        ANY_FORMAT = "any_format", "Same number in any format"
+
     class ReconnectReason(models.TextChoices):
         """Why Salesforce stopped accepting this connection (T2, T4, T5); shown to admins."""
 
@@ -84,6 +90,9 @@ class SalesforceConnection(models.Model):
     field_names = models.JSONField(default=default_fields)
     field_meta = models.JSONField(default=default_field_meta)
     dropped_fields = models.JSONField(default=list, blank=True)  # INVALID_FIELD, auto-dropped
+    phone_matching = models.CharField(
+        max_length=12, choices=PhoneMatching.choices, default=PhoneMatching.EXACT
+    )
     # Bumped on disconnect and field changes: cache keys carry it (the cache can't delete by prefix).
     cache_generation = models.PositiveIntegerField(default=1)
 

@@ -13,7 +13,7 @@ Status = SalesforceConnection.Status
 def connection_for(workspace: Workspace) -> SalesforceConnection | None:
     """The workspace's connection row (connected or not), or None if it never connected."""
     return (
-        SalesforceConnection.objects.select_related("connected_by")
+        SalesforceConnection.objects.select_related("connected_by", "workspace")
         .filter(workspace=workspace)
         .first()
     )

@@ -1,14 +1,15 @@
-"""The SOQL the product sends (S7, B1, B4): SELECTs on Contact only, values quoted by
+"""The SOQL the product sends (S7, B1, B4, P3–P5): SELECTs on Contact only, values quoted by
 simple-salesforce's ``format_soql``, field names checked to be API names."""
 
 from __future__ import annotations
 
 import re
 
-from .matching import MatchValues, exact_conditions, near_miss_conditions
+from .matching import MatchValues, badge_conditions, lookup_conditions
 
 MATCH_LIMIT = 20  # newest first; "N more matches" beyond the first
-NEAR_MISS_LIMIT = 10
+# The one query also brings the near-match candidates (P4): room for both.
+LOOKUP_LIMIT = 50
 BADGE_LIMIT = 200
 # Always selected: matching, ordering, near-miss display and links need them.
 BASE_FIELDS = ["Id", "Name", "Email", "Phone", "MobilePhone", "LastModifiedDate"]
@@ -39,17 +40,16 @@ def contact_soql(fields: list[str], conditions: list[str], limit: int) -> str:
     )
 
 
-def exact_query(fields: list[str], *, email: str, phone: str, limit: int = MATCH_LIMIT) -> str:
-    """The ONE lookup query (S7): Email = e OR Phone = p OR MobilePhone = p, empty values omitted."""
-    return contact_soql(fields, exact_conditions([MatchValues.of(email, phone)]), limit)
+def lookup_query(fields: list[str], values: MatchValues, limit: int = LOOKUP_LIMIT) -> str:
+    """The ONE lookup query (S7, P3, P4): the matches and, in exact mode, the hint's candidates."""
+    return contact_soql(fields, lookup_conditions(values), limit)
 
 
-def near_miss_query(*, email: str, phone: str) -> str | None:
-    """B1: a bounded second query for formatting-only differences; None when nothing to ask."""
-    conditions = near_miss_conditions(MatchValues.of(email, phone))
-    return contact_soql(BASE_FIELDS, conditions, NEAR_MISS_LIMIT) if conditions else None
+def exact_query(fields: list[str], *, email: str, phone: str, limit: int = LOOKUP_LIMIT) -> str:
+    """The lookup query of a connection in the default mode (exact, US) for these values."""
+    return lookup_query(fields, MatchValues.of(email, phone), limit)
 
 
 def badge_query(fields: list[str], values: list[MatchValues]) -> str:
-    """B4: one query for a whole page of contacts."""
-    return contact_soql(fields, exact_conditions(values), BADGE_LIMIT)
+    """B4, P5: one query for a whole page of contacts."""
+    return contact_soql(fields, badge_conditions(values), BADGE_LIMIT)

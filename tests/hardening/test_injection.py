@@ -89,12 +89,12 @@ def test_s07_a_value_with_metacharacters_matches_itself_exactly(connection, sf, 
     assert find_contact(connection, phone=variant).matches == ()
 
 
-def test_b1_like_wildcards_in_email_are_literal_in_the_near_miss_query(connection, sf):
-    """The near-miss query uses LIKE: ``%`` and ``_`` from a contact must not match everything."""
-    soql = lookup.near_miss_query(email="%", phone="")
+def test_b1_like_wildcards_in_email_are_literal_in_the_lookup_query(connection, sf):
+    """The lookup's near-miss condition uses LIKE: ``%`` and ``_`` must not match everything."""
+    soql = lookup.exact_query(["Id"], email="%", phone="")
     answer = SalesforceClient(connection).query(soql)
     assert answer["totalSize"] == 0
-    soql = lookup.near_miss_query(email="_", phone="")
+    soql = lookup.exact_query(["Id"], email="_", phone="")
     assert SalesforceClient(connection).query(soql)["totalSize"] == 0
     # Control: an unescaped LIKE '%%%' would have matched every Contact with an email.
     assert (

@@ -20,7 +20,8 @@ def test_s07_one_soql_query_on_contact_only_with_quoted_values():
     soql = exact_query(["Id", "Name"], email="o'brien@example.com", phone="+1 555")
     assert soql == (
         "SELECT Id, Name FROM Contact WHERE Email = 'o\\'brien@example.com' OR "
-        "Phone = '+1 555' OR MobilePhone = '+1 555' ORDER BY LastModifiedDate DESC LIMIT 20"
+        "Email LIKE '%o\\'brien@example.com%' OR "  # B1's candidates, in the same query (P4)
+        "Phone = '+1 555' OR MobilePhone = '+1 555' ORDER BY LastModifiedDate DESC LIMIT 50"
     )
     assert "Phone" not in exact_query(["Id"], email="a@b.c", phone="")
     assert "Email" not in exact_query(["Id"], email="", phone="555")
@@ -74,7 +75,7 @@ def test_s09_b1_no_exact_match_but_formatting_near_miss(connection, sf):
         "+1 555 010 2000",
         "+15550102000",
     )
-    assert len(rest_queries(sf)) == 2  # the exact query, then the bounded near-miss query
+    assert len(rest_queries(sf)) == 1  # P4: the hint's candidates came with the lookup
 
 
 def test_b1_email_with_surrounding_whitespace_is_a_near_miss(connection):
@@ -83,7 +84,7 @@ def test_b1_email_with_surrounding_whitespace_is_a_near_miss(connection):
     assert [m.field for m in result.near_misses] == ["Email"]
 
 
-def test_b1_near_miss_query_only_when_nothing_matches(connection, sf):
+def test_b1_p4_a_match_costs_one_query(connection, sf):
     find_contact(connection, email="jane.cooper@northwind.example")
     assert len(rest_queries(sf)) == 1
 
@@ -245,7 +246,7 @@ def test_s12_slow_salesforce_still_asked_once_when_nothing_matches(connection, s
     for t in threads:
         t.join()
     assert len(results) == 4
-    assert len(rest_queries(sf)) == 2  # one exact query, one near-miss query, for all four
+    assert len(rest_queries(sf)) == 1  # one query (P4: hints included), for all four
 
 
 LOOKUP_IN_ANOTHER_PROCESS = """
