@@ -14,7 +14,7 @@ RUN_ENV = DEBUG=0 SECURE_COOKIES=0 SECURE_HSTS_SECONDS=0 \
 	SALESFORCE_CLIENT_ID="$$($(DEMO_APP) client_id)" \
 	SALESFORCE_CLIENT_SECRET="$$($(DEMO_APP) client_secret)"
 
-.PHONY: run test lint test-suite install install-test browser bench load soak clean
+.PHONY: run test lint test-suite install install-test browser bench load soak bench-phones clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (found $$($(PYTHON) --version))."; exit 1; }
@@ -70,6 +70,10 @@ bench: $(VENV)/.installed
 # Token soak (issue 9): refresh token rotation with 2-s sessions, 20 agents for 60 s.
 soak: $(VENV)/.installed
 	$(PY) bench/soak.py
+
+# Phone matching corpus (issue 11): precision and recall of each mode.
+bench-phones: $(VENV)/.installed
+	$(PY) bench/phones.py
 
 load: $(VENV)/.installed
 	$(PY) bench/load.py

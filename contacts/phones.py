@@ -58,10 +58,24 @@ def e164(raw: str | None, region: str | None) -> str:
     return number.e164 if number else ""
 
 
-def same_number(a: str | None, b: str | None, region: str | None) -> bool:
-    """Whether two spellings are the same number (and extension), read in ``region``."""
-    first, second = parse(a, region), parse(b, region)
-    return first is not None and second is not None and first.identity == second.identity
+def same_number(theirs: str | None, ours: str | None, region: str | None) -> bool:
+    """Whether ``theirs`` spells the same number (and extension) as ``ours``.
+
+    Both are read in ``region`` (the workspace's country). A national spelling that does not
+    read in ``region`` ("020 7946 0958" in a US workspace) is also read in the country of
+    ``ours``: an org keeps numbers of that country in its national form.
+    """
+    mine = parse(ours, region)
+    if mine is None:
+        return False
+    other = parse(theirs, region)
+    if other is not None and other.identity == mine.identity:
+        return True
+    own_region = phonenumbers.region_code_for_number(mine.parsed)
+    if own_region and own_region != (region or DEFAULT_REGION).upper():
+        other = parse(theirs, own_region)
+        return other is not None and other.identity == mine.identity
+    return False
 
 
 def _groups(formatted: str) -> list[str]:

@@ -13,6 +13,7 @@ from workspace.access import workspace_view
 
 from .forms import ContactForm
 from .models import Contact
+from .phones import e164
 from .selectors import contact_search
 
 PAGE_SIZE = 25
@@ -48,6 +49,7 @@ def contact_detail(request, pk: int):
         "contacts/detail.html",
         {
             "contact": contact,
+            "phone_e164": e164(contact.phone, request.workspace.phone_region),
             "conversations": conversations,
             "panels": sidebar_panels(request, contact),
             "nav": "contacts",

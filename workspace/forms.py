@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
-from .models import Membership, Role
+from .models import Membership, Role, Workspace
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -25,3 +25,35 @@ class RoleForm(forms.ModelForm):
     class Meta:
         model = Membership
         fields = ["role"]
+
+
+def region_choices() -> list[tuple[str, str]]:
+    """Every country libphonenumber knows, as "US (+1)", sorted by code."""
+    import phonenumbers
+
+    return [
+        (region, f"{region} (+{phonenumbers.country_code_for_region(region)})")
+        for region in sorted(phonenumbers.SUPPORTED_REGIONS)
+    ]
+
+
+class GeneralSettingsForm(forms.ModelForm):
+    """P1: how the workspace reads phone numbers typed without a country code."""
+
+    class Meta:
+        model = Workspace
+        fields = ["phone_region"]
+        help_texts = {
+            "phone_region": (
+                "Numbers typed without a country code, such as (415) 555-0123, are read as "
+                "this country's. Contacts keep the number exactly as typed."
+            )
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["phone_region"] = forms.ChoiceField(
+            label="Default country for phone numbers",
+            choices=region_choices(),
+            help_text=self._meta.help_texts["phone_region"],
+        )

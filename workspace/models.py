@@ -69,7 +69,10 @@ class Workspace(models.Model):
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     # P1: how national numbers (no country code) are read, e.g. "(415) 555-0123" in "US".
     phone_region = models.CharField(
-        "default country for phone numbers", max_length=2, default="US", validators=[validate_region]
+        "default country for phone numbers",
+        max_length=2,
+        default="US",
+        validators=[validate_region],
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

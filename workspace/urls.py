@@ -16,6 +16,7 @@ urlpatterns = [
         name="login",
     ),
     path("signout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("w/<slug:slug>/settings/general/", views.general, name="general"),
     path("w/<slug:slug>/settings/members/", views.members, name="members"),
     path("w/<slug:slug>/settings/members/<int:pk>/role/", views.member_role, name="member_role"),
 ]

@@ -6,10 +6,10 @@ from django.db import DatabaseError, InterfaceError
 from django.http import HttpResponseServerError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .access import OWNER_ROLES, workspace_view
-from .forms import RoleForm
+from .access import ADMIN_ROLES, OWNER_ROLES, workspace_view
+from .forms import GeneralSettingsForm, RoleForm
 from .middleware import database_unavailable_response
 from .models import Membership
 from .roles import change_role
@@ -33,6 +33,24 @@ def members(request):
         request,
         "workspace/members.html",
         {"memberships": memberships, "role_form": RoleForm(), "settings_tab": "members"},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@workspace_view(roles=ADMIN_ROLES)
+def general(request):
+    """Settings › General (P1): the workspace's default country for phone numbers."""
+    form = GeneralSettingsForm(request.POST or None, instance=request.workspace)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Settings saved.")
+        return redirect("workspace:general", slug=request.workspace.slug)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "workspace/general.html",
+        {"form": form, "settings_tab": "general", "nav": "settings"},
+        status=status,
     )
 
 

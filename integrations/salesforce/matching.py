@@ -76,9 +76,11 @@ class MatchValues:
             return True
         if not self.phone:
             return False
-        if self.mode == ANY_FORMAT:
-            return any(self._same_phone(row.get(f) or "") for f in PHONE_FIELDS)
-        return any(row.get(f) == self.phone for f in PHONE_FIELDS)
+        if any(row.get(f) == self.phone for f in PHONE_FIELDS):
+            return True  # exact, in both modes (any format includes the same characters)
+        return self.mode == ANY_FORMAT and any(
+            self._same_phone(row.get(f) or "") for f in PHONE_FIELDS
+        )
 
     def near_misses(self, row: dict) -> list[tuple[str, str]]:
         """B1, P4: ``(field, Salesforce's value)`` spelling our number or email differently."""

@@ -135,6 +135,7 @@ class SalesforceEvent(models.Model):
         REVOKE_FAILED = "revoke_failed", "Revoke at Salesforce failed"
         FIELDS_CHANGED = "fields_changed", "Fields changed"
         FIELD_DROPPED = "field_dropped", "Field dropped"
+        PHONE_MATCHING = "phone_matching", "Phone matching changed"
         RECONNECT_NEEDED = "reconnect_needed", "Reconnect needed"
 
     workspace = models.ForeignKey(

@@ -117,6 +117,23 @@ def set_fields(
     )
 
 
+def set_phone_matching(connection: SalesforceConnection, *, mode: str, actor) -> bool:
+    """P2: exact or any format; takes effect at once (new cache generation). True if changed."""
+    mode = SalesforceConnection.PhoneMatching(mode)
+    if connection.phone_matching == mode:
+        return False
+    before = connection.get_phone_matching_display()
+    connection.phone_matching = mode
+    connection.save(update_fields=["phone_matching"])
+    _changed(
+        connection,
+        Kind.PHONE_MATCHING,
+        actor=actor,
+        detail=f"{before} → {connection.get_phone_matching_display()}",
+    )
+    return True
+
+
 def drop_fields(connection: SalesforceConnection, doomed: list[str]) -> None:
     """Fields Salesforce no longer knows leave the sidebar; admins see a note."""
     connection.field_names = [p for p in connection.field_names if p not in doomed]

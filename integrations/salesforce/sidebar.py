@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from contacts.models import Contact
+from contacts.phones import e164
 from integrations.panels import render_panel_page
 from integrations.registry import ContactListBadge, SidebarPanel, register_badge, register_panel
 from workspace.access import workspace_view
@@ -53,6 +54,7 @@ def render_salesforce_panel(request, contact):
             context.update(
                 state="result",
                 result=result,
+                phone_e164=e164(contact.phone, request.workspace.phone_region),
                 rows=field_rows(result.primary, connection, tz) if result.primary else [],
             )
     return render_panel_page(request, contact, PANEL_TEMPLATE, context, title="Salesforce")

@@ -11,5 +11,6 @@ urlpatterns = [
     path("connect/", views.connect, name="connect"),
     path("disconnect/", views.disconnect, name="disconnect"),
     path("fields/", field_settings.fields, name="fields"),
+    path("phone-matching/", views.phone_matching, name="phone_matching"),
     path("badges/", sidebar.contact_badges, name="badges"),
 ]

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from workspace.access import ADMIN_ROLES, workspace_view
 
 from . import connection as service
-from . import pending, selectors
+from . import pending, selectors, services
 from .errors import NotConfigured, SalesforceError
 from .forms import ConnectForm
 from .models import SalesforceConnection
@@ -144,5 +144,20 @@ def disconnect(request):
             request,
             "Salesforce disconnected here, but Salesforce could not be told to revoke access "
             f"({result.revoke_error}). Revoke the app's access in Salesforce Setup to be sure.",
+        )
+    return redirect(_manage_url(request.workspace))
+
+
+@require_POST
+@workspace_view(roles=ADMIN_ROLES)
+def phone_matching(request):
+    """P2: Owners and Managers choose how phones are compared; audited, effective at once."""
+    connection = selectors.connection_for(request.workspace)
+    mode = request.POST.get("phone_matching", "")
+    if connection is None or mode not in SalesforceConnection.PhoneMatching.values:
+        messages.error(request, "Choose “Exact” or “Same number in any format”.")
+    elif services.set_phone_matching(connection, mode=mode, actor=request.user):
+        messages.success(
+            request, f"Phone matching is now “{connection.get_phone_matching_display()}”."
         )
     return redirect(_manage_url(request.workspace))

@@ -45,6 +45,13 @@ SALESFORCE_DEMO_CONTACTS = [
     ("Sofia Rossi", "", "555-010-4000"),
     ("Kim Lee", "kim.lee@example.net", ""),
     ("Noah Nomatch", "noah@nowhere.example", ""),
+    # Phones as messaging channels deliver them (E.164) against the spellings the org holds
+    # (P6): a near-match hint in exact mode, a match in "Same number in any format".
+    ("Grace Hopper", "", "+14155550123"),  # Salesforce: (415) 555-0123
+    ("Alan Turing", "", "+44 20 7946 0958"),  # Salesforce: 020 7946 0958 (UK national)
+    ("Margaret Hamilton", "", "+1 617-555-0199 ext. 123"),  # Salesforce: (617) 555-0199 x123
+    ("Ada Byron", "", "(415) 555-0188"),  # Salesforce mobile: 415.555.0188
+    ("Katherine Johnson", "", "+442079460999"),  # Salesforce: +44 20 7946 0999
 ]
 
 FIRST = [
@@ -128,7 +135,7 @@ class Command(BaseCommand):
         workspaces = {}
         for key, (name, tz) in WORKSPACES.items():
             ws, _ = Workspace.objects.update_or_create(
-                slug=key, defaults={"name": name, "time_zone": tz}
+                slug=key, defaults={"name": name, "time_zone": tz, "phone_region": "US"}
             )
             workspaces[key] = ws
         users = {}
