@@ -213,7 +213,7 @@ def test_b1_near_miss_hints_show_both_values(live_app, as_agent, console):
     expect(miss).to_contain_text("Priya Shah")
     expect(miss).to_contain_text("+1 555 010 2000")
     expect(miss).to_contain_text("+15550102000")
-    expect(miss).to_contain_text("formatting")
+    expect(miss).to_contain_text("same number written differently")
     expect(miss.get_by_role("link", name="View in Salesforce")).to_have_attribute(
         "target", "_blank"
     )
@@ -225,6 +225,39 @@ def test_b1_near_miss_hints_show_both_values(live_app, as_agent, console):
     expect(miss).to_contain_text("kim.lee@example.net")
     expect(miss).to_contain_text("surrounding spaces")
     shot(page, "near-miss-email")
+    console.assert_clean()
+
+
+def _phone_matching(page: Page, label: str) -> None:
+    page.goto(MANAGE_PATH)
+    page.get_by_label(label).check()
+    page.get_by_role("button", name="Save phone matching").click()
+    expect(page.get_by_label(label)).to_be_checked()
+
+
+def test_p2_p4_owner_switches_phone_matching_and_the_agent_sees_the_match(
+    live_app, new_context, console
+):
+    live_app.ensure_connected()
+    agent = new_context(AGENT).new_page()
+    open_contact(agent, "Grace Hopper")  # +14155550123 here, (415) 555-0123 in Salesforce
+    miss = sf_panel(agent).locator(".sf-near-miss")
+    expect(miss).to_contain_text("(415) 555-0123")
+    expect(miss).to_contain_text("+14155550123")
+    shot(agent, "phone-exact-near-match", keep=True)
+
+    owner = new_context(OWNER).new_page()
+    try:
+        _phone_matching(owner, "Same number in any format")
+        expect(owner.locator("#sf-events")).to_contain_text("Phone matching changed")
+        shot(owner, "phone-matching-setting")
+        agent.reload()
+        panel = sf_panel(agent)
+        expect(field(panel, "Phone")).to_have_text("(415) 555-0123")
+        expect(panel.locator(".sf-near-miss")).to_have_count(0)
+        shot(agent, "phone-any-format-match", keep=True)
+    finally:  # other tests expect the default
+        _phone_matching(owner, "Exact (character for character)")
     console.assert_clean()
 
 
