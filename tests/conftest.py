@@ -210,3 +210,24 @@ def run_threads(n: int, target) -> tuple[list, list]:
     for t in threads:
         t.join(timeout=60)
     return results, failures
+
+
+def run_processes(argv: list[str], env: dict, n: int, *, timeout: float = 90) -> list[str]:
+    """``argv`` in ``n`` processes at once (from the project root); their outputs, all exit 0."""
+    import subprocess
+    from pathlib import Path
+
+    runs = [
+        subprocess.Popen(  # noqa: S603 - the tests' own commands
+            argv,
+            cwd=Path(__file__).resolve().parent.parent,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(n)
+    ]
+    outputs = [run.communicate(timeout=timeout) for run in runs]
+    assert [run.returncode for run in runs] == [0] * n, outputs
+    return [out for out, _ in outputs]

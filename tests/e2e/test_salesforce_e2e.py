@@ -163,8 +163,9 @@ def test_i3_s06_contact_page_sidebar_and_b4_list_badges(live_app, as_agent, cons
     # Badges arrive after the page (one request for the page's contacts).
     expect(row("Jane Cooper").locator(".badge.match")).to_have_text("In Salesforce")
     expect(row("Marcus Reed").locator(".badge.match")).to_have_text("In Salesforce")
-    expect(row("Omar Haddad").locator(".badge.match")).to_have_text("In Salesforce")
-    expect(row("Noah Nomatch").locator(".badge-cell")).to_have_text("")
+    expect(row("Fabrikam Support").locator(".badge.match")).to_have_text("In Salesforce")
+    expect(row("Grace Hopper").locator(".badge-cell")).to_have_text("")  # exact mode (P5)
+    expect(row("Kim Lee").locator(".badge-cell")).to_have_text("")  # a near match is no match
     expect(row("Lena Lead").locator(".badge-cell")).to_have_text("")
     shot(page, "contacts-list-badges", keep=True)
 

@@ -90,7 +90,7 @@ def test_code_flow_with_pkce_and_refresh_via_requests_oauthlib(sf_emulator, inse
     assert refreshed["access_token"] != token["access_token"]
     assert refreshed["instance_url"] == sf_emulator.instance_url
     sf = simple_sf(refreshed)
-    assert sf.query("SELECT COUNT() FROM Contact")["totalSize"] == 40
+    assert sf.query("SELECT COUNT() FROM Contact")["totalSize"] == 45
 
 
 def test_token_answer_has_salesforce_fields_and_no_expires_in(sf_emulator):

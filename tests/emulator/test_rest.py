@@ -223,7 +223,7 @@ def test_expire_sessions_then_refresh_still_works(sf_emulator, acme_token):
         timeout=5,
     )
     assert r.status_code == 200
-    assert simple_sf(r.json()).query("SELECT COUNT() FROM Contact")["totalSize"] == 40
+    assert simple_sf(r.json()).query("SELECT COUNT() FROM Contact")["totalSize"] == 45
 
 
 def test_revoke_refresh_tokens_fault(sf_emulator, acme_token):
@@ -261,7 +261,7 @@ def test_faults_raise_simple_salesforce_exceptions(sf_emulator, sf, kind, exc_ty
     assert exc.value.status == status
     assert exc.value.content[0]["errorCode"] == code
     sf_emulator.clear_faults(org_id=ACME)
-    assert sf.query("SELECT COUNT() FROM Contact")["totalSize"] == 40
+    assert sf.query("SELECT COUNT() FROM Contact")["totalSize"] == 45
 
 
 def test_fault_per_user_leaves_other_users_alone(sf_emulator):

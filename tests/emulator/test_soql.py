@@ -179,7 +179,7 @@ def test_null_compares_with_two_valued_logic(sf):
     total = sf.query("SELECT COUNT() FROM Contact")["totalSize"]
     with_email = sf.query("SELECT COUNT() FROM Contact WHERE Email != null")["totalSize"]
     not_x = sf.query("SELECT COUNT() FROM Contact WHERE Email != 'x@example.com'")["totalSize"]
-    assert total == 40
+    assert total == 45
     assert with_email < total
     assert not_x == total  # rows with a null Email are "not equal" too
 
@@ -212,7 +212,7 @@ def test_order_by_nulls_limit_offset(sf):
 
 
 def test_count(sf):
-    assert sf.query("SELECT COUNT() FROM Contact") == {"totalSize": 40, "done": True, "records": []}
+    assert sf.query("SELECT COUNT() FROM Contact") == {"totalSize": 45, "done": True, "records": []}
     assert sf.query("SELECT COUNT() FROM Contact WHERE LastName = 'Cooper'")["totalSize"] == 1
     agg = sf.query("SELECT COUNT(Id) FROM Lead")
     assert agg["records"][0]["expr0"] == 3

@@ -225,7 +225,7 @@ def test_t9_sessions_expire_on_the_clock(sf_emulator):
     sf_emulator.set_token_policy(session_timeout_seconds=60)
     token = issue_token(sf_emulator)
     sf = simple_sf(token)
-    assert sf.query("SELECT COUNT() FROM Contact")["totalSize"] == 40
+    assert sf.query("SELECT COUNT() FROM Contact")["totalSize"] == 45
     sf_emulator.advance_clock(59)
     assert works(token)
     sf_emulator.advance_clock(2)
@@ -507,7 +507,7 @@ def test_t9_single_app_data_without_a_policy_gets_the_defaults():
 def test_t9_every_served_version_answers(acme_token, version):
     """jsforce's default v50.0 included."""
     sf = simple_sf(acme_token, version=version)
-    assert sf.query("SELECT COUNT() FROM Contact")["totalSize"] == 40
+    assert sf.query("SELECT COUNT() FROM Contact")["totalSize"] == 45
     describe = sf.Contact.describe()
     assert describe["name"] == "Contact"
     auth = {"Authorization": f"Bearer {acme_token['access_token']}"}

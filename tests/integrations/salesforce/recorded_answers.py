@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
@@ -18,7 +17,6 @@ HERE = Path(__file__).resolve().parent / "recorded"
 VERSION = "62.0"
 ACME_ORG_ID = "00D5g000004AcmEEAS"
 ACME_ADMIN = "admin@acme-corp.example"
-CALLBACK = "http://127.0.0.1:8000/integrations/salesforce/callback/"
 
 # name: (kind, fault or None, what to send)
 REST_CASES = {
@@ -66,29 +64,11 @@ def load(name: str) -> dict:
 
 
 def record() -> None:
-    from salesforce_emulator.testing import consent, running_emulator
+    from salesforce_emulator.testing import running_emulator
+    from tests.emulator.conftest import issue_token
 
     with running_emulator() as emulator:
-        from requests_oauthlib import OAuth2Session
-
-        session = OAuth2Session(
-            emulator.client_id, redirect_uri=CALLBACK, scope=["api"], pkce="S256"
-        )
-        url, _ = session.authorization_url(emulator.authorize_url)
-        location = consent(url, username=ACME_ADMIN)
-        code = dict(parse_qsl(urlsplit(location).query))["code"]
-        token = requests.post(
-            emulator.token_url,
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "client_id": emulator.client_id,
-                "client_secret": emulator.client_secret,
-                "redirect_uri": CALLBACK,
-                "code_verifier": session._code_verifier,
-            },
-            timeout=10,
-        ).json()["access_token"]
+        token = issue_token(emulator)["access_token"]
         HERE.mkdir(exist_ok=True)
         for name in [*REST_CASES, *OAUTH_CASES]:
             answer = drive(emulator, name, token)

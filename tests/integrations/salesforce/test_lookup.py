@@ -262,31 +262,19 @@ print(result.primary.id if result.primary else "none")
 @pytest.mark.django_db(transaction=True)
 def test_s12_several_server_processes_ask_salesforce_once(connection, sf, other_process_env):
     """S12 across processes: single-flight goes through the shared cache, not process memory."""
-    import subprocess
     import sys
-    from pathlib import Path
+
+    from tests.conftest import run_processes
 
     env = other_process_env
     sf.set_fault("latency", org_id=connection.org_id, value=1.0)
-    root = Path(__file__).resolve().parents[3]
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                LOOKUP_IN_ANOTHER_PROCESS,
-                str(connection.pk),
-                "jane.cooper@northwind.example",
-            ],
-            cwd=root,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(3)
+    argv = [
+        sys.executable,
+        "-c",
+        LOOKUP_IN_ANOTHER_PROCESS,
+        str(connection.pk),
+        "jane.cooper@northwind.example",
     ]
-    outputs = [p.communicate(timeout=60) for p in processes]
-    assert [p.returncode for p in processes] == [0, 0, 0], outputs
-    assert [out.strip() for out, _ in outputs] == ["0035g00000Con01AAB"] * 3
+    outputs = run_processes(argv, env, 3, timeout=60)
+    assert [out.strip() for out in outputs] == ["0035g00000Con01AAB"] * 3
     assert len(rest_queries(sf)) == 1

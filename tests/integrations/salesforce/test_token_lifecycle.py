@@ -17,7 +17,7 @@ from integrations.salesforce import oauth
 from integrations.salesforce.client import SalesforceClient
 from integrations.salesforce.errors import OAuthFailed
 from integrations.salesforce.models import SalesforceConnection
-from tests.conftest import client_for, run_threads
+from tests.conftest import client_for, run_processes, run_threads
 from workspace.models import Membership, Role, Workspace
 
 from .conftest import connect_workspace
@@ -127,20 +127,8 @@ def test_t3_keepalive_on_several_machines_at_once_refreshes_once(
     _age(connection, 30)
     sf.set_fault("latency", org_id=connection.org_id, value=0.5)  # widen the race
     sf.reset_log()
-    runs = [
-        subprocess.Popen(  # noqa: S603 - our own interpreter and manage.py
-            KEEPALIVE,
-            cwd=ROOT,
-            env=other_process_env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(3)
-    ]
-    outputs = [run.communicate(timeout=60) for run in runs]
-    assert [run.returncode for run in runs] == [0, 0, 0], outputs
-    lines = [line for out, _ in outputs for line in out.splitlines() if "workspace acme" in line]
+    outputs = run_processes(KEEPALIVE, other_process_env, 3, timeout=60)
+    lines = [line for out in outputs for line in out.splitlines() if "workspace acme" in line]
     assert sorted(line.split()[0] for line in lines).count("refreshed") <= 1
     assert len(token_grants(sf)) == 1
 
@@ -409,19 +397,8 @@ def test_t1_several_processes_meeting_an_expired_session_cause_one_grant(
     sf.set_fault("latency", org_id=connection.org_id, value=0.3)  # widen the race
     sf.expire_sessions(connection.org_id)
     sf.reset_log()
-    runs = [
-        subprocess.Popen(  # noqa: S603 - our own interpreter
-            [sys.executable, "-c", REFRESH_IN_ANOTHER_PROCESS, str(connection.pk)],
-            cwd=ROOT,
-            env=other_process_env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(4)
-    ]
-    outputs = [run.communicate(timeout=90) for run in runs]
-    assert [run.returncode for run in runs] == [0] * 4, outputs
+    argv = [sys.executable, "-c", REFRESH_IN_ANOTHER_PROCESS, str(connection.pk)]
+    run_processes(argv, other_process_env, 4)
     summary = sf.token_summary()
     assert (summary["refresh_grants"], summary["reuse_detected"]) == (1, 0)
 
