@@ -72,7 +72,8 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from . import schema
-from .state import EmulatorError, State
+from .errors import EmulatorError
+from .state import State
 from .web import json_response
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost", None}
@@ -92,7 +93,7 @@ def _user_id(state: State, body: dict[str, Any]) -> str | None:
     if body.get("user_id"):
         return body["user_id"]
     if body.get("username"):
-        user = state.user_by_username(body["username"])
+        user = state.directory.user_by_username(body["username"])
         if user is None:
             raise EmulatorError(f"unknown username {body['username']!r}")
         return user["id"]
@@ -126,62 +127,55 @@ def _handle(state: State, request: Request, op: str) -> Response:
         return json_response({"ok": True})
     if op == "faults/clear" and method == "POST":
         body = _body(request)
-        state.clear_faults(org_id=body.get("org_id"), user_id=_user_id(state, body))
+        state.faults.clear(org_id=body.get("org_id"), user_id=_user_id(state, body))
         return json_response({"ok": True})
     if op == "requests":
         if method == "DELETE":
-            state.reset_request_log()
+            state.logs.clear_requests()
             return json_response({"ok": True})
-        return json_response(state.get_request_log(request.args.get("org_id") or None))
+        return json_response(state.logs.get_requests(request.args.get("org_id") or None))
     if op == "writes":
         if method == "DELETE":
-            with state.lock:
-                state.writes.clear()
+            state.logs.clear_writes()
             return json_response({"ok": True})
-        return json_response(state.get_writes())
+        return json_response(state.logs.get_writes())
     if op == "usage" and method == "POST":
         body = _body(request)
-        state.set_usage(body["org_id"], body.get("used"), body.get("limit"))
-        used, limit = state.usage(body["org_id"])
+        state.usage.set(body["org_id"], body.get("used"), body.get("limit"))
+        used, limit = state.usage.get(body["org_id"])
         return json_response({"used": used, "limit": limit})
     if op in ("expire-sessions", "revoke-refresh-tokens") and method == "POST":
         body = _body(request)
-        fn = state.expire_sessions if op == "expire-sessions" else state.revoke_refresh_tokens
+        fn = (
+            state.tokens.expire_sessions
+            if op == "expire-sessions"
+            else state.tokens.revoke_refresh_tokens
+        )
         count = fn(body.get("org_id"), _user_id(state, body))
         return json_response({"count": count})
     if op == "token-policy":
         if method == "POST":
             body = _body(request)
             client_id = body.pop("client_id", None)
-            return json_response(state.set_token_policy(client_id, **body))
-        return json_response(state.token_policy(request.args.get("client_id") or None))
+            return json_response(state.apps.set_token_policy(client_id, **body))
+        return json_response(state.apps.token_policy(request.args.get("client_id") or None))
     if op == "clock":
         if method == "POST":
             body = _body(request)
             if "advance_seconds" not in body:
                 raise EmulatorError("advance_seconds is required")
-            state.advance_clock(body["advance_seconds"])
-        return json_response({"offset_seconds": state.clock_offset, "now": state.now()})
+            state.clock.advance(body["advance_seconds"])
+        return json_response({"offset_seconds": state.clock.offset, "now": state.clock.now()})
     if op == "token-families" and method == "GET":
-        return json_response(state.token_families())
+        return json_response(state.tokens.token_families())
     if op.startswith("records/") and method == "POST":
         _, sobject_name, record_id = op.split("/", 2)
         sobject = schema.canonical_object(sobject_name)
         if sobject is None:
             raise EmulatorError(f"unknown sobject {sobject_name!r}")
         body = _body(request)
-        fields = body.get("fields", {})
-        found = state.find_record(sobject, record_id)
-        with state.lock:
-            if found is not None:
-                org_id, row = found
-                state.update(org_id, sobject, row["Id"], fields, log=None)
-                return json_response({"id": row["Id"], "created": False})
-            org_id = body.get("org_id")
-            if not org_id:
-                raise EmulatorError("record not found; pass org_id to create it")
-            state.org(org_id)
-            row = state._normalise(sobject, {**fields, "Id": record_id}, new=True)
-            state.records[org_id][sobject][record_id] = row
-            return json_response({"id": record_id, "created": True})
+        stored_id, created = state.records.upsert(
+            sobject, record_id, body.get("fields", {}), body.get("org_id")
+        )
+        return json_response({"id": stored_id, "created": created})
     return json_response({"error": f"unknown control operation {method} {op}"}, 404)

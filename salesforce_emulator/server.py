@@ -36,7 +36,7 @@ class _App:
         response = self.dispatch(request, endpoint, values)
         if endpoint and endpoint not in ("control", "record_page", "classic"):
             args = request.args
-            self.state.log_request(
+            self.state.logs.add_request(
                 {
                     "method": request.method,
                     "path": request.path,
@@ -129,7 +129,7 @@ class InstanceApp(_App):
         if endpoint == "classic":
             rid = values["record_id"]
             obj = schema.PREFIXES.get(rid[:3])
-            if obj and state.find_record(obj, rid):
+            if obj and state.records.find(obj, rid):
                 return redirect(f"/lightning/r/{obj}/{rid}/view", code=302)
         if request.path.startswith("/services/"):
             return json_response(rest.NOT_FOUND, 404)
@@ -137,7 +137,7 @@ class InstanceApp(_App):
 
     def record_page(self, sobject_name: str, record_id: str) -> Response:
         sobject = schema.canonical_object(sobject_name)
-        found = self.state.find_record(sobject, record_id) if sobject else None
+        found = self.state.records.find(sobject, record_id) if sobject else None
         if not found or found[1].get("IsDeleted"):
             return html_response(
                 pages.not_found_page(
@@ -149,8 +149,8 @@ class InstanceApp(_App):
         org_id, row = found
         assert sobject is not None
         fields = [f for f in schema.OBJECTS[sobject]["fields"] if f["name"] != "IsDeleted"]
-        org_name = self.state.orgs[org_id]["name"]
-        return html_response(pages.record_page(sobject, dict(row), fields, org_name))
+        org_name = self.state.directory.orgs[org_id]["name"]
+        return html_response(pages.record_page(sobject, row, fields, org_name))
 
 
 class _QuietHandler(WSGIRequestHandler):
