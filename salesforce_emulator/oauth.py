@@ -382,6 +382,25 @@ def _identity_urls(state: State, org_id: str, user_id: str) -> dict[str, str]:
     }
 
 
+def _photos(state: State) -> dict[str, str]:
+    return {
+        "picture": f"{state.instance_url}/profilephoto/005/F",
+        "thumbnail": f"{state.instance_url}/profilephoto/005/T",
+    }
+
+
+def _user_settings(state: State, org: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
+    """The fields the identity URL and userinfo answer alike, in their order."""
+    return {
+        "urls": _identity_urls(state, org["id"], user["id"]),
+        "active": bool(user.get("active", True)),
+        "user_type": "STANDARD",
+        "language": user.get("language", "en_US"),
+        "locale": user.get("locale", "en_US"),
+        "utcOffset": user.get("utc_offset", -28800000),
+    }
+
+
 def _authorised_user(state: State, request: Request) -> dict[str, Any] | None:
     grant = state.tokens.access(bearer_token(request))
     if grant is None:
@@ -415,10 +434,7 @@ def identity(state: State, request: Request, org_id: str, user_id: str) -> Respo
             "first_name": target.get("first_name"),
             "last_name": target["last_name"],
             "timezone": target.get("timezone", "America/Los_Angeles"),
-            "photos": {
-                "picture": f"{state.instance_url}/profilephoto/005/F",
-                "thumbnail": f"{state.instance_url}/profilephoto/005/T",
-            },
+            "photos": _photos(state),
             "addr_street": None,
             "addr_city": None,
             "addr_state": None,
@@ -428,12 +444,7 @@ def identity(state: State, request: Request, org_id: str, user_id: str) -> Respo
             "mobile_phone_verified": False,
             "is_lightning_login_user": False,
             "status": {"created_date": None, "body": None},
-            "urls": _identity_urls(state, org["id"], target["id"]),
-            "active": bool(target.get("active", True)),
-            "user_type": "STANDARD",
-            "language": target.get("language", "en_US"),
-            "locale": target.get("locale", "en_US"),
-            "utcOffset": target.get("utc_offset", -28800000),
+            **_user_settings(state, org, target),
             "last_modified_date": org.get("created_date"),
             "is_app_installed": True,
         }
@@ -460,20 +471,12 @@ def userinfo(state: State, request: Request) -> Response:
             "given_name": user.get("first_name"),
             "family_name": user["last_name"],
             "zoneinfo": user.get("timezone", "America/Los_Angeles"),
-            "photos": {
-                "picture": f"{state.instance_url}/profilephoto/005/F",
-                "thumbnail": f"{state.instance_url}/profilephoto/005/T",
-            },
+            "photos": _photos(state),
             "profile": f"{state.instance_url}/{user['id']}",
             "picture": f"{state.instance_url}/profilephoto/005/F",
             "address": {},
             "is_salesforce_integration_user": False,
-            "urls": _identity_urls(state, org["id"], user["id"]),
-            "active": bool(user.get("active", True)),
-            "user_type": "STANDARD",
-            "language": user.get("language", "en_US"),
-            "locale": user.get("locale", "en_US"),
-            "utcOffset": user.get("utc_offset", -28800000),
+            **_user_settings(state, org, user),
             "updated_at": org.get("created_date"),
             "is_app_installed": True,
         }

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
-from werkzeug.routing import BaseConverter, Map, Rule, ValidationError
+from werkzeug.routing import BaseConverter, Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from . import schema, soql
@@ -185,13 +185,16 @@ class _Call:
 
 
 class _SObjectConverter(BaseConverter):
-    """An sObject the emulator serves, in any letter case; the value is its canonical name."""
+    """An sObject the emulator serves, in any letter case; the value is its canonical name.
+
+    The names are in the pattern (not checked in ``to_python``) so that an unknown sObject is an
+    unknown path (404) whatever the method: werkzeug checks methods before converting values.
+    """
+
+    regex = "(?i:{})".format("|".join(re.escape(name) for name in schema.OBJECTS))
 
     def to_python(self, value: str) -> str:
-        sobject = schema.canonical_object(value)
-        if sobject is None:
-            raise ValidationError()
-        return sobject
+        return schema.canonical_object(value) or value  # the pattern admits only known names
 
 
 class _RecordIdConverter(BaseConverter):
