@@ -246,7 +246,7 @@ def _query(call: _Call, *, all_rows: bool = False) -> Response:
         return error("MALFORMED_QUERY", "A query string has to be specified", 400)
     query = soql.parse(q)
     records = call.state.records
-    with call.state.lock:
+    with records.lock:  # the rows stay as they are while the query reads them
         rows = records.table(call.org_id, query.sobject)
         lookup = records.lookup_fn(call.org_id)
         result = soql.execute(query, rows, lookup, call.version, all_rows=all_rows)

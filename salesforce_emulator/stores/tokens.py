@@ -37,11 +37,6 @@ class TokenStore(Store):
             self.refresh_tokens.clear()
             self.families.clear()
 
-    # One approval (a code grant that yields a refresh token) starts a token *family*: its refresh
-    # token(s) and every access token issued from them. Rotation replaces the family's refresh
-    # token on each refresh grant; reuse of a replaced one, the revoke endpoint, the approval limit
-    # and the control endpoint end a family (all its refresh and access tokens).
-
     def _new_access(
         self,
         org_id: str,
