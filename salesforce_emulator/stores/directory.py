@@ -37,13 +37,6 @@ class Directory(Store):
             raise EmulatorError(f"unknown org {org_id!r}")
         return org
 
-    def user(self, user_id: str) -> dict[str, Any]:
-        with self.lock:
-            user = self.users.get(user_id)
-        if user is None:
-            raise EmulatorError(f"unknown user {user_id!r}")
-        return user
-
     def user_by_username(self, username: str) -> dict[str, Any] | None:
         with self.lock:
             return next(
