@@ -98,6 +98,8 @@ def retired(version: str) -> bool:
 
 
 def handle(state: State, request: Request, version: str, rest: str) -> Response:
+    """``/services/data/vXX.X/<rest>``: version (410/404), session (401), API usage, latency and
+    faults, then the resource ``ROUTES`` maps ``rest`` to."""
     if version not in VERSIONS:
         if retired(version):
             return json_response(GONE, 410)
