@@ -94,10 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     for kind, value, scope in args.fault:
         if scope is None:
             state.startup_faults.append((kind, value, None, None))
-        elif scope in state.orgs:
+        elif scope in state.directory.orgs:
             state.startup_faults.append((kind, value, scope, None))
         else:
-            user = state.user_by_username(scope)
+            user = state.directory.user_by_username(scope)
             if user is None:
                 parser.error(f"--fault scope {scope!r} is neither an org id nor a username")
             state.startup_faults.append((kind, value, None, user["id"]))
@@ -109,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     ).start()
     print(f"Salesforce emulator login URL:    {emulator.login_url}", flush=True)
     print(f"Salesforce emulator instance URL: {emulator.instance_url}", flush=True)
-    print(f"Connected App client_id: {state.app['client_id']}", flush=True)
-    print(f"Token policy: {json.dumps(state.app['token_policy'])}", flush=True)
+    print(f"Connected App client_id: {state.apps.default['client_id']}", flush=True)
+    print(f"Token policy: {json.dumps(state.apps.default['token_policy'])}", flush=True)
 
     stop = threading.Event()
 

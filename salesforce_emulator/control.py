@@ -69,10 +69,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from . import schema
-from .state import EmulatorError, State
+from .errors import EmulatorError
+from .state import State
 from .web import json_response
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost", None}
@@ -92,7 +95,7 @@ def _user_id(state: State, body: dict[str, Any]) -> str | None:
     if body.get("user_id"):
         return body["user_id"]
     if body.get("username"):
-        user = state.user_by_username(body["username"])
+        user = state.directory.user_by_username(body["username"])
         if user is None:
             raise EmulatorError(f"unknown username {body['username']!r}")
         return user["id"]
@@ -103,85 +106,142 @@ def handle(state: State, request: Request, op: str) -> Response:
     if request.remote_addr not in LOOPBACK and not str(request.remote_addr).startswith("127."):
         return json_response({"error": "control endpoint is loopback only"}, 403)
     try:
-        return _handle(state, request, op.strip("/"))
+        return _dispatch(state, request, op.strip("/"))
     except (EmulatorError, ValueError, KeyError) as exc:
         return json_response({"error": str(exc)}, 400)
 
 
-def _handle(state: State, request: Request, op: str) -> Response:
-    method = request.method
-    if op == "info" and method == "GET":
-        return json_response(state.info())
-    if op == "reset" and method == "POST":
-        state.reset()
-        return json_response({"ok": True})
-    if op == "faults" and method == "POST":
-        body = _body(request)
-        state.set_fault(
-            body["kind"],
-            body.get("value", True),
-            org_id=body.get("org_id"),
-            user_id=_user_id(state, body),
-        )
-        return json_response({"ok": True})
-    if op == "faults/clear" and method == "POST":
-        body = _body(request)
-        state.clear_faults(org_id=body.get("org_id"), user_id=_user_id(state, body))
-        return json_response({"ok": True})
-    if op == "requests":
-        if method == "DELETE":
-            state.reset_request_log()
-            return json_response({"ok": True})
-        return json_response(state.get_request_log(request.args.get("org_id") or None))
-    if op == "writes":
-        if method == "DELETE":
-            with state.lock:
-                state.writes.clear()
-            return json_response({"ok": True})
-        return json_response(state.get_writes())
-    if op == "usage" and method == "POST":
-        body = _body(request)
-        state.set_usage(body["org_id"], body.get("used"), body.get("limit"))
-        used, limit = state.usage(body["org_id"])
-        return json_response({"used": used, "limit": limit})
-    if op in ("expire-sessions", "revoke-refresh-tokens") and method == "POST":
-        body = _body(request)
-        fn = state.expire_sessions if op == "expire-sessions" else state.revoke_refresh_tokens
-        count = fn(body.get("org_id"), _user_id(state, body))
-        return json_response({"count": count})
-    if op == "token-policy":
-        if method == "POST":
-            body = _body(request)
-            client_id = body.pop("client_id", None)
-            return json_response(state.set_token_policy(client_id, **body))
-        return json_response(state.token_policy(request.args.get("client_id") or None))
-    if op == "clock":
-        if method == "POST":
-            body = _body(request)
-            if "advance_seconds" not in body:
-                raise EmulatorError("advance_seconds is required")
-            state.advance_clock(body["advance_seconds"])
-        return json_response({"offset_seconds": state.clock_offset, "now": state.now()})
-    if op == "token-families" and method == "GET":
-        return json_response(state.token_families())
-    if op.startswith("records/") and method == "POST":
-        _, sobject_name, record_id = op.split("/", 2)
-        sobject = schema.canonical_object(sobject_name)
-        if sobject is None:
-            raise EmulatorError(f"unknown sobject {sobject_name!r}")
-        body = _body(request)
-        fields = body.get("fields", {})
-        found = state.find_record(sobject, record_id)
-        with state.lock:
-            if found is not None:
-                org_id, row = found
-                state.update(org_id, sobject, row["Id"], fields, log=None)
-                return json_response({"id": row["Id"], "created": False})
-            org_id = body.get("org_id")
-            if not org_id:
-                raise EmulatorError("record not found; pass org_id to create it")
-            state.org(org_id)
-            row = state._normalise(sobject, {**fields, "Id": record_id}, new=True)
-            state.records[org_id][sobject][record_id] = row
-            return json_response({"id": record_id, "created": True})
-    return json_response({"error": f"unknown control operation {method} {op}"}, 404)
+def _dispatch(state: State, request: Request, op: str) -> Response:
+    try:
+        endpoint, values = ROUTES.bind("emulator").match(f"/{op}", method=request.method)
+    except HTTPException:  # NotFound, MethodNotAllowed
+        return json_response({"error": f"unknown control operation {request.method} {op}"}, 404)
+    return endpoint(state, request, **values)
+
+
+def _ok() -> Response:
+    return json_response({"ok": True})
+
+
+def _info(state: State, request: Request) -> Response:
+    return json_response(state.info())
+
+
+def _reset(state: State, request: Request) -> Response:
+    state.reset()
+    return _ok()
+
+
+def _set_fault(state: State, request: Request) -> Response:
+    body = _body(request)
+    state.set_fault(
+        body["kind"],
+        body.get("value", True),
+        org_id=body.get("org_id"),
+        user_id=_user_id(state, body),
+    )
+    return _ok()
+
+
+def _clear_faults(state: State, request: Request) -> Response:
+    body = _body(request)
+    state.faults.clear(org_id=body.get("org_id"), user_id=_user_id(state, body))
+    return _ok()
+
+
+def _requests(state: State, request: Request) -> Response:
+    return json_response(state.logs.get_requests(request.args.get("org_id") or None))
+
+
+def _clear_requests(state: State, request: Request) -> Response:
+    state.logs.clear_requests()
+    return _ok()
+
+
+def _writes(state: State, request: Request) -> Response:
+    return json_response(state.logs.get_writes())
+
+
+def _clear_writes(state: State, request: Request) -> Response:
+    state.logs.clear_writes()
+    return _ok()
+
+
+def _set_usage(state: State, request: Request) -> Response:
+    body = _body(request)
+    state.usage.set(body["org_id"], body.get("used"), body.get("limit"))
+    used, limit = state.usage.get(body["org_id"])
+    return json_response({"used": used, "limit": limit})
+
+
+def _expire_sessions(state: State, request: Request) -> Response:
+    body = _body(request)
+    count = state.tokens.expire_sessions(body.get("org_id"), _user_id(state, body))
+    return json_response({"count": count})
+
+
+def _revoke_refresh_tokens(state: State, request: Request) -> Response:
+    body = _body(request)
+    count = state.tokens.revoke_refresh_tokens(body.get("org_id"), _user_id(state, body))
+    return json_response({"count": count})
+
+
+def _token_policy(state: State, request: Request) -> Response:
+    return json_response(state.apps.token_policy(request.args.get("client_id") or None))
+
+
+def _set_token_policy(state: State, request: Request) -> Response:
+    body = _body(request)
+    client_id = body.pop("client_id", None)
+    return json_response(state.apps.set_token_policy(client_id, **body))
+
+
+def _clock(state: State, request: Request) -> Response:
+    return json_response({"offset_seconds": state.clock.offset, "now": state.clock.now()})
+
+
+def _advance_clock(state: State, request: Request) -> Response:
+    body = _body(request)
+    if "advance_seconds" not in body:
+        raise EmulatorError("advance_seconds is required")
+    state.clock.advance(body["advance_seconds"])
+    return _clock(state, request)
+
+
+def _token_families(state: State, request: Request) -> Response:
+    return json_response(state.tokens.token_families())
+
+
+def _put_record(state: State, request: Request, sobject_name: str, record_id: str) -> Response:
+    sobject = schema.canonical_object(sobject_name)
+    if sobject is None:
+        raise EmulatorError(f"unknown sobject {sobject_name!r}")
+    body = _body(request)
+    stored_id, created = state.records.upsert(
+        sobject, record_id, body.get("fields", {}), body.get("org_id")
+    )
+    return json_response({"id": stored_id, "created": created})
+
+
+# One rule per operation (the table in the module docstring); paths are below /__emulator__.
+ROUTES = Map(
+    [
+        Rule("/info", endpoint=_info, methods=["GET"]),
+        Rule("/reset", endpoint=_reset, methods=["POST"]),
+        Rule("/faults", endpoint=_set_fault, methods=["POST"]),
+        Rule("/faults/clear", endpoint=_clear_faults, methods=["POST"]),
+        Rule("/requests", endpoint=_requests, methods=["GET"]),
+        Rule("/requests", endpoint=_clear_requests, methods=["DELETE"]),
+        Rule("/writes", endpoint=_writes, methods=["GET"]),
+        Rule("/writes", endpoint=_clear_writes, methods=["DELETE"]),
+        Rule("/usage", endpoint=_set_usage, methods=["POST"]),
+        Rule("/expire-sessions", endpoint=_expire_sessions, methods=["POST"]),
+        Rule("/revoke-refresh-tokens", endpoint=_revoke_refresh_tokens, methods=["POST"]),
+        Rule("/token-policy", endpoint=_token_policy, methods=["GET"]),
+        Rule("/token-policy", endpoint=_set_token_policy, methods=["POST"]),
+        Rule("/clock", endpoint=_clock, methods=["GET"]),
+        Rule("/clock", endpoint=_advance_clock, methods=["POST"]),
+        Rule("/token-families", endpoint=_token_families, methods=["GET"]),
+        Rule("/records/<sobject_name>/<path:record_id>", endpoint=_put_record, methods=["POST"]),
+    ]
+)

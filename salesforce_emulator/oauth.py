@@ -13,7 +13,7 @@ from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
 from . import pages
-from .state import CODE_TTL_SECONDS, State
+from .state import State
 from .web import bearer_token, html_response, json_response, log_fields, set_context
 
 DEFAULT_SCOPES = ["api", "refresh_token"]
@@ -45,12 +45,14 @@ def authorize(state: State, request: Request) -> Response:
     params = request.values
     client_id = params.get("client_id", "")
     redirect_uri = params.get("redirect_uri", "")
-    app = state.app_for(client_id)
+    app = state.apps.get(client_id)
     if app is None:
         return html_response(
             pages.oauth_error_page("invalid_client_id", "client identifier invalid"), 400
         )
-    if not redirect_uri or not state.callback_allowed(redirect_uri, client_id):
+    if not redirect_uri or not state.apps.callback_allowed(
+        redirect_uri, client_id, allow_loopback=state.allow_loopback_callbacks
+    ):
         return html_response(
             pages.oauth_error_page(
                 "redirect_uri_mismatch", "redirect_uri must match configuration"
@@ -80,7 +82,7 @@ def authorize(state: State, request: Request) -> Response:
                 **extra,
             },
         )
-    pending_id = state.create_pending(
+    pending_id = state.authorizations.create_pending(
         {
             "client_id": client_id,
             "redirect_uri": redirect_uri,
@@ -95,7 +97,7 @@ def authorize(state: State, request: Request) -> Response:
 
 def _authorize_step(state: State, request: Request) -> Response:
     pending_id = request.form.get("pending", "")
-    pending = state.get_pending(pending_id)
+    pending = state.authorizations.get_pending(pending_id)
     if pending is None:
         return html_response(
             pages.oauth_error_page(
@@ -105,27 +107,26 @@ def _authorize_step(state: State, request: Request) -> Response:
         )
     step = request.form.get("step")
     if step == "login":
-        user = state.user_by_username(request.form.get("username", ""))
+        user = state.directory.user_by_username(request.form.get("username", ""))
         if user is None:
             return html_response(
                 pages.login_page(pending_id, state.info()["orgs"], "Unknown username."), 200
             )
-        with state.lock:
-            pending["user_id"] = user["id"]
-            org_name = state.orgs[user["org_id"]]["name"]
+        state.authorizations.log_in(pending_id, user["id"])
+        org_name = state.directory.org(user["org_id"])["name"]
         set_context(request, user["org_id"], user["id"])
         return html_response(
             pages.consent_page(
                 pending_id,
-                (state.app_for(pending["client_id"]) or state.app).get("name", "Connected App"),
+                state.apps.resolve(pending["client_id"]).get("name", "Connected App"),
                 user["username"],
                 org_name,
                 pending["scope"].split(),
             )
         )
     if step == "consent" and pending.get("user_id"):
-        state.pop_pending(pending_id)
-        user = state.users[pending["user_id"]]
+        state.authorizations.pop_pending(pending_id)
+        user = state.directory.users[pending["user_id"]]
         set_context(request, user["org_id"], user["id"])
         extra = {"state": pending["state"]} if pending["state"] is not None else {}
         if request.form.get("decision") != "allow":
@@ -137,7 +138,7 @@ def _authorize_step(state: State, request: Request) -> Response:
                     **extra,
                 },
             )
-        code = state.issue_code(pending)
+        code = state.authorizations.issue_code(pending)
         return _redirect_with(pending["redirect_uri"], {"code": code, **extra})
     return html_response(pages.oauth_error_page("invalid_request", "invalid request"), 400)
 
@@ -171,7 +172,7 @@ def _token_body(
     refresh: str | None,
 ) -> dict[str, Any]:
     identity = _identity_url(state, org_id, user_id)
-    issued_at = str(int(state.now() * 1000))
+    issued_at = str(int(state.clock.now() * 1000))
     digest = hmac.new(
         app["client_secret"].encode(), (identity + issued_at).encode(), hashlib.sha256
     ).digest()
@@ -232,7 +233,7 @@ def token(state: State, request: Request) -> Response:
         return _token_error(
             request, grant_type, client_id, "unsupported_grant_type", "grant type not supported"
         )
-    app = state.app_for(client_id)
+    app = state.apps.get(client_id)
     if app is None:
         return _token_error(
             request, grant_type, client_id, "invalid_client_id", "client identifier invalid"
@@ -252,12 +253,12 @@ def _code_grant(
 
     if not secret or not hmac.compare_digest(secret, app["client_secret"]):
         return fail("invalid_client", "invalid client credentials")
-    grant = state.take_code(request.form.get("code", ""))
+    grant = state.authorizations.take_code(request.form.get("code", ""))
     if grant is None or grant["client_id"] != client_id:
         return fail("invalid_grant", "invalid authorization code")
-    user = state.users[grant["user_id"]]
+    user = state.directory.users[grant["user_id"]]
     set_context(request, user["org_id"], user["id"])
-    if state.now() - grant["issued"] > CODE_TTL_SECONDS:
+    if state.authorizations.code_expired(grant):
         return fail("invalid_grant", "expired authorization code")
     if request.form.get("redirect_uri", "") != grant["redirect_uri"]:
         return fail("redirect_uri_mismatch", "redirect_uri must match configuration")
@@ -272,7 +273,7 @@ def _code_grant(
             return fail("invalid_grant", "invalid code verifier")
     scope = grant["scope"]
     wants_refresh = bool({"refresh_token", "offline_access", "full"} & set(scope.split()))
-    access, refresh, events = state.approve(
+    access, refresh, events = state.tokens.approve(
         client_id, user["org_id"], user["id"], scope, with_refresh=wants_refresh
     )
     _token_log(request, "authorization_code", client_id, **events)
@@ -292,7 +293,7 @@ def _refresh_grant(
         return _token_error(
             request, "refresh_token", client_id, "invalid_client", "invalid client credentials"
         )
-    result = state.refresh_grant(client_id, request.form.get("refresh_token", ""))
+    result = state.tokens.refresh_grant(client_id, request.form.get("refresh_token", ""))
     if result["org_id"]:
         set_context(request, result["org_id"], result["user_id"])
     fields = {
@@ -329,17 +330,17 @@ def _refresh_grant(
 
 
 def _token_latency(state: State, org_id: str, user_id: str) -> None:
-    delay = state.fault(org_id, user_id, "latency")
+    delay = state.faults.get(org_id, user_id, "latency")
     if delay:
         time.sleep(float(delay))
 
 
 def revoke(state: State, request: Request) -> Response:
     token_value = request.values.get("token", "")
-    grant = state.access_any(token_value) or state.refresh_record(token_value)
+    grant = state.tokens.access_any(token_value) or state.tokens.refresh_record(token_value)
     if grant:
         set_context(request, grant["org_id"], grant["user_id"])
-    result = state.revoke(token_value) if token_value else None
+    result = state.tokens.revoke(token_value) if token_value else None
     if result is None:
         log_fields(request, outcome="invalid_token", revoked_families=0, revoke_reason=None)
         return _oauth_error("invalid_token", "invalid token")
@@ -381,12 +382,31 @@ def _identity_urls(state: State, org_id: str, user_id: str) -> dict[str, str]:
     }
 
 
+def _photos(state: State) -> dict[str, str]:
+    return {
+        "picture": f"{state.instance_url}/profilephoto/005/F",
+        "thumbnail": f"{state.instance_url}/profilephoto/005/T",
+    }
+
+
+def _user_settings(state: State, org: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
+    """The fields the identity URL and userinfo answer alike, in their order."""
+    return {
+        "urls": _identity_urls(state, org["id"], user["id"]),
+        "active": bool(user.get("active", True)),
+        "user_type": "STANDARD",
+        "language": user.get("language", "en_US"),
+        "locale": user.get("locale", "en_US"),
+        "utcOffset": user.get("utc_offset", -28800000),
+    }
+
+
 def _authorised_user(state: State, request: Request) -> dict[str, Any] | None:
-    grant = state.access(bearer_token(request))
+    grant = state.tokens.access(bearer_token(request))
     if grant is None:
         return None
     set_context(request, grant["org_id"], grant["user_id"])
-    return state.users.get(grant["user_id"])
+    return state.directory.users.get(grant["user_id"])
 
 
 def identity(state: State, request: Request, org_id: str, user_id: str) -> Response:
@@ -395,10 +415,10 @@ def identity(state: State, request: Request, org_id: str, user_id: str) -> Respo
         return Response("Bad_OAuth_Token", status=403, content_type="text/plain;charset=UTF-8")
     if user["org_id"] != org_id[:15] and user["org_id"] != org_id:
         return Response("Bad_Id", status=403, content_type="text/plain;charset=UTF-8")
-    target = state.users.get(user_id)
+    target = state.directory.users.get(user_id)
     if target is None or target["org_id"] != user["org_id"]:
         return Response("Bad_Id", status=404, content_type="text/plain;charset=UTF-8")
-    org = state.orgs[target["org_id"]]
+    org = state.directory.orgs[target["org_id"]]
     name = " ".join(p for p in (target.get("first_name"), target["last_name"]) if p)
     return json_response(
         {
@@ -414,10 +434,7 @@ def identity(state: State, request: Request, org_id: str, user_id: str) -> Respo
             "first_name": target.get("first_name"),
             "last_name": target["last_name"],
             "timezone": target.get("timezone", "America/Los_Angeles"),
-            "photos": {
-                "picture": f"{state.instance_url}/profilephoto/005/F",
-                "thumbnail": f"{state.instance_url}/profilephoto/005/T",
-            },
+            "photos": _photos(state),
             "addr_street": None,
             "addr_city": None,
             "addr_state": None,
@@ -427,12 +444,7 @@ def identity(state: State, request: Request, org_id: str, user_id: str) -> Respo
             "mobile_phone_verified": False,
             "is_lightning_login_user": False,
             "status": {"created_date": None, "body": None},
-            "urls": _identity_urls(state, org["id"], target["id"]),
-            "active": bool(target.get("active", True)),
-            "user_type": "STANDARD",
-            "language": target.get("language", "en_US"),
-            "locale": target.get("locale", "en_US"),
-            "utcOffset": target.get("utc_offset", -28800000),
+            **_user_settings(state, org, target),
             "last_modified_date": org.get("created_date"),
             "is_app_installed": True,
         }
@@ -443,7 +455,7 @@ def userinfo(state: State, request: Request) -> Response:
     user = _authorised_user(state, request)
     if user is None:
         return Response("Bad_OAuth_Token", status=403, content_type="text/plain;charset=UTF-8")
-    org = state.orgs[user["org_id"]]
+    org = state.directory.orgs[user["org_id"]]
     name = " ".join(p for p in (user.get("first_name"), user["last_name"]) if p)
     identity_url = _identity_url(state, org["id"], user["id"])
     return json_response(
@@ -459,20 +471,12 @@ def userinfo(state: State, request: Request) -> Response:
             "given_name": user.get("first_name"),
             "family_name": user["last_name"],
             "zoneinfo": user.get("timezone", "America/Los_Angeles"),
-            "photos": {
-                "picture": f"{state.instance_url}/profilephoto/005/F",
-                "thumbnail": f"{state.instance_url}/profilephoto/005/T",
-            },
+            "photos": _photos(state),
             "profile": f"{state.instance_url}/{user['id']}",
             "picture": f"{state.instance_url}/profilephoto/005/F",
             "address": {},
             "is_salesforce_integration_user": False,
-            "urls": _identity_urls(state, org["id"], user["id"]),
-            "active": bool(user.get("active", True)),
-            "user_type": "STANDARD",
-            "language": user.get("language", "en_US"),
-            "locale": user.get("locale", "en_US"),
-            "utcOffset": user.get("utc_offset", -28800000),
+            **_user_settings(state, org, user),
             "updated_at": org.get("created_date"),
             "is_app_installed": True,
         }

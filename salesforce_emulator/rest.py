@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import re
 import time
+from dataclasses import dataclass
 from typing import Any
 
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import BaseConverter, Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from . import schema, soql
-from .state import EmulatorError, State
+from .errors import EmulatorError
+from .state import State
 from .web import JSON_TYPE, bearer_token, json_response, set_context
 
 OLDEST_VERSION = 31  # Salesforce's API End-of-Life policy: 21.0-30.0 retired in Summer '25
@@ -94,13 +98,15 @@ def retired(version: str) -> bool:
 
 
 def handle(state: State, request: Request, version: str, rest: str) -> Response:
+    """``/services/data/vXX.X/<rest>``: version (410/404), session (401), API usage, latency and
+    faults, then the resource ``ROUTES`` maps ``rest`` to."""
     if version not in VERSIONS:
         if retired(version):
             return json_response(GONE, 410)
         return json_response(NOT_FOUND, 404)
     token = bearer_token(request)
-    grant = state.access(token)
-    known = grant or state.access_any(token)
+    grant = state.tokens.access(token)
+    known = grant or state.tokens.access_any(token)
     if known:
         set_context(request, known["org_id"], known["user_id"])
     if grant is None:
@@ -108,17 +114,17 @@ def handle(state: State, request: Request, version: str, rest: str) -> Response:
         response.headers["WWW-Authenticate"] = 'Token realm="Salesforce"'
         return _with_usage(state, response, known["org_id"] if known else None)
     org_id, user_id = grant["org_id"], grant["user_id"]
-    used, limit, over = state.count_api_call(org_id)
-    delay = state.fault(org_id, user_id, "latency")
+    used, limit, over = state.usage.count_call(org_id)
+    delay = state.faults.get(org_id, user_id, "latency")
     if delay:
         time.sleep(float(delay))
     response = _faulted(state, org_id, user_id, over)
     if response is None:
         try:
-            response = _dispatch(state, request, version, rest, org_id, user_id)
+            response = _dispatch(_Call(state, request, version, org_id, user_id), rest)
         except soql.SoqlError as exc:
             response = error(exc.error_code, exc.message, 400)
-        if state.fault(org_id, user_id, "malformed_body") and response.status_code == 200:
+        if state.faults.get(org_id, user_id, "malformed_body") and response.status_code == 200:
             text = response.get_data()
             response = Response(
                 b"<html><body>Service Unavailable" + text[: max(1, len(text) // 2)],
@@ -130,75 +136,145 @@ def handle(state: State, request: Request, version: str, rest: str) -> Response:
 
 def _with_usage(state: State, response: Response, org_id: str | None) -> Response:
     if org_id:
-        used, limit = state.usage(org_id)
+        used, limit = state.usage.get(org_id)
         response.headers["Sforce-Limit-Info"] = f"api-usage={used}/{limit}"
     return response
 
 
 def _faulted(state: State, org_id: str, user_id: str, over: bool) -> Response | None:
     for kind in ("api_disabled_org", "api_disabled_user"):
-        if state.fault(org_id, user_id, kind):
+        if state.faults.get(org_id, user_id, kind):
             status, body = FAULT_BODIES[kind]
             return json_response(body, status)
-    if over or state.fault(org_id, user_id, "request_limit_exceeded"):
+    if over or state.faults.get(org_id, user_id, "request_limit_exceeded"):
         status, body = FAULT_BODIES["request_limit_exceeded"]
         return json_response(body, status)
     for kind in ("http_500", "http_503"):
-        if state.fault(org_id, user_id, kind):
+        if state.faults.get(org_id, user_id, kind):
             status, body = FAULT_BODIES[kind]
             return json_response(body, status)
     return None
 
 
-def _method_not_allowed(method: str, allowed: str) -> Response:
+# ---------------------------------------------------------------------------- routes under vXX.X
+#
+# ``handle`` has checked the version, the session, the API limit and faults; ``ROUTES`` (at the
+# end) maps what follows ``/services/data/vXX.X`` to one function per resource. An unknown sObject
+# name or a malformed record id matches no rule, so it answers 404 as an unknown path does.
+
+METHOD_ORDER = ("GET", "HEAD", "POST", "PATCH", "DELETE")
+RECORD_METHODS = ("GET", "HEAD", "PATCH", "DELETE")
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One authorised REST call: the request, its API version, and whose session it is."""
+
+    state: State
+    request: Request
+    version: str
+    org_id: str
+    user_id: str
+
+    def write_log(self, sobject: str) -> dict[str, Any]:
+        """The writes-log fields of this call (see ``LogStore``)."""
+        return {
+            "org_id": self.org_id,
+            "user_id": self.user_id,
+            "sobject": sobject,
+            "method": self.request.method,
+        }
+
+
+class _SObjectConverter(BaseConverter):
+    """An sObject the emulator serves, in any letter case; the value is its canonical name.
+
+    The names are in the pattern (not checked in ``to_python``) so that an unknown sObject is an
+    unknown path (404) whatever the method: werkzeug checks methods before converting values.
+    """
+
+    regex = "(?i:{})".format("|".join(re.escape(name) for name in schema.OBJECTS))
+
+    def to_python(self, value: str) -> str:
+        return schema.canonical_object(value) or value  # the pattern admits only known names
+
+
+class _RecordIdConverter(BaseConverter):
+    """A 15- or 18-character record id."""
+
+    regex = "[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?"
+
+
+def _dispatch(call: _Call, rest: str) -> Response:
+    path = "/" + "/".join(p for p in rest.split("/") if p)
+    try:
+        endpoint, values = ROUTES.bind("emulator").match(path, method=call.request.method)
+    except NotFound:
+        return json_response(NOT_FOUND, 404)
+    except MethodNotAllowed as exc:
+        return _method_not_allowed(call.request.method, exc.valid_methods or ())
+    return endpoint(call, **values)
+
+
+def _method_not_allowed(method: str, allowed: Any) -> Response:
+    listed = ",".join(m for m in METHOD_ORDER if m in allowed)
     return error(
-        "METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed. Allowed are {allowed}", 405
+        "METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed. Allowed are {listed}", 405
     )
 
 
-def _dispatch(
-    state: State, request: Request, version: str, rest: str, org_id: str, user_id: str
-) -> Response:
-    parts = [p for p in rest.split("/") if p]
-    method = request.method
-    if not parts:
-        names = ["sobjects", "query", "queryAll", "limits", "search", "recent", "tooling"]
-        return json_response({n: f"/services/data/v{version}/{n}" for n in names})
-    head = parts[0]
-    if head in ("query", "queryAll"):
-        if len(parts) > 1:
-            return error("INVALID_QUERY_LOCATOR", "invalid query locator", 400)
-        if method != "GET":
-            return _method_not_allowed(method, "GET,HEAD")
-        return _query(state, request, version, org_id, all_rows=head == "queryAll")
-    if head == "limits" and len(parts) == 1:
-        used, limit = state.usage(org_id)
-        return json_response(
-            {
-                "DailyApiRequests": {"Max": limit, "Remaining": max(limit - used, 0)},
-                "DailyAsyncApexExecutions": {"Max": 250000, "Remaining": 250000},
-                "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000},
-                "DataStorageMB": {"Max": 5, "Remaining": 5},
-                "FileStorageMB": {"Max": 20, "Remaining": 20},
-                "HourlyPublishedPlatformEvents": {"Max": 50000, "Remaining": 50000},
-            }
-        )
-    if head == "sobjects":
-        return _sobjects(state, request, version, parts[1:], org_id, user_id)
-    return json_response(NOT_FOUND, 404)
+def _resources(call: _Call) -> Response:
+    names = ["sobjects", "query", "queryAll", "limits", "search", "recent", "tooling"]
+    return json_response({n: f"/services/data/v{call.version}/{n}" for n in names})
 
 
-def _query(
-    state: State, request: Request, version: str, org_id: str, *, all_rows: bool
-) -> Response:
-    q = request.args.get("q")
+def _limits(call: _Call) -> Response:
+    used, limit = call.state.usage.get(call.org_id)
+    return json_response(
+        {
+            "DailyApiRequests": {"Max": limit, "Remaining": max(limit - used, 0)},
+            "DailyAsyncApexExecutions": {"Max": 250000, "Remaining": 250000},
+            "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000},
+            "DataStorageMB": {"Max": 5, "Remaining": 5},
+            "FileStorageMB": {"Max": 20, "Remaining": 20},
+            "HourlyPublishedPlatformEvents": {"Max": 50000, "Remaining": 50000},
+        }
+    )
+
+
+def _query(call: _Call, *, all_rows: bool = False) -> Response:
+    q = call.request.args.get("q")
     if q is None or not q.strip():
         return error("MALFORMED_QUERY", "A query string has to be specified", 400)
     query = soql.parse(q)
-    with state.lock:
-        records = state.table(org_id, query.sobject)
-        result = soql.execute(query, records, state.lookup_fn(org_id), version, all_rows=all_rows)
+    records = call.state.records
+    with records.lock:  # the rows stay as they are while the query reads them
+        rows = records.table(call.org_id, query.sobject)
+        lookup = records.lookup_fn(call.org_id)
+        result = soql.execute(query, rows, lookup, call.version, all_rows=all_rows)
     return json_response(result)
+
+
+def _query_all(call: _Call) -> Response:
+    return _query(call, all_rows=True)
+
+
+def _query_locator(call: _Call, locator: str) -> Response:
+    return error("INVALID_QUERY_LOCATOR", "invalid query locator", 400)
+
+
+def _global_describe(call: _Call) -> Response:
+    return json_response(
+        {
+            "encoding": "UTF-8",
+            "maxBatchSize": 200,
+            "sobjects": [schema.global_describe_entry(o, call.version) for o in schema.OBJECTS],
+        }
+    )
+
+
+def _describe(call: _Call, sobject: str) -> Response:
+    return json_response(schema.describe(sobject, call.version))
 
 
 def _record_body(sobject: str, row: dict[str, Any], version: str, fields: list[str]) -> dict:
@@ -225,6 +301,15 @@ def _read_json(request: Request) -> dict[str, Any] | Response:
     return body
 
 
+def _refused(sobject: str, operation: str) -> Response | None:
+    """The answer to a write on a read-only sObject (``operation``: insert, update, delete)."""
+    if schema.OBJECTS[sobject].get("readonly"):
+        return error(
+            "INVALID_TYPE_FOR_OPERATION", f"entity type {sobject} does not support {operation}", 400
+        )
+    return None
+
+
 def _check_writable(sobject: str, body: dict[str, Any]) -> Response | None:
     bad_names = []
     for name in body:
@@ -247,113 +332,105 @@ def _check_writable(sobject: str, body: dict[str, Any]) -> Response | None:
     return None
 
 
-def _sobjects(
-    state: State,
-    request: Request,
-    version: str,
-    parts: list[str],
-    org_id: str,
-    user_id: str,
-) -> Response:
-    method = request.method
-    if not parts:
+def _write_body(call: _Call, sobject: str, operation: str) -> dict[str, Any] | Response:
+    """The fields of a create or an update, or the error Salesforce answers first."""
+    body = _read_json(call.request)
+    if isinstance(body, Response):
+        return body
+    return _refused(sobject, operation) or _check_writable(sobject, body) or body
+
+
+def _sobject(call: _Call, sobject: str) -> Response:
+    """``GET``: the object's basic information; ``POST``: create a record."""
+    if call.request.method in ("GET", "HEAD"):
         return json_response(
             {
-                "encoding": "UTF-8",
-                "maxBatchSize": 200,
-                "sobjects": [schema.global_describe_entry(o, version) for o in schema.OBJECTS],
+                "objectDescribe": schema.global_describe_entry(sobject, call.version),
+                "recentItems": [],
             }
         )
-    sobject = schema.canonical_object(parts[0])
-    if sobject is None or sobject != parts[0] and parts[0].lower() != sobject.lower():
-        return json_response(NOT_FOUND, 404)
-    spec = schema.OBJECTS[sobject]
-    writable = not spec.get("readonly")
-    log = {"org_id": org_id, "user_id": user_id, "sobject": sobject}
-    if len(parts) == 1:
-        if method == "GET":
-            return json_response(
-                {
-                    "objectDescribe": schema.global_describe_entry(sobject, version),
-                    "recentItems": [],
-                }
-            )
-        if method != "POST":
-            return _method_not_allowed(method, "GET,HEAD,POST")
-        body = _read_json(request)
-        if isinstance(body, Response):
-            return body
-        if not writable:
-            return error(
-                "INVALID_TYPE_FOR_OPERATION", f"entity type {sobject} does not support insert", 400
-            )
-        problem = _check_writable(sobject, body)
-        if problem:
-            return problem
-        missing = [f for f in spec.get("required", []) if not body.get(f)]
-        if missing:
-            return error(
-                "REQUIRED_FIELD_MISSING",
-                f"Required fields are missing: [{', '.join(missing)}]",
-                400,
-                missing,
-            )
-        if sobject in ("Contact", "Lead", "Account") and "OwnerId" not in body:
-            body = {**body, "OwnerId": user_id}
-        record_id = state.create(org_id, sobject, body, log={**log, "method": "POST"})
-        return json_response({"id": record_id, "success": True, "errors": []}, 201)
-    if parts[1] == "describe" and len(parts) == 2:
-        if method != "GET":
-            return _method_not_allowed(method, "GET,HEAD")
-        return json_response(schema.describe(sobject, version))
-    if len(parts) != 2:
-        return json_response(NOT_FOUND, 404)
-    record_id = parts[1]
-    if not re.fullmatch(r"[A-Za-z0-9]{15}([A-Za-z0-9]{3})?", record_id):
-        return json_response(NOT_FOUND, 404)
-    with state.lock:
-        row = state.lookup_fn(org_id)(sobject, record_id)
-        row = dict(row) if row else None
+    body = _write_body(call, sobject, "insert")
+    if isinstance(body, Response):
+        return body
+    missing = [f for f in schema.OBJECTS[sobject].get("required", []) if not body.get(f)]
+    if missing:
+        return error(
+            "REQUIRED_FIELD_MISSING",
+            f"Required fields are missing: [{', '.join(missing)}]",
+            400,
+            missing,
+        )
+    if sobject in ("Contact", "Lead", "Account") and "OwnerId" not in body:
+        body = {**body, "OwnerId": call.user_id}
+    record_id = call.state.records.create(call.org_id, sobject, body, log=call.write_log(sobject))
+    return json_response({"id": record_id, "success": True, "errors": []}, 201)
+
+
+def _record(call: _Call, sobject: str, record_id: str) -> Response:
+    """One record: ``GET`` (``?fields=``), ``PATCH``, ``DELETE``."""
+    row = call.state.records.get(call.org_id, sobject, record_id)
     if row is None:
         return json_response(NOT_FOUND, 404)
     if row.get("IsDeleted"):
         return error("ENTITY_IS_DELETED", "entity is deleted", 404, [])
-    if method == "GET":
-        names = schema.field_names(sobject)
-        wanted = request.args.get("fields")
-        if wanted:
-            names = []
-            for name in (n.strip() for n in wanted.split(",") if n.strip()):
-                fdef = schema.field(sobject, name)
-                if fdef is None:
-                    return error(
-                        "INVALID_FIELD",
-                        f"No such column '{name}' on sobject of type {sobject}",
-                        400,
-                    )
-                names.append(fdef["name"])
-        return json_response(_record_body(sobject, row, version, names))
+    method = call.request.method
+    if method in ("GET", "HEAD"):
+        return _get_record(call, sobject, row)
     if method == "PATCH":
-        body = _read_json(request)
-        if isinstance(body, Response):
-            return body
-        if not writable:
-            return error(
-                "INVALID_TYPE_FOR_OPERATION", f"entity type {sobject} does not support update", 400
-            )
-        problem = _check_writable(sobject, body)
-        if problem:
-            return problem
-        state.update(org_id, sobject, row["Id"], body, log={**log, "method": "PATCH"})
-        return Response(status=204)
+        return _update_record(call, sobject, row)
     if method == "DELETE":
-        if not writable:
-            return error(
-                "INVALID_TYPE_FOR_OPERATION", f"entity type {sobject} does not support delete", 400
-            )
-        try:
-            state.delete(org_id, sobject, row["Id"], log={**log, "method": "DELETE"})
-        except EmulatorError:
-            return json_response(NOT_FOUND, 404)
-        return Response(status=204)
-    return _method_not_allowed(method, "GET,HEAD,PATCH,DELETE")
+        return _delete_record(call, sobject, row)
+    return _method_not_allowed(method, RECORD_METHODS)
+
+
+def _get_record(call: _Call, sobject: str, row: dict[str, Any]) -> Response:
+    names = schema.field_names(sobject)
+    wanted = call.request.args.get("fields")
+    if wanted:
+        names = []
+        for name in (n.strip() for n in wanted.split(",") if n.strip()):
+            fdef = schema.field(sobject, name)
+            if fdef is None:
+                return error(
+                    "INVALID_FIELD", f"No such column '{name}' on sobject of type {sobject}", 400
+                )
+            names.append(fdef["name"])
+    return json_response(_record_body(sobject, row, call.version, names))
+
+
+def _update_record(call: _Call, sobject: str, row: dict[str, Any]) -> Response:
+    body = _write_body(call, sobject, "update")
+    if isinstance(body, Response):
+        return body
+    call.state.records.update(call.org_id, sobject, row["Id"], body, log=call.write_log(sobject))
+    return Response(status=204)
+
+
+def _delete_record(call: _Call, sobject: str, row: dict[str, Any]) -> Response:
+    refused = _refused(sobject, "delete")
+    if refused:
+        return refused
+    try:
+        call.state.records.delete(call.org_id, sobject, row["Id"], log=call.write_log(sobject))
+    except EmulatorError:
+        return json_response(NOT_FOUND, 404)
+    return Response(status=204)
+
+
+ROUTES = Map(
+    [
+        Rule("/", endpoint=_resources),
+        Rule("/limits", endpoint=_limits),
+        Rule("/query", endpoint=_query, methods=["GET"]),
+        Rule("/queryAll", endpoint=_query_all, methods=["GET"]),
+        Rule("/query/<path:locator>", endpoint=_query_locator),
+        Rule("/queryAll/<path:locator>", endpoint=_query_locator),
+        Rule("/sobjects", endpoint=_global_describe),
+        Rule("/sobjects/<sobject:sobject>", endpoint=_sobject, methods=["GET", "POST"]),
+        Rule("/sobjects/<sobject:sobject>/describe", endpoint=_describe, methods=["GET"]),
+        Rule("/sobjects/<sobject:sobject>/<record_id:record_id>", endpoint=_record),
+    ],
+    converters={"sobject": _SObjectConverter, "record_id": _RecordIdConverter},
+    strict_slashes=False,
+    merge_slashes=False,
+)

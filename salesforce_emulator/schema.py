@@ -250,44 +250,8 @@ def describe_field(obj: str, f: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def describe(obj: str, version: str) -> dict[str, Any]:
-    spec = OBJECTS[obj]
-    base = f"/services/data/v{version}/sobjects/{obj}"
-    writable = not spec.get("readonly")
-    return {
-        "actionOverrides": [],
-        "activateable": False,
-        "childRelationships": [],
-        "compactLayoutable": True,
-        "createable": writable,
-        "custom": False,
-        "customSetting": False,
-        "deletable": writable,
-        "feedEnabled": False,
-        "fields": [describe_field(obj, f) for f in spec["fields"]],
-        "keyPrefix": spec["keyPrefix"],
-        "label": spec["label"],
-        "labelPlural": spec["labelPlural"],
-        "layoutable": True,
-        "mergeable": writable,
-        "name": obj,
-        "queryable": True,
-        "recordTypeInfos": [],
-        "retrieveable": True,
-        "searchable": True,
-        "triggerable": writable,
-        "undeletable": writable,
-        "updateable": writable,
-        "urls": {
-            "compactLayouts": f"{base}/describe/compactLayouts",
-            "rowTemplate": f"{base}/{{ID}}",
-            "describe": f"{base}/describe",
-            "sobject": base,
-        },
-    }
-
-
-def global_describe_entry(obj: str, version: str) -> dict[str, Any]:
+def _basics(obj: str, version: str) -> dict[str, Any]:
+    """What an sObject's describe and its global describe entry both answer."""
     spec = OBJECTS[obj]
     base = f"/services/data/v{version}/sobjects/{obj}"
     writable = not spec.get("readonly")
@@ -305,3 +269,35 @@ def global_describe_entry(obj: str, version: str) -> dict[str, Any]:
         "searchable": True,
         "urls": {"sobject": base, "describe": f"{base}/describe", "rowTemplate": f"{base}/{{ID}}"},
     }
+
+
+def describe(obj: str, version: str) -> dict[str, Any]:
+    basics = _basics(obj, version)
+    writable = basics["createable"]
+    urls = basics["urls"]
+    out = {
+        **basics,
+        "actionOverrides": [],
+        "activateable": False,
+        "childRelationships": [],
+        "compactLayoutable": True,
+        "customSetting": False,
+        "feedEnabled": False,
+        "fields": [describe_field(obj, f) for f in OBJECTS[obj]["fields"]],
+        "layoutable": True,
+        "mergeable": writable,
+        "recordTypeInfos": [],
+        "triggerable": writable,
+        "undeletable": writable,
+        "urls": {
+            "compactLayouts": f"{urls['describe']}/compactLayouts",
+            "rowTemplate": urls["rowTemplate"],
+            "describe": urls["describe"],
+            "sobject": urls["sobject"],
+        },
+    }
+    return dict(sorted(out.items()))  # Salesforce lists a describe's keys alphabetically
+
+
+def global_describe_entry(obj: str, version: str) -> dict[str, Any]:
+    return _basics(obj, version)

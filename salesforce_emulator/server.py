@@ -18,10 +18,49 @@ from .web import html_response, json_response
 _ALL = ["GET", "POST", "PATCH", "DELETE", "PUT", "HEAD"]
 
 
-class _App:
-    """A WSGI app over a routing map; logs OAuth/REST requests to the shared state."""
+def _record_page(state: State, request: Request, sobject: str, record_id: str) -> Response:
+    """``/lightning/r/<Type>/<id>/view``: the record as a Lightning page would show it."""
+    name = schema.canonical_object(sobject)
+    found = state.records.find(name, record_id) if name else None
+    if not found or found[1].get("IsDeleted"):
+        return html_response(
+            pages.not_found_page(
+                "Looks like there's a problem: the record you're trying to view doesn't "
+                "exist or was deleted."
+            ),
+            404,
+        )
+    org_id, row = found
+    assert name is not None
+    fields = [f for f in schema.OBJECTS[name]["fields"] if f["name"] != "IsDeleted"]
+    org_name = state.directory.orgs[org_id]["name"]
+    return html_response(pages.record_page(name, row, fields, org_name))
 
+
+def _classic(state: State, request: Request, record_id: str) -> Response | None:
+    """``/<id>`` (a Classic record URL) redirects to the Lightning page of a known record."""
+    obj = schema.PREFIXES.get(record_id[:3])
+    if obj and state.records.find(obj, record_id):
+        return redirect(f"/lightning/r/{obj}/{record_id}/view", code=302)
+    return None
+
+
+def _not_found(request: Request) -> Response:
+    if request.path.startswith("/services/"):
+        return json_response(rest.NOT_FOUND, 404)
+    return html_response(pages.not_found_page("The page you requested does not exist."), 404)
+
+
+class _App:
+    """A WSGI app over a routing map; logs OAuth/REST requests to the shared state.
+
+    Each rule's endpoint is a function ``(state, request, **values) -> Response`` (``None``: the
+    app's not-found answer); endpoints in ``unlogged`` stay out of the request log.
+    """
+
+    name = ""
     url_map: Map
+    unlogged: frozenset[Any] = frozenset()
 
     def __init__(self, state: State) -> None:
         self.state = state
@@ -33,10 +72,12 @@ class _App:
             endpoint, values = adapter.match()
         except Exception:  # noqa: BLE001 - NotFound, MethodNotAllowed, RequestRedirect
             endpoint, values = None, {}
-        response = self.dispatch(request, endpoint, values)
-        if endpoint and endpoint not in ("control", "record_page", "classic"):
+        response = endpoint(self.state, request, **values) if endpoint else None
+        if response is None:
+            response = self.not_found(request)
+        if endpoint and endpoint not in self.unlogged:
             args = request.args
-            self.state.log_request(
+            self.state.logs.add_request(
                 {
                     "method": request.method,
                     "path": request.path,
@@ -51,40 +92,26 @@ class _App:
             )
         return response(environ, start_response)
 
-    name = ""
-
-    def dispatch(self, request: Request, endpoint: str | None, values: dict) -> Response:
-        raise NotImplementedError
+    def not_found(self, request: Request) -> Response:
+        return _not_found(request)
 
 
 class LoginApp(_App):
     name = "login"
     url_map = Map(
         [
-            Rule("/services/oauth2/authorize", endpoint="authorize", methods=["GET", "POST"]),
-            Rule("/services/oauth2/token", endpoint="token", methods=_ALL),
-            Rule("/services/oauth2/revoke", endpoint="revoke", methods=["GET", "POST"]),
-            Rule("/services/oauth2/userinfo", endpoint="userinfo", methods=["GET", "POST"]),
-            Rule("/id/<org_id>/<user_id>", endpoint="identity", methods=["GET", "POST"]),
-            Rule("/__emulator__/<path:op>", endpoint="control", methods=_ALL),
+            Rule("/services/oauth2/authorize", endpoint=oauth.authorize, methods=["GET", "POST"]),
+            Rule("/services/oauth2/token", endpoint=oauth.token, methods=_ALL),
+            Rule("/services/oauth2/revoke", endpoint=oauth.revoke, methods=["GET", "POST"]),
+            Rule("/services/oauth2/userinfo", endpoint=oauth.userinfo, methods=["GET", "POST"]),
+            Rule("/id/<org_id>/<user_id>", endpoint=oauth.identity, methods=["GET", "POST"]),
+            Rule("/__emulator__/<path:op>", endpoint=control.handle, methods=_ALL),
         ],
         strict_slashes=False,
     )
+    unlogged = frozenset({control.handle})
 
-    def dispatch(self, request: Request, endpoint: str | None, values: dict) -> Response:
-        state = self.state
-        if endpoint == "authorize":
-            return oauth.authorize(state, request)
-        if endpoint == "token":
-            return oauth.token(state, request)
-        if endpoint == "revoke":
-            return oauth.revoke(state, request)
-        if endpoint == "userinfo":
-            return oauth.userinfo(state, request)
-        if endpoint == "identity":
-            return oauth.identity(state, request, values["org_id"], values["user_id"])
-        if endpoint == "control":
-            return control.handle(state, request, values["op"])
+    def not_found(self, request: Request) -> Response:
         if request.path in ("/", ""):
             return html_response(
                 pages.not_found_page(
@@ -100,57 +127,30 @@ class InstanceApp(_App):
     name = "instance"
     url_map = Map(
         [
-            Rule("/services/data", endpoint="versions", methods=["GET", "HEAD"]),
-            Rule("/services/data/", endpoint="versions", methods=["GET", "HEAD"]),
-            Rule("/services/data/v<version>", endpoint="rest", methods=_ALL, defaults={"rest": ""}),
-            Rule("/services/data/v<version>/<path:rest>", endpoint="rest", methods=_ALL),
+            Rule("/services/data", endpoint=rest.versions, methods=["GET", "HEAD"]),
+            Rule("/services/data/", endpoint=rest.versions, methods=["GET", "HEAD"]),
             Rule(
-                "/services/data/v<version>/", endpoint="rest", methods=_ALL, defaults={"rest": ""}
+                "/services/data/v<version>",
+                endpoint=rest.handle,
+                methods=_ALL,
+                defaults={"rest": ""},
             ),
-            Rule("/services/oauth2/userinfo", endpoint="userinfo", methods=["GET", "POST"]),
-            Rule("/lightning/r/<sobject>/<record_id>/view", endpoint="record_page"),
-            Rule("/<record_id>", endpoint="classic"),
+            Rule("/services/data/v<version>/<path:rest>", endpoint=rest.handle, methods=_ALL),
+            Rule(
+                "/services/data/v<version>/",
+                endpoint=rest.handle,
+                methods=_ALL,
+                defaults={"rest": ""},
+            ),
+            Rule("/services/oauth2/userinfo", endpoint=oauth.userinfo, methods=["GET", "POST"]),
+            Rule("/lightning/r/<sobject>/<record_id>/view", endpoint=_record_page),
+            Rule("/<record_id>", endpoint=_classic),
         ],
         strict_slashes=False,
         merge_slashes=False,
         redirect_defaults=False,  # /services/data/v62.0/ answers, as on Salesforce
     )
-
-    def dispatch(self, request: Request, endpoint: str | None, values: dict) -> Response:
-        state = self.state
-        if endpoint == "versions":
-            return rest.versions(state, request)
-        if endpoint == "rest":
-            return rest.handle(state, request, values["version"], values.get("rest", ""))
-        if endpoint == "userinfo":
-            return oauth.userinfo(state, request)
-        if endpoint == "record_page":
-            return self.record_page(values["sobject"], values["record_id"])
-        if endpoint == "classic":
-            rid = values["record_id"]
-            obj = schema.PREFIXES.get(rid[:3])
-            if obj and state.find_record(obj, rid):
-                return redirect(f"/lightning/r/{obj}/{rid}/view", code=302)
-        if request.path.startswith("/services/"):
-            return json_response(rest.NOT_FOUND, 404)
-        return html_response(pages.not_found_page("The page you requested does not exist."), 404)
-
-    def record_page(self, sobject_name: str, record_id: str) -> Response:
-        sobject = schema.canonical_object(sobject_name)
-        found = self.state.find_record(sobject, record_id) if sobject else None
-        if not found or found[1].get("IsDeleted"):
-            return html_response(
-                pages.not_found_page(
-                    "Looks like there's a problem: the record you're trying to view doesn't "
-                    "exist or was deleted."
-                ),
-                404,
-            )
-        org_id, row = found
-        assert sobject is not None
-        fields = [f for f in schema.OBJECTS[sobject]["fields"] if f["name"] != "IsDeleted"]
-        org_name = self.state.orgs[org_id]["name"]
-        return html_response(pages.record_page(sobject, dict(row), fields, org_name))
+    unlogged = frozenset({_record_page, _classic})
 
 
 class _QuietHandler(WSGIRequestHandler):

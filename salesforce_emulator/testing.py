@@ -225,11 +225,11 @@ class EmulatorServer(EmulatorControl):
 
     @property
     def client_id(self) -> str:
-        return self.state.app["client_id"]
+        return self.state.apps.default["client_id"]
 
     @property
     def client_secret(self) -> str:
-        return self.state.app["client_secret"]
+        return self.state.apps.default["client_secret"]
 
     def stop(self) -> None:
         self.emulator.stop()

@@ -205,8 +205,7 @@ def test_replayed_code_is_invalid_grant(sf_emulator):
 
 def test_expired_code(sf_emulator):
     code = _code(sf_emulator)
-    with sf_emulator.state.lock:
-        sf_emulator.state.codes[code]["issued"] -= 16 * 60
+    sf_emulator.advance_clock(16 * 60)  # codes live 15 minutes
     r = token_post(
         sf_emulator,
         grant_type="authorization_code",

@@ -119,6 +119,85 @@ def test_unknown_record_is_not_found(sf):
     ]
 
 
+NOT_FOUND = [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "body"),
+    [
+        ("GET", "sobjects/Nope", 404, NOT_FOUND),
+        ("PATCH", "sobjects/Nope", 404, NOT_FOUND),  # unknown object before any method check
+        ("GET", "sobjects/ContactX/describe", 404, NOT_FOUND),
+        ("GET", "sobjects/Contact/not-an-id", 404, NOT_FOUND),
+        ("GET", f"sobjects/Contact/{JANE}/extra", 404, NOT_FOUND),
+        ("PUT", "sobjects/Contact/0035g00000Zzz99AAB", 404, NOT_FOUND),  # no record: 404 first
+        ("GET", "limits/extra", 404, NOT_FOUND),
+        ("GET", "nothing/here", 404, NOT_FOUND),
+        (
+            "PUT",
+            "sobjects/Contact",
+            405,
+            [
+                {
+                    "message": "HTTP Method 'PUT' not allowed. Allowed are GET,HEAD,POST",
+                    "errorCode": "METHOD_NOT_ALLOWED",
+                }
+            ],
+        ),
+        (
+            "POST",
+            "sobjects/contact/describe",
+            405,
+            [
+                {
+                    "message": "HTTP Method 'POST' not allowed. Allowed are GET,HEAD",
+                    "errorCode": "METHOD_NOT_ALLOWED",
+                }
+            ],
+        ),
+        (
+            "PUT",
+            f"sobjects/Contact/{JANE}",
+            405,
+            [
+                {
+                    "message": "HTTP Method 'PUT' not allowed. Allowed are GET,HEAD,PATCH,DELETE",
+                    "errorCode": "METHOD_NOT_ALLOWED",
+                }
+            ],
+        ),
+        (
+            "POST",
+            "query/01gxx0000000001-2000",
+            400,
+            [{"message": "invalid query locator", "errorCode": "INVALID_QUERY_LOCATOR"}],
+        ),
+    ],
+)
+def test_i10_rest_routes_answer_salesforce_errors(acme_token, method, path, status, body):
+    r = requests.request(
+        method,
+        f"{acme_token['instance_url']}/services/data/v62.0/{path}",
+        headers={"Authorization": f"Bearer {acme_token['access_token']}"},
+        timeout=5,
+    )
+    assert (r.status_code, r.json()) == (status, body)
+    assert r.headers["Sforce-Limit-Info"].startswith("api-usage=")  # an authorised API call
+
+
+def test_i10_sobject_names_any_case_empty_segments_and_head(acme_token):
+    base = f"{acme_token['instance_url']}/services/data/v62.0"
+    auth = {"Authorization": f"Bearer {acme_token['access_token']}"}
+    record = requests.get(f"{base}/sobjects//contact/{JANE}/", headers=auth, timeout=5)
+    assert record.status_code == 200
+    assert record.json()["attributes"]["type"] == "Contact"
+    describe = requests.get(f"{base}/sobjects/CONTACT/describe", headers=auth, timeout=5)
+    assert describe.json()["name"] == "Contact"
+    # HEAD answers as GET does, without a body (the 405 answers list HEAD as allowed).
+    head = requests.head(f"{base}/sobjects/Contact/{JANE}", headers=auth, timeout=5)
+    assert (head.status_code, head.content) == (200, b"")
+
+
 def test_writes_behave_like_salesforce_and_are_recorded(sf_emulator, sf):
     assert sf_emulator.writes() == []
     created = sf.Contact.create({"LastName": "Newman", "Email": "new@example.com"})
