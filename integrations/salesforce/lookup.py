@@ -21,7 +21,15 @@ from .client import SalesforceClient
 from .errors import InvalidField, QueryFailed, RateLimited, SalesforceError
 from .matching import MatchValues
 from .models import SalesforceConnection
-from .soql import BADGE_LIMIT, MATCH_LIMIT, badge_query, exact_query, lookup_query, selected_fields
+from .soql import (
+    BADGE_LIMIT,
+    MATCH_LIMIT,
+    badge_query,
+    exact_query,
+    lead_query,
+    lookup_query,
+    selected_fields,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +71,7 @@ class LookupResult:
     fetched_at: datetime
     near_misses: tuple[NearMiss, ...] = ()
     truncated: bool = False
+    lead: ContactMatch | None = None  # R3: only when no Contact matched and Leads are asked
 
     @property
     def primary(self) -> ContactMatch | None:
@@ -130,21 +139,37 @@ def _drop_field(connection: SalesforceConnection, error: InvalidField) -> bool:
 
 
 def _ask_salesforce(connection: SalesforceConnection, values: MatchValues) -> LookupResult:
-    """ONE query (P4): its rows are the matches, or, when none, the near-match candidates."""
-    answer = _query_contacts(
-        connection, SalesforceClient(connection), lambda fields: lookup_query(fields, values)
-    )
+    """ONE query (P4): its rows are the matches, or, when none, the near-match candidates.
+
+    With Lead matching on (R3) and no Contact matched, at most one more query, for a Lead.
+    """
+    client = SalesforceClient(connection)
+    answer = _query_contacts(connection, client, lambda fields: lookup_query(fields, values))
     rows = answer.get("records", [])
     matches = [_record(r) for r in rows if values.matches(r)]
-    near = () if matches else _near_misses(rows, values)
+    lead = None
+    if not matches and connection.match_leads:
+        lead = _find_lead(connection, client, values)
     return LookupResult(
         email=values.email,
         phone=values.phone,
         matches=tuple(matches[:MATCH_LIMIT]),
-        near_misses=near,
+        near_misses=() if matches else _near_misses(rows, values),
         fetched_at=timezone.now(),
         truncated=len(matches) > MATCH_LIMIT or answer.get("totalSize", 0) > len(rows),
+        lead=lead,
     )
+
+
+def _find_lead(connection, client: SalesforceClient, values: MatchValues) -> ContactMatch | None:
+    """R3: the newest matching Lead. A user who cannot query Leads gets none (logged), not an error."""
+    _check_budget(connection)
+    try:
+        leads = client.query(lead_query([values])).get("records", [])
+    except (InvalidField, QueryFailed) as exc:
+        logger.warning("Lead lookup refused for connection %s: %s", connection.pk, exc.detail)
+        return None
+    return next((_record(r) for r in leads if values.matches(r)), None)
 
 
 def _check_budget(connection: SalesforceConnection) -> None:
@@ -211,18 +236,23 @@ def stale_result(
 
 
 # --- Contacts-list badges (B4) ----------------------------------------------------------------
-def match_flags(connection: SalesforceConnection, contacts) -> dict[int, bool]:
-    """Which of these contacts have a Salesforce match: cached answers, then ONE query for the rest."""
-    flags: dict[int, bool] = {}
+def _flag(result: LookupResult) -> str:
+    return "contact" if result.matches else ("lead" if result.lead else "")
+
+
+def match_flags(connection: SalesforceConnection, contacts) -> dict[int, str]:
+    """B4, R3: per contact "contact", "lead" or "": cached answers, then ONE query for the rest
+    (and, with Lead matching on, one more for those no Contact matched)."""
+    flags: dict[int, str] = {}
     unknown: list[tuple[object, MatchValues]] = []
     for contact in contacts:
         values = MatchValues.for_connection(connection, contact.email, contact.phone)
         cached = cache_call("get", _key(connection, "lookup", values)) if values else None
         badge = cache_call("get", _key(connection, "badge", values)) if values else None
         if not values:
-            flags[contact.pk] = False
+            flags[contact.pk] = ""
         elif isinstance(cached, LookupResult):
-            flags[contact.pk] = bool(cached.matches)
+            flags[contact.pk] = _flag(cached)
         elif badge is not None:
             flags[contact.pk] = badge
         else:
@@ -235,11 +265,11 @@ def match_flags(connection: SalesforceConnection, contacts) -> dict[int, bool]:
     unwrap(cache_call("get", failed_key))
     asked = [values for _, values in unknown]
     try:
-        rows = single_flight(
+        rows, lead_rows = single_flight(
             connection_key(connection, "badge-query", *sorted(map(repr, asked))),
             lambda: _badge_rows(connection, asked),
             seconds=settings.SALESFORCE_CACHE_SECONDS,
-            wait=settings.SALESFORCE_TIMEOUT + settings.SALESFORCE_CONNECT_TIMEOUT + 1,
+            wait=2 * (settings.SALESFORCE_TIMEOUT + settings.SALESFORCE_CONNECT_TIMEOUT) + 1,
         )
     except SalesforceError as exc:
         cache_call("set", failed_key, CachedFailure.of(exc), settings.SALESFORCE_CACHE_SECONDS)
@@ -248,9 +278,13 @@ def match_flags(connection: SalesforceConnection, contacts) -> dict[int, bool]:
     now = timezone.now()
     for contact, values in unknown:
         mine = [_record(r) for r in rows if values.matches(r)]
-        flags[contact.pk] = bool(mine)
+        lead = any(values.matches(r) for r in lead_rows) and not mine
+        flags[contact.pk] = "contact" if mine else ("lead" if lead else "")
         cache_call(
-            "set", _key(connection, "badge", values), bool(mine), settings.SALESFORCE_CACHE_SECONDS
+            "set",
+            _key(connection, "badge", values),
+            flags[contact.pk],
+            settings.SALESFORCE_CACHE_SECONDS,
         )
         if mine and complete:
             # Share the cache with the sidebar: the same answer the exact query would give.
@@ -266,9 +300,16 @@ def match_flags(connection: SalesforceConnection, contacts) -> dict[int, bool]:
     return flags
 
 
-def _badge_rows(connection: SalesforceConnection, asked: list[MatchValues]) -> list[dict]:
+def _badge_rows(
+    connection: SalesforceConnection, asked: list[MatchValues]
+) -> tuple[list[dict], list[dict]]:
+    """The Contacts matching a page, and (R3) the Leads matching the rest of it."""
     _check_budget(connection)
-    answer = _query_contacts(
-        connection, SalesforceClient(connection), lambda fields: badge_query(fields, asked)
+    client = SalesforceClient(connection)
+    rows = _query_contacts(connection, client, lambda fields: badge_query(fields, asked)).get(
+        "records", []
     )
-    return answer.get("records", [])
+    unmatched = [v for v in asked if not any(v.matches(r) for r in rows)]
+    if not (connection.match_leads and unmatched):
+        return rows, []
+    return rows, client.query(lead_query(unmatched, limit=BADGE_LIMIT)).get("records", [])

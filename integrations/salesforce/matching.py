@@ -125,12 +125,15 @@ def lookup_conditions(values: MatchValues) -> list[str]:
     return conditions + _phone_condition(values.phone_spellings())
 
 
-def badge_conditions(values: list[MatchValues]) -> list[str]:
-    """B4, P5: one query for a page of contacts: matches only (badges show no hints)."""
+def match_conditions(values: list[MatchValues], *, spellings: int | None = None) -> list[str]:
+    """Matches only, no hint candidates: a page of badges (B4, P5), or the Lead lookup (R3).
+
+    ``spellings`` caps the spellings per number (a page of them must fit one GET).
+    """
     emails = sorted({v.email for v in values if v.email})
     phones: set[str] = set()
     for v in values:
         if v.phone:
-            phones |= set(v.phone_spellings(BADGE_SPELLINGS) if v.mode == ANY_FORMAT else [v.phone])
+            phones |= set(v.phone_spellings(spellings) if v.mode == ANY_FORMAT else [v.phone])
     conditions = [_in("Email", emails)] if emails else []
     return conditions + _phone_condition(sorted(phones))

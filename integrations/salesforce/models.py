@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -93,6 +95,8 @@ class SalesforceConnection(models.Model):
     phone_matching = models.CharField(
         max_length=12, choices=PhoneMatching.choices, default=PhoneMatching.EXACT
     )
+    # R3: when no Contact matches, also look for a Lead (off: the help page's Contacts-only rule).
+    match_leads = models.BooleanField(default=False)
     # Bumped on disconnect and field changes: cache keys carry it (the cache can't delete by prefix).
     cache_generation = models.PositiveIntegerField(default=1)
 
@@ -120,9 +124,21 @@ class SalesforceConnection(models.Model):
             return None
         return self.api_usage_used / self.api_usage_max
 
-    def record_view_url(self, record_id: str) -> str:
+    def record_view_url(self, record_id: str, sobject: str = "Contact") -> str:
         """View in Salesforce (S10): the Lightning record page on the org's instance."""
-        return f"{self.instance_url.rstrip('/')}/lightning/r/Contact/{record_id}/view"
+        return f"{self.instance_url.rstrip('/')}/lightning/r/{sobject}/{record_id}/view"
+
+    def new_contact_url(self, *, name: str, email: str, phone: str) -> str:
+        """R4: Salesforce's new-Contact page, prefilled (``defaultFieldValues``).
+
+        As Salesforce documents it for links (``defaultFieldValues=Field=value,Field=value``, each
+        value URL-encoded as its ``URLENCODE`` does, so a comma or "=" in a value cannot split the
+        list).
+        """
+        first, _, last = name.strip().rpartition(" ")
+        values = {"FirstName": first, "LastName": last, "Email": email, "Phone": phone}
+        pairs = ",".join(f"{k}={quote(v, safe='')}" for k, v in values.items() if v)
+        return f"{self.instance_url.rstrip('/')}/lightning/o/Contact/new?defaultFieldValues={pairs}"
 
 
 class SalesforceEvent(models.Model):
@@ -136,6 +152,7 @@ class SalesforceEvent(models.Model):
         FIELDS_CHANGED = "fields_changed", "Fields changed"
         FIELD_DROPPED = "field_dropped", "Field dropped"
         PHONE_MATCHING = "phone_matching", "Phone matching changed"
+        LEAD_MATCHING = "lead_matching", "Lead matching changed"
         RECONNECT_NEEDED = "reconnect_needed", "Reconnect needed"
 
     workspace = models.ForeignKey(

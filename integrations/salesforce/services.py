@@ -134,6 +134,21 @@ def set_phone_matching(connection: SalesforceConnection, *, mode: str, actor) ->
     return True
 
 
+def set_lead_matching(connection: SalesforceConnection, *, on: bool, actor) -> bool:
+    """R3: also look for a Lead when no Contact matches; audited, at once. True if changed."""
+    if connection.match_leads == on:
+        return False
+    connection.match_leads = on
+    connection.save(update_fields=["match_leads"])
+    _changed(
+        connection,
+        Kind.LEAD_MATCHING,
+        actor=actor,
+        detail="Leads are looked up when no Contact matches" if on else "Contacts only",
+    )
+    return True
+
+
 def drop_fields(connection: SalesforceConnection, doomed: list[str]) -> None:
     """Fields Salesforce no longer knows leave the sidebar; admins see a note."""
     connection.field_names = [p for p in connection.field_names if p not in doomed]

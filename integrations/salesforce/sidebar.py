@@ -55,6 +55,10 @@ def render_salesforce_panel(request, contact):
                 state="result",
                 result=result,
                 phone_e164=e164(contact.phone, request.workspace.phone_region),
+                lead_url=connection.record_view_url(result.lead.id, "Lead") if result.lead else "",
+                create_url=connection.new_contact_url(
+                    name=contact.name, email=contact.email, phone=contact.phone
+                ),
                 rows=field_rows(result.primary, connection, tz) if result.primary else [],
             )
     return render_panel_page(request, contact, PANEL_TEMPLATE, context, title="Salesforce")

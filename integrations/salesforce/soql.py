@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from .matching import MatchValues, badge_conditions, lookup_conditions
+from .matching import BADGE_SPELLINGS, MatchValues, lookup_conditions, match_conditions
 
 MATCH_LIMIT = 20  # newest first; "N more matches" beyond the first
 # The one query also brings the near-match candidates (P4): room for both.
@@ -25,8 +25,20 @@ def selected_fields(connection) -> list[str]:
     return fields
 
 
-def contact_soql(fields: list[str], conditions: list[str], limit: int) -> str:
-    """SELECT on Contact only. Values in ``conditions`` are quoted with format_soql; field names
+LEAD_FIELDS = [
+    "Id",
+    "Name",
+    "Email",
+    "Phone",
+    "MobilePhone",
+    "Company",
+    "Status",
+    "LastModifiedDate",
+]
+
+
+def contact_soql(fields: list[str], conditions: list[str], limit: int, sobject="Contact") -> str:
+    """SELECT on Contact (or Lead, R3). Values in ``conditions`` are quoted with format_soql; field names
     are checked to be API names, so nothing from a user can change the query's shape."""
     bad = [f for f in fields if not FIELD_PATH.match(f)]
     if bad:
@@ -35,7 +47,7 @@ def contact_soql(fields: list[str], conditions: list[str], limit: int) -> str:
         raise ValueError("Nothing to look up: no email and no phone.")
     where = " OR ".join(conditions)
     return (
-        f"SELECT {', '.join(fields)} FROM Contact WHERE {where} "  # noqa: S608 - see docstring
+        f"SELECT {', '.join(fields)} FROM {sobject} WHERE {where} "  # noqa: S608 - see docstring
         f"ORDER BY LastModifiedDate DESC LIMIT {int(limit)}"
     )
 
@@ -52,4 +64,11 @@ def exact_query(fields: list[str], *, email: str, phone: str, limit: int = LOOKU
 
 def badge_query(fields: list[str], values: list[MatchValues]) -> str:
     """B4, P5: one query for a whole page of contacts."""
-    return contact_soql(fields, badge_conditions(values), BADGE_LIMIT)
+    return contact_soql(fields, match_conditions(values, spellings=BADGE_SPELLINGS), BADGE_LIMIT)
+
+
+def lead_query(values: list[MatchValues], limit: int = MATCH_LIMIT) -> str:
+    """R3: Leads matching by the same rules, only asked when no Contact matched."""
+    spellings = BADGE_SPELLINGS if len(values) > 1 else None
+    conditions = match_conditions(values, spellings=spellings)
+    return contact_soql(LEAD_FIELDS, conditions, limit, sobject="Lead")

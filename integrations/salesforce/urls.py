@@ -12,5 +12,6 @@ urlpatterns = [
     path("disconnect/", views.disconnect, name="disconnect"),
     path("fields/", field_settings.fields, name="fields"),
     path("phone-matching/", views.phone_matching, name="phone_matching"),
+    path("lead-matching/", views.lead_matching, name="lead_matching"),
     path("badges/", sidebar.contact_badges, name="badges"),
 ]

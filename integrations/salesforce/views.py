@@ -161,3 +161,20 @@ def phone_matching(request):
             request, f"Phone matching is now “{connection.get_phone_matching_display()}”."
         )
     return redirect(_manage_url(request.workspace))
+
+
+@require_POST
+@workspace_view(roles=ADMIN_ROLES)
+def lead_matching(request):
+    """R3: Owners and Managers let the sidebar fall back to a Lead; audited, effective at once."""
+    connection = selectors.connection_for(request.workspace)
+    if connection is not None and services.set_lead_matching(
+        connection, on=request.POST.get("match_leads") == "on", actor=request.user
+    ):
+        messages.success(
+            request,
+            "Leads are now looked up when no Contact matches."
+            if connection.match_leads
+            else "Only Contacts are looked up now.",
+        )
+    return redirect(_manage_url(request.workspace))

@@ -222,7 +222,7 @@ def test_b4_badges_drop_an_invalid_field_too(connection, sf, acme):
     connection.field_names = [*connection.field_names, "Gone__c"]
     connection.save()
     jane = Contact.objects.create(workspace=acme, name="J", email="jane.cooper@northwind.example")
-    assert lookup.match_flags(connection, [jane]) == {jane.pk: True}
+    assert lookup.match_flags(connection, [jane]) == {jane.pk: "contact"}
     connection.refresh_from_db()
     assert connection.dropped_fields == ["Gone__c"]
 
