@@ -46,6 +46,8 @@ T = TypeVar("T")
 API_DISABLED_CODES = {"API_DISABLED_FOR_ORG", "API_CURRENTLY_DISABLED"}
 _INVALID_FIELD = re.compile(r"No such column '([^']+)'")
 _INVALID_RELATIONSHIP = re.compile(r"Didn't understand relationship '([^']+)'")
+_ENTITY = re.compile(r"on entity '([^']+)'")
+_UNSUPPORTED_TYPE = re.compile(r"sObject type '([^']+)' is not supported")
 
 
 _sessions = threading.local()
@@ -157,14 +159,23 @@ class SalesforceClient:
             ) from exc
         except SalesforceMalformedRequest as exc:
             code, message = _error_code(exc)
-            if code == "INVALID_FIELD":
+            if code in ("INVALID_FIELD", "INVALID_TYPE"):
+                # A field, a relationship (a subquery's too) or an object the user cannot see.
                 relationship = _INVALID_RELATIONSHIP.search(message)
                 if relationship:
                     raise InvalidField(
                         relationship.group(1), relationship=True, detail=code
                     ) from exc
-                match = _INVALID_FIELD.search(message)
-                raise InvalidField(match.group(1) if match else "", detail=code) from exc
+                unsupported = _UNSUPPORTED_TYPE.search(message)
+                if unsupported:
+                    raise InvalidField("", entity=unsupported.group(1), detail=code) from exc
+                match, entity = _INVALID_FIELD.search(message), _ENTITY.search(message)
+                if match or code == "INVALID_FIELD":
+                    raise InvalidField(
+                        match.group(1) if match else "",
+                        entity=entity.group(1) if entity else "",
+                        detail=code,
+                    ) from exc
             raise QueryFailed(detail=code or "HTTP 400") from exc
         except LibrarySalesforceError as exc:
             status = getattr(exc, "status", "?")

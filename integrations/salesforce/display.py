@@ -9,7 +9,7 @@ from datetime import date, datetime
 from django.utils import formats
 
 from .lookup import ContactMatch
-from .models import DEFAULT_FIELD_META, SalesforceConnection
+from .models import DEFAULT_FIELD_META, RELATED_LISTS, SalesforceConnection
 
 
 @dataclass(frozen=True)
@@ -65,3 +65,65 @@ def field_rows(match: ContactMatch, connection: SalesforceConnection, tz) -> lis
             )
         )
     return rows
+
+
+RELATED_SHOWN = 3  # R1: up to three rows per list, then "N more" links to Salesforce
+
+
+@dataclass(frozen=True)
+class RelatedRow:
+    title: str
+    detail: str
+    url: str
+
+
+@dataclass(frozen=True)
+class RelatedList:
+    name: str
+    label: str
+    rows: list[RelatedRow]
+    more: int  # rows beyond the shown ones (RELATED_LIMIT+ when Salesforce had more)
+    more_url: str
+
+
+def _case_row(record: dict, connection, tz) -> RelatedRow:
+    modified = format_value(record.get("LastModifiedDate"), {"type": "datetime"}, tz)
+    return RelatedRow(
+        title=f"{record.get('CaseNumber') or ''} {record.get('Subject') or ''}".strip() or "Case",
+        detail=" · ".join(
+            v for v in (record.get("Status"), record.get("Priority"), f"updated {modified}") if v
+        ),
+        url=connection.record_view_url(record["Id"], "Case"),
+    )
+
+
+def _opportunity_row(record: dict, connection, tz) -> RelatedRow:
+    deal = record.get("Opportunity") or {}
+    amount = deal.get("Amount")
+    amount_text = formats.number_format(amount, 2, force_grouping=True) if amount else ""
+    close = format_value(deal.get("CloseDate"), {"type": "date"}, tz)
+    return RelatedRow(
+        title=deal.get("Name") or "Opportunity",
+        detail=" · ".join(v for v in (deal.get("StageName"), amount_text, f"closes {close}") if v),
+        url=connection.record_view_url(record.get("OpportunityId") or record["Id"], "Opportunity"),
+    )
+
+
+def related_lists(match: ContactMatch, connection: SalesforceConnection, tz) -> list[RelatedList]:
+    """R1: the Contact's open Cases and Opportunities, as the admin switched them on."""
+    builders = {"Cases": _case_row, "OpportunityContactRoles": _opportunity_row}
+    shown = []
+    for name in connection.related_lists:
+        if name not in builders or name not in RELATED_LISTS:
+            continue
+        records = match.related.get(name) or []
+        shown.append(
+            RelatedList(
+                name=name,
+                label=RELATED_LISTS[name]["label"],
+                rows=[builders[name](r, connection, tz) for r in records[:RELATED_SHOWN]],
+                more=max(0, len(records) - RELATED_SHOWN),
+                more_url=connection.related_list_url(match.id, name),
+            )
+        )
+    return shown

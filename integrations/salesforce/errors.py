@@ -62,9 +62,12 @@ class InvalidField(SalesforceError):
     code = "invalid_field"
     user_message = "A chosen Salesforce field no longer exists."
 
-    def __init__(self, field: str, *, relationship: bool = False, **kwargs) -> None:
+    def __init__(
+        self, field: str, *, relationship: bool = False, entity: str = "", **kwargs
+    ) -> None:
         self.field = field
         self.relationship = relationship  # True: ``field`` names a relationship ("Region__r")
+        self.entity = entity  # the object Salesforce named ("Case" in a subquery), if any
         super().__init__(f"Salesforce no longer knows the field {field}.", **kwargs)
 
 

@@ -14,7 +14,7 @@ from workspace.access import ADMIN_ROLES, workspace_view
 from . import services
 from .describe import FieldOption, contact_describe, field_meta_from_describe, field_options
 from .errors import SalesforceError
-from .models import SalesforceConnection
+from .models import RELATED_LISTS, SalesforceConnection
 from .selectors import connection_for
 
 __all__ = ["FieldOption", "choose_fields", "contact_describe", "field_options", "fields"]
@@ -83,6 +83,10 @@ def fields(request):
         except ValueError as exc:
             error = str(exc)
         else:
+            chosen = request.POST.getlist("related")
+            services.set_related_lists(
+                connection, names=[n for n in RELATED_LISTS if n in chosen], actor=request.user
+            )
             messages.success(request, "Sidebar fields saved. Agents see them on their next view.")
             return manage
     positions = {path: n for n, path in enumerate(connection.field_names, start=1)}
@@ -93,6 +97,10 @@ def fields(request):
         {
             "connection": connection,
             "rows": [(o, positions.get(o.path)) for o in rows],
+            "related": [
+                (name, spec["label"], name in connection.related_lists)
+                for name, spec in RELATED_LISTS.items()
+            ],
             "error": error,
             "settings_tab": "integrations",
             "nav": "settings",

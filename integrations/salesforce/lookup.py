@@ -9,7 +9,7 @@ nothing matched), one per page of badges, and the API-budget policy in front of 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
@@ -20,10 +20,11 @@ from .caching import CachedFailure, cache_call, connection_key, single_flight, u
 from .client import SalesforceClient
 from .errors import InvalidField, QueryFailed, RateLimited, SalesforceError
 from .matching import MatchValues
-from .models import SalesforceConnection
+from .models import RELATED_LISTS, SalesforceConnection
 from .soql import (
     BADGE_LIMIT,
     MATCH_LIMIT,
+    RELATED_SUBQUERIES,
     badge_query,
     exact_query,
     lead_query,
@@ -43,6 +44,7 @@ class ContactMatch:
 
     id: str
     values: dict
+    related: dict = field(default_factory=dict)  # R1: relationship name -> child records
 
     def value(self, path: str):
         current = self.values
@@ -92,12 +94,23 @@ def cache_key(connection: SalesforceConnection, kind: str, email: str, phone: st
     return _key(connection, kind, MatchValues.for_connection(connection, email, phone))
 
 
-def _record(row: dict) -> ContactMatch:
+def _plain(row: dict) -> dict:
+    """A record without Salesforce's ``attributes``, parents (Account.Name) included."""
     values = {k: v for k, v in row.items() if k != "attributes"}
     for k, v in list(values.items()):
         if isinstance(v, dict):
             values[k] = {ik: iv for ik, iv in v.items() if ik != "attributes"}
-    return ContactMatch(id=row["Id"], values=values)
+    return values
+
+
+def _record(row: dict) -> ContactMatch:
+    values, related = {}, {}
+    for key, value in row.items():
+        if key in RELATED_SUBQUERIES:  # {"totalSize", "done", "records"}, or null when empty
+            related[key] = [_plain(r) for r in (value or {}).get("records") or []]
+        elif key != "attributes":
+            values[key] = value
+    return ContactMatch(id=row["Id"], values=_plain(values), related=related)
 
 
 def _near_misses(rows: list[dict], values: MatchValues) -> tuple[NearMiss, ...]:
@@ -113,17 +126,35 @@ def _near_misses(rows: list[dict], values: MatchValues) -> tuple[NearMiss, ...]:
 # --- asking Salesforce ------------------------------------------------------------------------
 def _query_contacts(connection: SalesforceConnection, client: SalesforceClient, build) -> dict:
     """Run ``build(fields)``; a chosen field Salesforce no longer knows is dropped, then one retry."""
-    for attempt in range(2):
+    for attempt in range(3):  # a vanished field, then a refused related list, at most
         try:
             return client.query(build(selected_fields(connection)))
         except InvalidField as exc:
-            if attempt or not _drop_field(connection, exc):
+            if attempt == 2 or not _drop_field(connection, exc):
                 raise QueryFailed(detail="INVALID_FIELD") from exc
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _drop_related(connection: SalesforceConnection, error: InvalidField) -> bool:
+    """R2: a related list whose relationship or object Salesforce refused goes (noted for admins)."""
+    for name, spec in RELATED_LISTS.items():
+        refused = error.field == name or (error.entity in spec["objects"])
+        if refused and name in connection.related_lists:
+            reason = (
+                f"the connecting Salesforce user cannot see {error.entity or name} "
+                f"({error.detail or 'refused'})"
+            )
+            services.drop_related_list(connection, name, reason)
+            return True
+    return False
+
+
 def _drop_field(connection: SalesforceConnection, error: InvalidField) -> bool:
     """A chosen field Salesforce no longer knows: drop it (and note it for admins), retry once."""
+    if _drop_related(connection, error):
+        return True
+    if error.entity and error.entity != "Contact":
+        return False
     lowered = error.field.lower()
     if error.relationship:  # "Region__r" is gone: every "Region__r.<field>" goes with it
         doomed = [p for p in connection.field_names if p.lower().startswith(lowered + ".")]
@@ -144,7 +175,11 @@ def _ask_salesforce(connection: SalesforceConnection, values: MatchValues) -> Lo
     With Lead matching on (R3) and no Contact matched, at most one more query, for a Lead.
     """
     client = SalesforceClient(connection)
-    answer = _query_contacts(connection, client, lambda fields: lookup_query(fields, values))
+    answer = _query_contacts(
+        connection,
+        client,
+        lambda fields: lookup_query(fields, values, related=connection.related_lists),
+    )
     rows = answer.get("records", [])
     matches = [_record(r) for r in rows if values.matches(r)]
     lead = None

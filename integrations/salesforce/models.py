@@ -36,6 +36,20 @@ DEFAULT_FIELD_META = {
 }
 
 
+# R1: related lists in the Contact lookup, by child relationship name, with their objects.
+RELATED_LISTS = {
+    "Cases": {"label": "Open cases", "objects": ("Case",)},
+    "OpportunityContactRoles": {
+        "label": "Open opportunities",
+        "objects": ("OpportunityContactRole", "Opportunity"),
+    },
+}
+
+
+def default_related_lists() -> list[str]:
+    return list(RELATED_LISTS)
+
+
 def default_fields() -> list[str]:
     return list(DEFAULT_FIELDS)
 
@@ -95,6 +109,9 @@ class SalesforceConnection(models.Model):
     phone_matching = models.CharField(
         max_length=12, choices=PhoneMatching.choices, default=PhoneMatching.EXACT
     )
+    # R1, R2: the related lists shown (child relationship names); those Salesforce refused.
+    related_lists = models.JSONField(default=default_related_lists, blank=True)
+    dropped_related = models.JSONField(default=list, blank=True)
     # R3: when no Contact matches, also look for a Lead (off: the help page's Contacts-only rule).
     match_leads = models.BooleanField(default=False)
     # Bumped on disconnect and field changes: cache keys carry it (the cache can't delete by prefix).
@@ -127,6 +144,11 @@ class SalesforceConnection(models.Model):
     def record_view_url(self, record_id: str, sobject: str = "Contact") -> str:
         """View in Salesforce (S10): the Lightning record page on the org's instance."""
         return f"{self.instance_url.rstrip('/')}/lightning/r/{sobject}/{record_id}/view"
+
+    def related_list_url(self, contact_id: str, relationship: str) -> str:
+        """R1: "N more" opens the Contact's related list in Lightning."""
+        base = self.instance_url.rstrip("/")
+        return f"{base}/lightning/r/Contact/{contact_id}/related/{relationship}/view"
 
     def new_contact_url(self, *, name: str, email: str, phone: str) -> str:
         """R4: Salesforce's new-Contact page, prefilled (``defaultFieldValues``).

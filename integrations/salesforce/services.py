@@ -149,6 +149,31 @@ def set_lead_matching(connection: SalesforceConnection, *, on: bool, actor) -> b
     return True
 
 
+def set_related_lists(connection: SalesforceConnection, *, names: list[str], actor) -> None:
+    """R2: the admin's related lists (a list chosen again is no longer noted as dropped)."""
+    before = list(connection.related_lists)
+    connection.related_lists = list(names)
+    connection.dropped_related = [n for n in connection.dropped_related if n not in names]
+    connection.save(update_fields=["related_lists", "dropped_related"])
+    if before != connection.related_lists:
+        _changed(
+            connection,
+            Kind.FIELDS_CHANGED,
+            actor=actor,
+            detail=f"related lists: {', '.join(before) or 'none'} → {', '.join(names) or 'none'}",
+        )
+
+
+def drop_related_list(connection: SalesforceConnection, name: str, reason: str) -> None:
+    """R2: Salesforce refused a related list (the user cannot see its object): it goes."""
+    connection.related_lists = [n for n in connection.related_lists if n != name]
+    connection.dropped_related = sorted({*connection.dropped_related, name})
+    SalesforceConnection.objects.filter(pk=connection.pk).update(
+        related_lists=connection.related_lists, dropped_related=connection.dropped_related
+    )
+    _changed(connection, Kind.FIELD_DROPPED, detail=f"Related list {name} removed: {reason}")
+
+
 def drop_fields(connection: SalesforceConnection, doomed: list[str]) -> None:
     """Fields Salesforce no longer knows leave the sidebar; admins see a note."""
     connection.field_names = [p for p in connection.field_names if p not in doomed]

@@ -14,7 +14,7 @@ from integrations.panels import render_panel_page
 from integrations.registry import ContactListBadge, SidebarPanel, register_badge, register_panel
 from workspace.access import workspace_view
 
-from .display import field_rows
+from .display import field_rows, related_lists
 from .errors import SalesforceError
 from .lookup import find_contact, match_flags, stale_result
 from .models import SalesforceConnection
@@ -60,6 +60,7 @@ def render_salesforce_panel(request, contact):
                     name=contact.name, email=contact.email, phone=contact.phone
                 ),
                 rows=field_rows(result.primary, connection, tz) if result.primary else [],
+                related=related_lists(result.primary, connection, tz) if result.primary else [],
             )
     return render_panel_page(request, contact, PANEL_TEMPLATE, context, title="Salesforce")
 

@@ -52,9 +52,34 @@ def contact_soql(fields: list[str], conditions: list[str], limit: int, sobject="
     )
 
 
-def lookup_query(fields: list[str], values: MatchValues, limit: int = LOOKUP_LIMIT) -> str:
-    """The ONE lookup query (S7, P3, P4): the matches and, in exact mode, the hint's candidates."""
-    return contact_soql(fields, lookup_conditions(values), limit)
+# R1, R2: the related lists, as parent-child subqueries of the ONE lookup query. Open records
+# only, newest first; up to RELATED_LIMIT so "N more" can be counted without another call.
+RELATED_LIMIT = 50  # written into the subqueries below
+RELATED_SUBQUERIES = {
+    "Cases": (
+        "(SELECT Id, CaseNumber, Subject, Status, Priority, LastModifiedDate FROM Cases "
+        "WHERE IsClosed = false ORDER BY LastModifiedDate DESC LIMIT 50)"
+    ),
+    "OpportunityContactRoles": (
+        "(SELECT Id, OpportunityId, Opportunity.Name, Opportunity.StageName, "
+        "Opportunity.Amount, Opportunity.CloseDate FROM OpportunityContactRoles "
+        "WHERE Opportunity.IsClosed = false ORDER BY Opportunity.CloseDate ASC "
+        "LIMIT 50)"
+    ),
+}
+
+
+def lookup_query(
+    fields: list[str], values: MatchValues, limit: int = LOOKUP_LIMIT, related=()
+) -> str:
+    """The ONE lookup query (S7, P3, P4, R2): the matches, in exact mode the hint's candidates,
+    and the related lists named in ``related`` as subqueries (constants, never user input)."""
+    subqueries = [RELATED_SUBQUERIES[name] for name in related if name in RELATED_SUBQUERIES]
+    soql = contact_soql(fields, lookup_conditions(values), limit)
+    if not subqueries:
+        return soql
+    head, _, rest = soql.partition(" FROM Contact WHERE ")
+    return f"{head}, {', '.join(subqueries)} FROM Contact WHERE {rest}"
 
 
 def exact_query(fields: list[str], *, email: str, phone: str, limit: int = LOOKUP_LIMIT) -> str:
