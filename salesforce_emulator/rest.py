@@ -176,6 +176,12 @@ class _Call:
     org_id: str
     user_id: str
 
+    @property
+    def hidden(self) -> frozenset[str]:
+        """Objects this user cannot see (the ``hide_object`` fault): no describe, no records, and
+        queries answer as Salesforce does for an object the user has no read access to."""
+        return self.state.faults.hidden_objects(self.org_id, self.user_id)
+
     def write_log(self, sobject: str) -> dict[str, Any]:
         """The writes-log fields of this call (see ``LogStore``)."""
         return {
@@ -213,6 +219,8 @@ def _dispatch(call: _Call, rest: str) -> Response:
         return json_response(NOT_FOUND, 404)
     except MethodNotAllowed as exc:
         return _method_not_allowed(call.request.method, exc.valid_methods or ())
+    if values.get("sobject") in call.hidden:  # an object the user cannot see does not exist
+        return json_response(NOT_FOUND, 404)
     return endpoint(call, **values)
 
 
@@ -246,12 +254,16 @@ def _query(call: _Call, *, all_rows: bool = False) -> Response:
     q = call.request.args.get("q")
     if q is None or not q.strip():
         return error("MALFORMED_QUERY", "A query string has to be specified", 400)
-    query = soql.parse(q)
+    query = soql.parse(q, call.hidden)
     records = call.state.records
     with records.lock:  # the rows stay as they are while the query reads them
         rows = records.table(call.org_id, query.sobject)
         lookup = records.lookup_fn(call.org_id)
-        result = soql.execute(query, rows, lookup, call.version, all_rows=all_rows)
+
+        def tables(sobject: str) -> list[dict[str, Any]]:
+            return records.table(call.org_id, sobject)
+
+        result = soql.execute(query, rows, lookup, call.version, all_rows=all_rows, tables=tables)
     return json_response(result)
 
 
@@ -264,17 +276,22 @@ def _query_locator(call: _Call, locator: str) -> Response:
 
 
 def _global_describe(call: _Call) -> Response:
+    hidden = call.hidden
     return json_response(
         {
             "encoding": "UTF-8",
             "maxBatchSize": 200,
-            "sobjects": [schema.global_describe_entry(o, call.version) for o in schema.OBJECTS],
+            "sobjects": [
+                schema.global_describe_entry(o, call.version)
+                for o in schema.OBJECTS
+                if o not in hidden
+            ],
         }
     )
 
 
 def _describe(call: _Call, sobject: str) -> Response:
-    return json_response(schema.describe(sobject, call.version))
+    return json_response(schema.describe(sobject, call.version, call.hidden))
 
 
 def _record_body(sobject: str, row: dict[str, Any], version: str, fields: list[str]) -> dict:

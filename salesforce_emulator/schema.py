@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 STRING_TYPES = {"string", "email", "phone", "picklist", "textarea", "url", "id", "reference"}
+NUMBER_TYPES = {"double", "currency"}
 
 LEAD_SOURCES = [
     ("Web", "Web"),
@@ -21,6 +22,41 @@ LEAD_STATUSES = [
     ("Working - Contacted", "Working - Contacted"),
     ("Closed - Converted", "Closed - Converted"),
     ("Closed - Not Converted", "Closed - Not Converted"),
+]
+CASE_STATUSES = [(v, v) for v in ("New", "Working", "Escalated", "Closed")]
+CLOSED_CASE_STATUSES = {"Closed"}  # the demo org's closed status (IsClosed follows it)
+CASE_PRIORITIES = [(v, v) for v in ("High", "Medium", "Low")]
+CASE_ORIGINS = [(v, v) for v in ("Phone", "Email", "Web")]
+OPPORTUNITY_STAGES = [
+    (v, v)
+    for v in (
+        "Prospecting",
+        "Qualification",
+        "Needs Analysis",
+        "Value Proposition",
+        "Id. Decision Makers",
+        "Perception Analysis",
+        "Proposal/Price Quote",
+        "Negotiation/Review",
+        "Closed Won",
+        "Closed Lost",
+    )
+]
+WON_STAGES = {"Closed Won"}
+CLOSED_STAGES = {"Closed Won", "Closed Lost"}
+CONTACT_ROLES = [
+    (v, v)
+    for v in (
+        "Business User",
+        "Decision Maker",
+        "Economic Buyer",
+        "Economic Decision Maker",
+        "Evaluator",
+        "Executive Sponsor",
+        "Influencer",
+        "Technical Buyer",
+        "Other",
+    )
 ]
 INDUSTRIES = [
     (v, v)
@@ -39,6 +75,7 @@ SOAP_TYPES = {
     "datetime": "xsd:dateTime",
     "date": "xsd:date",
     "double": "xsd:double",
+    "currency": "xsd:double",
     "boolean": "xsd:boolean",
 }
 
@@ -72,7 +109,14 @@ OBJECTS: dict[str, dict[str, Any]] = {
             _f("MobilePhone", "phone", "Mobile Phone", length=40),
             _f("Title", "string", "Title", length=128),
             _f("Department", "string", "Department", length=80),
-            _f("AccountId", "reference", "Account ID", ref="Account", rel="Account"),
+            _f(
+                "AccountId",
+                "reference",
+                "Account ID",
+                ref="Account",
+                rel="Account",
+                child="Contacts",
+            ),
             _f("OwnerId", "reference", "Owner ID", ref="User", rel="Owner", nillable=False),
             _f("LeadSource", "picklist", "Lead Source", picklist=LEAD_SOURCES, length=255),
             _f("MailingCity", "string", "Mailing City", length=40),
@@ -104,6 +148,7 @@ OBJECTS: dict[str, dict[str, Any]] = {
             _f("Name", "string", "Full Name", length=121, computed=True, nameField=True),
             _f("Email", "email", "Email", length=80),
             _f("Phone", "phone", "Phone", length=40),
+            _f("MobilePhone", "phone", "Mobile Phone", length=40),
             _f("Company", "string", "Company", length=255, nillable=False),
             _f("Title", "string", "Title", length=128),
             _f("Status", "picklist", "Status", picklist=LEAD_STATUSES, length=255),
@@ -125,6 +170,94 @@ OBJECTS: dict[str, dict[str, Any]] = {
             _f("Website", "url", "Website", length=255),
             _f("BillingCity", "string", "Billing City", length=40),
             _f("OwnerId", "reference", "Owner ID", ref="User", rel="Owner", nillable=False),
+            *_system_fields(),
+        ],
+    },
+    "Case": {
+        "label": "Case",
+        "labelPlural": "Cases",
+        "keyPrefix": "500",
+        "required": [],
+        # the related list Salesforce shows under a Contact (and the emulator's related-list page)
+        "list_columns": ["CaseNumber", "Subject", "Status", "Priority", "LastModifiedDate"],
+        "fields": [
+            _f("Id", "id", "Case ID"),
+            _f("CaseNumber", "string", "Case Number", length=30, computed=True, nameField=True),
+            _f("Subject", "string", "Subject", length=255),
+            _f("Description", "textarea", "Description", length=32000),
+            _f("Status", "picklist", "Status", picklist=CASE_STATUSES, length=255),
+            _f("Priority", "picklist", "Priority", picklist=CASE_PRIORITIES, length=255),
+            _f("Origin", "picklist", "Case Origin", picklist=CASE_ORIGINS, length=255),
+            _f("IsClosed", "boolean", "Closed", computed=True),
+            _f("ClosedDate", "datetime", "Closed Date", computed=True),
+            _f("ContactId", "reference", "Contact ID", ref="Contact", rel="Contact", child="Cases"),
+            _f("AccountId", "reference", "Account ID", ref="Account", rel="Account", child="Cases"),
+            _f("OwnerId", "reference", "Owner ID", ref="User", rel="Owner", nillable=False),
+            *_system_fields(),
+        ],
+    },
+    "Opportunity": {
+        "label": "Opportunity",
+        "labelPlural": "Opportunities",
+        "keyPrefix": "006",
+        "required": ["Name", "StageName", "CloseDate"],
+        "list_columns": ["Name", "StageName", "Amount", "CloseDate"],
+        "fields": [
+            _f("Id", "id", "Opportunity ID"),
+            _f("Name", "string", "Name", length=120, nillable=False, nameField=True),
+            _f("StageName", "picklist", "Stage", picklist=OPPORTUNITY_STAGES, length=255),
+            _f("Amount", "currency", "Amount", precision=18),
+            _f("CloseDate", "date", "Close Date", nillable=False),
+            _f("IsClosed", "boolean", "Closed", computed=True),
+            _f("IsWon", "boolean", "Won", computed=True),
+            _f(
+                "AccountId",
+                "reference",
+                "Account ID",
+                ref="Account",
+                rel="Account",
+                child="Opportunities",
+            ),
+            _f("OwnerId", "reference", "Owner ID", ref="User", rel="Owner", nillable=False),
+            *_system_fields(),
+        ],
+    },
+    "OpportunityContactRole": {
+        "label": "Opportunity Contact Role",
+        "labelPlural": "Opportunity Contact Roles",
+        "keyPrefix": "00K",
+        "required": ["ContactId", "OpportunityId"],
+        # Salesforce: access to a contact role follows access to its opportunity
+        "follows": "Opportunity",
+        "list_columns": [
+            "Opportunity.Name",
+            "Opportunity.StageName",
+            "Opportunity.Amount",
+            "Opportunity.CloseDate",
+            "Role",
+            "IsPrimary",
+        ],
+        "fields": [
+            _f("Id", "id", "Contact Role ID"),
+            _f(
+                "ContactId",
+                "reference",
+                "Contact ID",
+                ref="Contact",
+                rel="Contact",
+                child="OpportunityContactRoles",
+            ),
+            _f(
+                "OpportunityId",
+                "reference",
+                "Opportunity ID",
+                ref="Opportunity",
+                rel="Opportunity",
+                nillable=False,
+                child="OpportunityContactRoles",
+            ),
+            _f("Role", "picklist", "Role", picklist=CONTACT_ROLES, length=40),
+            _f("IsPrimary", "boolean", "Primary"),
             *_system_fields(),
         ],
     },
@@ -172,6 +305,34 @@ _RELATIONSHIPS = {
     for obj, spec in OBJECTS.items()
 }
 PREFIXES = {spec["keyPrefix"]: name for name, spec in OBJECTS.items()}
+# Child relationships, per parent object: relationship name (any case) -> (child object, field).
+CHILDREN: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {obj: {} for obj in OBJECTS}
+for _child, _spec in OBJECTS.items():
+    for _fdef in _spec["fields"]:
+        if _fdef.get("child"):
+            CHILDREN[_fdef["ref"]][_fdef["child"].lower()] = (_child, _fdef)
+
+
+def child_relationship(obj: str, name: str) -> tuple[str, dict[str, Any]] | None:
+    """``(child object, its reference field)`` of ``obj``'s child relationship ``name``."""
+    return CHILDREN[obj].get(name.lower())
+
+
+def hidden_with(names: Any) -> frozenset[str]:
+    """The objects a user cannot see when ``names`` are hidden (canonical names; a contact role
+    follows its opportunity). ``names``: a name, a comma-separated string or a list."""
+    if not names or names is True:
+        return frozenset()
+    if isinstance(names, str):
+        names = names.split(",")
+    out = set()
+    for name in names:
+        canonical = canonical_object(str(name).strip())
+        if canonical is None:
+            raise ValueError(f"unknown sObject {name!r}; known: {sorted(OBJECTS)}")
+        out.add(canonical)
+    out |= {obj for obj, spec in OBJECTS.items() if spec.get("follows") in out}
+    return frozenset(out)
 
 
 def canonical_object(name: str) -> str | None:
@@ -225,7 +386,7 @@ def describe_field(obj: str, f: dict[str, Any]) -> dict[str, Any]:
         "digits": 0,
         "externalId": False,
         "filterable": ftype != "textarea",
-        "groupable": ftype not in ("textarea", "double", "datetime"),
+        "groupable": ftype not in ("textarea", "double", "currency", "datetime"),
         "htmlFormatted": False,
         "idLookup": ftype == "id" or f["name"] in ("Email", "Username"),
         "inlineHelpText": None,
@@ -241,7 +402,7 @@ def describe_field(obj: str, f: dict[str, Any]) -> dict[str, Any]:
         "referenceTo": [f["ref"]] if f.get("ref") else [],
         "relationshipName": f.get("rel"),
         "restrictedPicklist": False,
-        "scale": 2 if ftype == "double" else 0,
+        "scale": 2 if ftype in NUMBER_TYPES else 0,
         "soapType": SOAP_TYPES[ftype],
         "sortable": ftype != "textarea",
         "type": ftype,
@@ -271,7 +432,25 @@ def _basics(obj: str, version: str) -> dict[str, Any]:
     }
 
 
-def describe(obj: str, version: str) -> dict[str, Any]:
+def child_relationships(obj: str, hidden: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """``obj``'s describe ``childRelationships``: those to objects the user can see."""
+    return [
+        {
+            "cascadeDelete": child == "OpportunityContactRole",
+            "childSObject": child,
+            "deprecatedAndHidden": False,
+            "field": fdef["name"],
+            "junctionIdListNames": [],
+            "junctionReferenceTo": [],
+            "relationshipName": fdef["child"],
+            "restrictedDelete": False,
+        }
+        for child, fdef in CHILDREN[obj].values()
+        if child not in hidden
+    ]
+
+
+def describe(obj: str, version: str, hidden: frozenset[str] = frozenset()) -> dict[str, Any]:
     basics = _basics(obj, version)
     writable = basics["createable"]
     urls = basics["urls"]
@@ -279,7 +458,7 @@ def describe(obj: str, version: str) -> dict[str, Any]:
         **basics,
         "actionOverrides": [],
         "activateable": False,
-        "childRelationships": [],
+        "childRelationships": child_relationships(obj, hidden),
         "compactLayoutable": True,
         "customSetting": False,
         "feedEnabled": False,

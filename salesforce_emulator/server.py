@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from typing import Any
+from urllib.parse import unquote, unquote_plus
 
 from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -18,23 +19,166 @@ from .web import html_response, json_response
 _ALL = ["GET", "POST", "PATCH", "DELETE", "PUT", "HEAD"]
 
 
-def _record_page(state: State, request: Request, sobject: str, record_id: str) -> Response:
-    """``/lightning/r/<Type>/<id>/view``: the record as a Lightning page would show it."""
+_MISSING_RECORD = (
+    "Looks like there's a problem: the record you're trying to view doesn't exist or was deleted."
+)
+
+
+def _found(state: State, sobject: str, record_id: str) -> tuple[str, str, dict[str, Any]] | None:
+    """(canonical sObject, org id, row) of a live record in any org, or None."""
     name = schema.canonical_object(sobject)
     found = state.records.find(name, record_id) if name else None
-    if not found or found[1].get("IsDeleted"):
-        return html_response(
-            pages.not_found_page(
-                "Looks like there's a problem: the record you're trying to view doesn't "
-                "exist or was deleted."
-            ),
-            404,
-        )
-    org_id, row = found
-    assert name is not None
+    if not name or not found or found[1].get("IsDeleted"):
+        return None
+    return name, found[0], found[1]
+
+
+def _children(
+    state: State, org_id: str, child: str, parent_field: str, parent_id: str
+) -> list[dict[str, Any]]:
+    rows = [
+        r
+        for r in state.records.table(org_id, child)
+        if not r.get("IsDeleted") and (r.get(parent_field) or "")[:15] == parent_id[:15]
+    ]
+    return sorted(rows, key=lambda r: r.get("LastModifiedDate") or "", reverse=True)
+
+
+def _record_page(state: State, request: Request, sobject: str, record_id: str) -> Response:
+    """``/lightning/r/<Type>/<id>/view``: the record as a Lightning page would show it, with
+    links to its related lists (Contact: Cases, Opportunity Contact Roles)."""
+    found = _found(state, sobject, record_id)
+    if found is None:
+        return html_response(pages.not_found_page(_MISSING_RECORD), 404)
+    name, org_id, row = found
     fields = [f for f in schema.OBJECTS[name]["fields"] if f["name"] != "IsDeleted"]
     org_name = state.directory.orgs[org_id]["name"]
-    return html_response(pages.record_page(name, row, fields, org_name))
+    related = [
+        (
+            fdef["child"],
+            schema.OBJECTS[child]["labelPlural"],
+            len(_children(state, org_id, child, fdef["name"], row["Id"])),
+        )
+        for child, fdef in schema.CHILDREN[name].values()
+    ]
+    return html_response(pages.record_page(name, row, fields, org_name, related))
+
+
+def _column(child: str, path: str) -> tuple[list[dict[str, Any]], dict[str, Any], str]:
+    """A related-list column: (reference fields to follow, the field, its label)."""
+    obj, rels = child, []
+    parts = path.split(".")
+    for hop in parts[:-1]:
+        rel = schema.relationship(obj, hop)
+        assert rel is not None, path
+        rels.append(rel)
+        obj = rel["ref"]
+    fdef = schema.field(obj, parts[-1])
+    assert fdef is not None, path
+    label = fdef["label"]
+    if rels and fdef.get("nameField"):
+        label = f"{schema.OBJECTS[obj]['label']} {fdef['label']}"
+    return rels, fdef, label
+
+
+def _related_list_page(
+    state: State, request: Request, sobject: str, record_id: str, relationship: str
+) -> Response:
+    """``/lightning/r/<Type>/<id>/related/<Relationship>/view``: all of one related list, newest
+    first; the first cell links to its record (a contact role: to its opportunity)."""
+    found = _found(state, sobject, record_id)
+    if found is None:
+        return html_response(pages.not_found_page(_MISSING_RECORD), 404)
+    name, org_id, row = found
+    child_rel = schema.child_relationship(name, relationship)
+    if child_rel is None:
+        return html_response(
+            pages.not_found_page(f"{name} has no related list named {relationship!r}."), 404
+        )
+    child, parent_field = child_rel
+    columns = [_column(child, path) for path in schema.OBJECTS[child]["list_columns"]]
+    rows = []
+    for child_row in _children(state, org_id, child, parent_field["name"], row["Id"]):
+        values, linked = [], None
+        for rels, fdef, _label in columns:
+            obj, current = child, child_row
+            for rel in rels:
+                target = current.get(rel["name"]) if current else None
+                current = state.records.get(org_id, rel["ref"], target) if target else None
+                obj = rel["ref"]
+            values.append(current.get(fdef["name"]) if current else None)
+            if linked is None:
+                linked = (obj, current["Id"] if current else child_row["Id"])
+        assert linked is not None
+        rows.append((linked[0], linked[1], values))
+    name_field = next(
+        (f["name"] for f in schema.OBJECTS[name]["fields"] if f.get("nameField")), "Name"
+    )
+    return html_response(
+        pages.related_list_page(
+            name,
+            row,
+            str(row.get(name_field) or row["Id"]),
+            schema.OBJECTS[child]["labelPlural"],
+            [
+                (path, c[2])
+                for path, c in zip(schema.OBJECTS[child]["list_columns"], columns, strict=True)
+            ],
+            rows,
+            state.directory.orgs[org_id]["name"],
+        )
+    )
+
+
+def default_field_values(query_string: str) -> dict[str, str]:
+    """Decode ``defaultFieldValues`` from a raw query string, as Lightning does.
+
+    Salesforce's form (``encodeDefaultFieldValues``): ``Field=Value`` pairs separated by commas,
+    each value URL-encoded (a comma or "=" inside a value is ``%2C`` / ``%3D``), e.g.
+    ``defaultFieldValues=FirstName=Ada,LastName=Lovelace,Email=ada%40example.com``. The raw query
+    string is read (not a decoded one), so a literal "+" stays a "+" (a phone's) and an encoded
+    comma stays inside its value. A parameter encoded as a whole once more (``FirstName%3DAda%2C
+    ...``, what a page reference's URL generator produces) is decoded once first.
+    """
+    raw = None
+    for part in query_string.split("&"):
+        key, _, value = part.partition("=")
+        if unquote_plus(key) == "defaultFieldValues":
+            raw = value
+    if not raw:
+        return {}
+    if "=" not in raw:
+        raw = unquote(raw)
+    out: dict[str, str] = {}
+    for pair in raw.split(","):
+        if not pair:
+            continue
+        key, _, value = pair.partition("=")
+        out[unquote(key).strip()] = unquote(value)
+    return out
+
+
+def _new_record_page(state: State, request: Request, sobject: str) -> Response:
+    """``/lightning/o/<Type>/new?defaultFieldValues=...``: the new-record form, prefilled."""
+    name = schema.canonical_object(sobject)
+    if name is None or schema.OBJECTS[name].get("readonly"):
+        return html_response(pages.not_found_page("The page you requested does not exist."), 404)
+    fields = [f for f in schema.OBJECTS[name]["fields"] if schema.is_createable(name, f)]
+    received = default_field_values(request.query_string.decode("latin-1"))
+    defaults, unknown = {}, []
+    for key, value in received.items():
+        fdef = schema.field(name, key)
+        if fdef is not None and schema.is_createable(name, fdef):
+            defaults[fdef["name"]] = value
+        else:
+            unknown.append(key)
+    orgs = list(state.directory.orgs.values())
+    org_name = orgs[0]["name"] if len(orgs) == 1 else None
+    return html_response(
+        pages.new_record_page(
+            name, schema.OBJECTS[name]["label"], fields, defaults, unknown, org_name
+        )
+    )
 
 
 def _classic(state: State, request: Request, record_id: str) -> Response | None:
@@ -144,13 +288,18 @@ class InstanceApp(_App):
             ),
             Rule("/services/oauth2/userinfo", endpoint=oauth.userinfo, methods=["GET", "POST"]),
             Rule("/lightning/r/<sobject>/<record_id>/view", endpoint=_record_page),
+            Rule(
+                "/lightning/r/<sobject>/<record_id>/related/<relationship>/view",
+                endpoint=_related_list_page,
+            ),
+            Rule("/lightning/o/<sobject>/new", endpoint=_new_record_page),
             Rule("/<record_id>", endpoint=_classic),
         ],
         strict_slashes=False,
         merge_slashes=False,
         redirect_defaults=False,  # /services/data/v62.0/ answers, as on Salesforce
     )
-    unlogged = frozenset({_record_page, _classic})
+    unlogged = frozenset({_record_page, _related_list_page, _new_record_page, _classic})
 
 
 class _QuietHandler(WSGIRequestHandler):

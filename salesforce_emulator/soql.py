@@ -7,6 +7,15 @@ without parentheses is an error, as in Salesforce), ``null``/``true``/``false``,
 date/datetime literals and quoted strings with Salesforce's escapes; ``ORDER BY`` with
 ``ASC``/``DESC`` and ``NULLS FIRST``/``NULLS LAST``; ``LIMIT``; ``OFFSET``.
 
+Parent-to-child subqueries in the SELECT list (one level, as before Summer '23):
+``(SELECT fields FROM <child relationship> [WHERE ...] [ORDER BY ...] [LIMIT n] [OFFSET n])``,
+fields may be parent paths (``Opportunity.Name`` from ``OpportunityContactRoles``). Each record
+carries, under the relationship name, ``{"totalSize", "done": true, "records": [...]}`` or null
+when no child matches. An unknown relationship answers ``INVALID_TYPE`` "Didn't understand
+relationship 'X' in FROM part of query call. ...". Objects hidden from the user (see ``parse``)
+answer as if they did not exist: ``INVALID_TYPE`` "sObject type 'Case' is not supported. ..." in
+FROM, the relationship error in a subquery, ``INVALID_FIELD`` in a parent path.
+
 Text comparisons are case-insensitive, ``null`` compares with two-valued logic (``Email != 'x'``
 matches rows whose Email is null), and errors carry Salesforce's codes and message layout.
 """
@@ -223,6 +232,20 @@ class Not:
 
 
 @dataclass
+class SubQuery:
+    """A parent-to-child subquery in the SELECT list: ``(SELECT ... FROM Cases ...)``."""
+
+    relationship: str  # canonical relationship name, the key of the nested result
+    sobject: str  # the child object
+    parent_field: str  # the child's reference field to the parent (Case.ContactId)
+    fields: list[FieldRef]
+    where: Any
+    order: list[tuple[FieldRef, bool, bool]]
+    limit: int | None
+    offset: int | None
+
+
+@dataclass
 class Query:
     sobject: str
     fields: list[FieldRef]
@@ -231,17 +254,23 @@ class Query:
     order: list[tuple[FieldRef, bool, bool]]  # (field, descending, nulls_first)
     limit: int | None
     offset: int | None
+    items: list[FieldRef | SubQuery] = field(default_factory=list)  # select list, in order
+
+    @property
+    def subqueries(self) -> list[SubQuery]:
+        return [item for item in self.items if isinstance(item, SubQuery)]
 
 
 # --------------------------------------------------------------------------- parser
 
 
 class _Parser:
-    def __init__(self, q: str) -> None:
+    def __init__(self, q: str, hidden: frozenset[str] = frozenset()) -> None:
         self.q = q
         self.tokens = tokenize(q)
         self.i = 0
         self.sobject = ""
+        self.hidden = hidden  # objects the user cannot see: as if they did not exist
 
     # helpers
     @property
@@ -275,13 +304,14 @@ class _Parser:
     def parse(self) -> Query:
         self.expect_kw("SELECT")
         raw_fields: list[Token] = []
+        raw_items: list[Token | int] = []  # a field token, or the token index of a subquery
         count: str | None = None
         count_tok: Token | None = None
         while True:
             tok = self.tok
             is_count = tok.kind == "IDENT" and tok.text.upper() == "COUNT"
             if is_count and self._peek_kind(1) == "LPAREN":
-                if raw_fields or count:
+                if raw_items or count:
                     raise self.unexpected()
                 self.advance()
                 self.advance()
@@ -295,6 +325,10 @@ class _Parser:
                 if count == "COUNT()":
                     raise self.unexpected()
                 raw_fields.append(self.advance())
+                raw_items.append(raw_fields[-1])
+            elif tok.kind == "LPAREN" and count is None and self._peek_is_select():
+                raw_items.append(self.i + 1)
+                self.skip_parenthesised()
             else:
                 raise self.unexpected()
             if self.tok.kind == "COMMA":
@@ -307,7 +341,7 @@ class _Parser:
             raise self.unexpected()
         self.advance()
         sobject = schema.canonical_object(obj_tok.text)
-        if sobject is None or "." in obj_tok.text:
+        if sobject is None or sobject in self.hidden or "." in obj_tok.text:
             raise _error(
                 self.q,
                 obj_tok.pos,
@@ -315,19 +349,35 @@ class _Parser:
                 f"sObject type '{obj_tok.text}' is not supported. {INVALID_TYPE_HINT}",
             )
         self.sobject = sobject
+        after_from = self.i
         fields: list[FieldRef] = []
+        items: list[FieldRef | SubQuery] = []
         seen: set[str] = set()
-        for tok in raw_fields:
-            ref = self.resolve(tok)
-            key = ref.text.lower()
+        for raw in raw_items:
+            if isinstance(raw, int):
+                sub = self.parse_subquery(raw)
+                key = sub.relationship.lower()
+                items.append(sub)
+            else:
+                ref = self.resolve(raw)
+                key = ref.text.lower()
+                fields.append(ref)
+                items.append(ref)
             if key in seen:
-                raise _error(
-                    self.q, tok.pos, "MALFORMED_QUERY", f"duplicate field selected: {tok.text}"
-                )
+                text = raw.text if isinstance(raw, Token) else self.tokens[raw].text
+                pos = raw.pos if isinstance(raw, Token) else self.tokens[raw].pos
+                raise _error(self.q, pos, "MALFORMED_QUERY", f"duplicate field selected: {text}")
             seen.add(key)
-            fields.append(ref)
+        self.i = after_from
         if count_tok is not None:
             self.resolve(count_tok)
+        where, order, limit, offset = self.parse_tail()
+        if self.tok.kind != "EOF":
+            raise self.unexpected()
+        return Query(sobject, fields, count, where, order, limit, offset, items)
+
+    def parse_tail(self) -> tuple[Any, list, int | None, int | None]:
+        """``[WHERE ...] [ORDER BY ...] [LIMIT n] [OFFSET n]`` on ``self.sobject``."""
         where = None
         if self.is_kw("WHERE"):
             self.advance()
@@ -358,9 +408,67 @@ class _Parser:
         if self.is_kw("OFFSET"):
             self.advance()
             offset = self.parse_int()
-        if self.tok.kind != "EOF":
-            raise self.unexpected()
-        return Query(sobject, fields, count, where, order, limit, offset)
+        return where, order, limit, offset
+
+    def _peek_is_select(self) -> bool:
+        nxt = self.tokens[min(self.i + 1, len(self.tokens) - 1)]
+        return nxt.kind == "KEYWORD" and nxt.value == "SELECT"
+
+    def skip_parenthesised(self) -> None:
+        """Move past a parenthesised group (the subquery is parsed once FROM is known)."""
+        depth = 0
+        while True:
+            tok = self.advance()
+            if tok.kind == "EOF":
+                raise self.unexpected(tok)
+            if tok.kind == "LPAREN":
+                depth += 1
+            elif tok.kind == "RPAREN":
+                depth -= 1
+                if depth == 0:
+                    return
+
+    def parse_subquery(self, start: int) -> SubQuery:
+        """``SELECT fields FROM <child relationship> [WHERE] [ORDER BY] [LIMIT] [OFFSET] )`` at
+        token ``start``, a child relationship of ``self.sobject`` (restored afterwards)."""
+        parent = self.sobject
+        self.i = start
+        self.expect_kw("SELECT")
+        raw_fields = [self.expect("IDENT")]
+        while self.tok.kind == "COMMA":
+            self.advance()
+            raw_fields.append(self.expect("IDENT"))
+        self.expect_kw("FROM")
+        rel_tok = self.expect("IDENT")
+        found = schema.child_relationship(parent, rel_tok.text)
+        if found is None or found[0] in self.hidden:
+            raise _error(
+                self.q,
+                rel_tok.pos,
+                "INVALID_TYPE",
+                f"Didn't understand relationship '{rel_tok.text}' in FROM part of query call. "
+                f"{INVALID_REL_HINT}",
+            )
+        child, parent_field = found
+        self.sobject = child
+        try:
+            fields: list[FieldRef] = []
+            seen: set[str] = set()
+            for tok in raw_fields:
+                ref = self.resolve(tok)
+                if ref.text.lower() in seen:
+                    raise _error(
+                        self.q, tok.pos, "MALFORMED_QUERY", f"duplicate field selected: {tok.text}"
+                    )
+                seen.add(ref.text.lower())
+                fields.append(ref)
+            where, order, limit, offset = self.parse_tail()
+            self.expect("RPAREN")
+        finally:
+            self.sobject = parent
+        return SubQuery(
+            parent_field["child"], child, parent_field["name"], fields, where, order, limit, offset
+        )
 
     def _peek_kind(self, ahead: int) -> str:
         j = min(self.i + ahead, len(self.tokens) - 1)
@@ -382,7 +490,7 @@ class _Parser:
             parts = parts[1:]
         for hop in parts[:-1]:
             rel = schema.relationship(obj, hop)
-            if rel is None:
+            if rel is None or rel["ref"] in self.hidden:
                 raise _error(
                     self.q,
                     tok.pos,
@@ -508,9 +616,9 @@ class _Parser:
             if tok.kind != "KEYWORD":
                 raise mismatch("boolean", False)
             return tok.value == "TRUE"
-        if ftype == "double":
+        if ftype in schema.NUMBER_TYPES:
             if tok.kind != "NUMBER":
-                raise mismatch("double", False)
+                raise mismatch(ftype, False)
             return tok.value
         if ftype == "date":
             if tok.kind != "DATE":
@@ -523,10 +631,11 @@ class _Parser:
         raise self.unexpected(tok)  # pragma: no cover
 
 
-def parse(q: str) -> Query:
+def parse(q: str, hidden: frozenset[str] = frozenset()) -> Query:
+    """Parse ``q``; ``hidden``: objects the querying user cannot see (they answer as unknown)."""
     if not q or not q.strip():
         raise SoqlError("MALFORMED_QUERY", "A query string has to be specified")
-    return _Parser(q).parse()
+    return _Parser(q, hidden).parse()
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -561,7 +670,7 @@ def _comparable(ftype: str, value: Any) -> Any:
         return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
     if ftype == "date":
         return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
-    if ftype == "double":
+    if ftype in schema.NUMBER_TYPES:
         return float(value)
     if ftype == "boolean":
         return bool(value)
@@ -626,11 +735,21 @@ def _attributes(obj: str, record_id: str, version: str) -> dict[str, str]:
 
 
 def shape(
-    record: dict[str, Any], obj: str, fields: list[FieldRef], lookup: Lookup, version: str
+    record: dict[str, Any],
+    obj: str,
+    fields: list[FieldRef],
+    lookup: Lookup,
+    version: str,
+    children: dict[str, Any] | None = None,
+    items: list[FieldRef | SubQuery] | None = None,
 ) -> dict[str, Any]:
-    """A record as the REST API returns it: attributes first, then fields in select order."""
+    """A record as the REST API returns it: attributes first, then the select list in order
+    (``children``: each subquery's nested result for this record, by relationship name)."""
     out: dict[str, Any] = {"attributes": _attributes(obj, record["Id"], version)}
-    for ref in fields:
+    for ref in items if items is not None else fields:
+        if isinstance(ref, SubQuery):
+            out[ref.relationship] = (children or {}).get(ref.relationship)
+            continue
         target = out
         current: dict[str, Any] | None = record
         for rel, rel_obj in zip(ref.rels, ref.objects[1:], strict=True):
@@ -649,6 +768,56 @@ def shape(
     return out
 
 
+Tables = Callable[[str], "list[dict[str, Any]]"]
+
+
+def _select(
+    rows: list[dict[str, Any]], where: Any, order: list, limit: Any, offset: Any, lookup: Lookup
+) -> list[dict[str, Any]]:
+    if where is not None:
+        rows = [r for r in rows if _matches(where, r, lookup)]
+    if order:
+        rows = _sort(rows, order, lookup)
+    if offset:
+        rows = rows[offset:]
+    if limit is not None:
+        rows = rows[:limit]
+    return rows
+
+
+def _nested(
+    sub: SubQuery,
+    parent_ids: list[str],
+    tables: Tables,
+    lookup: Lookup,
+    version: str,
+    all_rows: bool,
+) -> dict[str, dict[str, Any] | None]:
+    """A subquery's result per parent id: Salesforce's nested query result, or None (no rows).
+
+    ``totalSize`` is the number of child records returned (after the subquery's LIMIT):
+    Salesforce does not document a total beyond the LIMIT for a subquery, and a nested result
+    counts the records it carries, as a top-level one does.
+    """
+    by_parent: dict[str, list[dict[str, Any]]] = {}
+    for row in tables(sub.sobject):
+        if not all_rows and row.get("IsDeleted"):
+            continue
+        parent = row.get(sub.parent_field)
+        if parent:
+            by_parent.setdefault(parent[:15], []).append(row)
+    out: dict[str, dict[str, Any] | None] = {}
+    for parent_id in parent_ids:
+        rows = by_parent.get(parent_id[:15], [])
+        rows = _select(rows, sub.where, sub.order, sub.limit, sub.offset, lookup)
+        if not rows:
+            out[parent_id] = None
+            continue
+        records = [shape(r, sub.sobject, sub.fields, lookup, version) for r in rows]
+        out[parent_id] = {"totalSize": len(records), "done": True, "records": records}
+    return out
+
+
 def execute(
     query: Query,
     records: list[dict[str, Any]],
@@ -656,20 +825,33 @@ def execute(
     version: str,
     *,
     all_rows: bool = False,
+    tables: Tables | None = None,
 ) -> dict[str, Any]:
+    """Run ``query`` over ``records`` (the FROM object's rows); ``tables(sobject)`` gives the
+    rows of a subquery's child object."""
     rows = [r for r in records if all_rows or not r.get("IsDeleted")]
-    if query.where is not None:
-        rows = [r for r in rows if _matches(query.where, r, lookup)]
-    if query.order:
-        rows = _sort(rows, query.order, lookup)
-    if query.offset:
-        rows = rows[query.offset :]
-    if query.limit is not None:
-        rows = rows[: query.limit]
+    rows = _select(rows, query.where, query.order, query.limit, query.offset, lookup)
     if query.count == "COUNT()":
         return {"totalSize": len(rows), "done": True, "records": []}
     if query.count == "COUNT(field)":
         agg = {"attributes": {"type": "AggregateResult"}, "expr0": len(rows)}
         return {"totalSize": 1, "done": True, "records": [agg]}
-    shaped = [shape(r, query.sobject, query.fields, lookup, version) for r in rows]
+    ids = [r["Id"] for r in rows]
+    nested: dict[str, dict[str, Any]] = {}
+    for sub in query.subqueries:
+        if tables is None:
+            raise ValueError("a query with subqueries needs the child tables")
+        nested[sub.relationship] = _nested(sub, ids, tables, lookup, version, all_rows)
+    shaped = [
+        shape(
+            r,
+            query.sobject,
+            query.fields,
+            lookup,
+            version,
+            {rel: per_parent[r["Id"]] for rel, per_parent in nested.items()},
+            query.items,
+        )
+        for r in rows
+    ]
     return {"totalSize": len(shaped), "done": True, "records": shaped}

@@ -103,6 +103,21 @@ class EmulatorControl:
         body = {"kind": kind, "value": value, "org_id": org_id, "username": username}
         self._call("POST", "faults", body)
 
+    def hide_objects(
+        self, *sobjects: str, org_id: str | None = None, username: str | None = None
+    ) -> None:
+        """The user (``username``), every user of ``org_id``, or everyone loses read access to
+        these sObjects (the ``hide_object`` fault); no names: that level sees them all again.
+
+        Hiding Opportunity hides OpportunityContactRole too (its access follows its opportunity).
+        A query on a hidden object answers 400 INVALID_TYPE, a subquery on its relationship
+        "Didn't understand relationship ...", its describe and records 404, and describes leave
+        out the child relationships to it. Levels add up (user + org + global).
+        """
+        self.set_fault(
+            "hide_object", org_id=org_id, username=username, value=list(sobjects) or None
+        )
+
     def clear_faults(self, *, org_id: str | None = None, username: str | None = None) -> None:
         self._call("POST", "faults/clear", {"org_id": org_id, "username": username})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import schema
 from ..errors import EmulatorError
 from .base import Lock, Store
 
@@ -17,7 +18,23 @@ FAULT_KINDS = {
     "http_500",
     "http_503",
     "malformed_body",
+    "hide_object",  # value: an sObject name or a list (the user has no read access to them)
 }
+
+
+def _normalized(kind: str, value: Any) -> Any:
+    """``hide_object``: a sorted list of canonical sObject names (an error on an unknown one)."""
+    if kind != "hide_object" or value in (None, False, 0, "", []):
+        return value
+    names = value.split(",") if isinstance(value, str) else value
+    if not isinstance(names, list | tuple):
+        raise EmulatorError("hide_object takes an sObject name or a list of names")
+    canonical = {schema.canonical_object(str(n).strip()) for n in names}
+    if None in canonical:
+        raise EmulatorError(
+            f"hide_object: unknown sObject in {value!r}; known: {sorted(schema.OBJECTS)}"
+        )
+    return sorted(canonical)
 
 
 def check_kind(kind: str) -> None:
@@ -55,6 +72,22 @@ class FaultStore(Store):
                     return faults[kind]
             return None
 
+    def hidden_objects(self, org_id: str | None, user_id: str | None) -> frozenset[str]:
+        """Objects hidden from this user: ``hide_object`` of the user, the org and globally
+        (together), with the objects whose access follows them (a contact role: its opportunity).
+        """
+        with self.lock:
+            names: list[str] = []
+            for faults in (
+                self.by_user.get(user_id or ""),
+                self.by_org.get(org_id or ""),
+                self.global_faults,
+            ):
+                value = (faults or {}).get("hide_object")
+                if value:
+                    names += value.split(",") if isinstance(value, str) else list(value)
+        return schema.hidden_with(names)
+
     def _target(self, org_id: str | None, user_id: str | None) -> dict[str, Any]:
         if user_id:
             if user_id not in self.by_user:
@@ -71,9 +104,10 @@ class FaultStore(Store):
     ) -> None:
         """Set (or, with a falsy value, clear) a standing fault; no org or user: global."""
         check_kind(kind)
+        value = _normalized(kind, value)
         with self.lock:
             target = self._target(org_id, user_id)
-            if value in (None, False, 0):
+            if value in (None, False, 0, []):
                 target.pop(kind, None)
             else:
                 target[kind] = value

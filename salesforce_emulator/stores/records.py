@@ -44,16 +44,26 @@ def coerce(sobject: str, row: Row) -> Row:
             raise EmulatorError(f"No such column '{name}' on sobject of type {sobject}")
         if value == "":
             value = None  # Salesforce stores empty text as null
-        if fdef["type"] == "double" and value is not None:
+        if fdef["type"] in schema.NUMBER_TYPES and value is not None:
             value = float(value)
         out[fdef["name"]] = value
     return out
 
 
 def _compute(sobject: str, row: Row) -> None:
+    """Formula-like fields: a person's Name, a Case's IsClosed, an Opportunity's IsClosed/IsWon."""
     if schema.field(sobject, "FirstName") and schema.field(sobject, "Name"):
         parts = [row.get("FirstName"), row.get("LastName")]
         row["Name"] = " ".join(p for p in parts if p) or None
+    if sobject == "Case":
+        row["IsClosed"] = row.get("Status") in schema.CLOSED_CASE_STATUSES
+        if not row["IsClosed"]:
+            row["ClosedDate"] = None
+        elif not row.get("ClosedDate"):
+            row["ClosedDate"] = row.get("LastModifiedDate")
+    if sobject == "Opportunity":
+        row["IsClosed"] = row.get("StageName") in schema.CLOSED_STAGES
+        row["IsWon"] = row.get("StageName") in schema.WON_STAGES
 
 
 def _new_row(sobject: str, row: Row) -> Row:
@@ -65,6 +75,8 @@ def _new_row(sobject: str, row: Row) -> Row:
     out.setdefault("IsDeleted", False)
     if sobject == "Contact":
         out.setdefault("DoNotCall", False)
+    if sobject == "OpportunityContactRole":
+        out.setdefault("IsPrimary", False)
     for fdef in schema.OBJECTS[sobject]["fields"]:
         out.setdefault(fdef["name"], None)
     _compute(sobject, out)
@@ -167,7 +179,11 @@ class RecordStore(Store):
             prefix = schema.OBJECTS[sobject]["keyPrefix"]
             record_id = to18(f"{prefix}Em{next(self._counter):010d}")
             stamp = sf_now()
-            row = _new_row(sobject, {**fields, "Id": record_id, "CreatedDate": stamp})
+            values = dict(fields)
+            if sobject == "Case":  # an auto-number field: the next number in this org
+                numbers = [int(r["CaseNumber"]) for r in self.by_org[org_id]["Case"].values()]
+                values["CaseNumber"] = f"{max(numbers, default=0) + 1:08d}"
+            row = _new_row(sobject, {**values, "Id": record_id, "CreatedDate": stamp})
             row["LastModifiedDate"] = stamp
             self.by_org[org_id][sobject][record_id] = row
             self._log(log, record_id, fields)
