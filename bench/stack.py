@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -388,13 +389,24 @@ class Stack:
         _, instance, token = line.split()
         return instance, token
 
+    def set_related_lists(self, names: list[str]) -> None:
+        """Switch Acme's related lists (R2) in the database; a new cache generation."""
+        self.sql(
+            "UPDATE salesforce_salesforceconnection SET related_lists = %s::jsonb, "
+            "cache_generation = cache_generation + 1 WHERE workspace_id = "
+            "(SELECT id FROM workspace_workspace WHERE slug = 'acme') RETURNING id",
+            json.dumps(names),
+        )
+
     def salesforce_soql(self, email: str) -> str:
         """The exact SOQL the product sends for a contact with this email (no phone)."""
         code = (
             "from integrations.salesforce.models import SalesforceConnection as C;"
-            "from integrations.salesforce.lookup import exact_query, selected_fields;"
-            "c = C.objects.get(workspace__slug='acme');"
-            f"print('@@', exact_query(selected_fields(c), email={email!r}, phone=''))"
+            "from integrations.salesforce.matching import MatchValues as V;"
+            "from integrations.salesforce.soql import lookup_query, selected_fields;"
+            "c = C.objects.select_related('workspace').get(workspace__slug='acme');"
+            f"v = V.for_connection(c, {email!r}, '');"
+            "print('@@', lookup_query(selected_fields(c), v, related=c.related_lists))"
         )
         out = self.manage("shell", "-c", code).splitlines()
         return next(x for x in out if x.startswith("@@ "))[3:]

@@ -114,3 +114,83 @@ def test_r4_no_create_link_when_a_contact_matches(client, agent, connection, acm
     )
     client_for(client, agent)
     assert "Create in Salesforce" not in panel(client, jane).content.decode()
+
+
+# --- R1, R2: open Cases and Opportunities, in the same query ---------------------------------
+def test_r1_r2_open_cases_and_deals_in_the_one_lookup_query(client, agent, connection, acme, sf):
+    jane = Contact.objects.create(
+        workspace=acme, name="Jane", email="jane.cooper@northwind.example"
+    )
+    client_for(client, agent)
+    html = panel(client, jane).content.decode()
+    cases = html.split('data-list="Cases"', 1)[1].split("</section>", 1)[0]
+    assert "00001001 Delivery tracking page shows the wrong ETA" in cases
+    assert "00001002 Invoice PDF is missing our VAT number" in cases
+    assert "Password reset" not in cases  # closed
+    assert "/lightning/r/Case/5005g00000Cas01AAB/view" in cases and 'target="_blank"' in cases
+    deals = html.split('data-list="OpportunityContactRoles"', 1)[1].split("</section>", 1)[0]
+    assert "Northwind - Fleet Expansion 2027" in deals and "Negotiation/Review" in deals
+    assert "48,000.00" in deals and "/lightning/r/Opportunity/0065g00000Opp01AAB/view" in deals
+    assert "Annual Renewal" not in deals  # closed won
+    queries = rest_queries(sf)
+    assert len(queries) == 1  # R2: a cold lookup with both lists is still one call
+    assert (
+        "FROM Cases" in queries[0]["query"]
+        and "FROM OpportunityContactRoles" in queries[0]["query"]
+    )
+
+
+def test_r1_more_than_three_open_cases_link_to_the_related_list(client, agent, connection, acme):
+    marcus = Contact.objects.create(
+        workspace=acme, name="Marcus", email="marcus.reed@contoso.example"
+    )
+    client_for(client, agent)
+    html = panel(client, marcus).content.decode()
+    cases = html.split('data-list="Cases"', 1)[1].split("</section>", 1)[0]
+    assert cases.count("<li>") == 3
+    assert "1 more in Salesforce" in cases
+    assert "/lightning/r/Contact/0035g00000Con04AAB/related/Cases/view" in cases
+
+
+def test_r2_admins_switch_lists_off_on_the_field_chooser(
+    client, owner, agent, connection, acme, sf
+):
+    client_for(client, owner)
+    url = reverse("integrations:salesforce:fields", args=["acme"])
+    page = client.get(url).content.decode()
+    assert "Open cases" in page and "Open opportunities" in page
+    fields = list(SalesforceConnection.objects.get(pk=connection.pk).field_names)
+    data = {"field": fields, "related": ["OpportunityContactRoles"]}
+    assert client.post(url, data).status_code == 302
+    row = SalesforceConnection.objects.get(pk=connection.pk)
+    assert row.related_lists == ["OpportunityContactRoles"]
+    jane = Contact.objects.create(
+        workspace=acme, name="Jane", email="jane.cooper@northwind.example"
+    )
+    client_for(client, agent)
+    sf.reset_log()
+    html = panel(client, jane).content.decode()
+    assert 'data-list="Cases"' not in html and 'data-list="OpportunityContactRoles"' in html
+    assert "FROM Cases" not in rest_queries(sf)[0]["query"]
+
+
+@pytest.mark.parametrize(
+    "hidden,dropped", [("Case", "Cases"), ("Opportunity", "OpportunityContactRoles")]
+)
+def test_r2_a_list_the_user_cannot_see_is_dropped_and_the_sidebar_works(
+    client, owner, agent, connection, acme, sf, hidden, dropped
+):
+    sf.hide_objects(hidden, org_id=connection.org_id)
+    jane = Contact.objects.create(
+        workspace=acme, name="Jane", email="jane.cooper@northwind.example"
+    )
+    client_for(client, agent)
+    html = panel(client, jane).content.decode()
+    assert 'data-state="result"' in html and "Northwind Traders" in html
+    assert f'data-list="{dropped}"' not in html
+    row = SalesforceConnection.objects.get(pk=connection.pk)
+    assert dropped not in row.related_lists and row.dropped_related == [dropped]
+    assert row.events.filter(kind=SalesforceEvent.Kind.FIELD_DROPPED).exists()
+    client_for(client, owner)
+    manage = client.get(reverse("integrations:salesforce:manage", args=["acme"])).content.decode()
+    assert "cannot see" in manage and dropped in manage
