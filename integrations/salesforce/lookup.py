@@ -321,8 +321,9 @@ def match_flags(connection: SalesforceConnection, contacts) -> dict[int, str]:
             flags[contact.pk],
             settings.SALESFORCE_CACHE_SECONDS,
         )
-        if mine and complete:
-            # Share the cache with the sidebar: the same answer the exact query would give.
+        if mine and complete and not connection.related_lists:
+            # Share the cache with the sidebar: the same answer the exact query would give
+            # (not with related lists on: the badge query does not bring them).
             _store(
                 connection,
                 LookupResult(

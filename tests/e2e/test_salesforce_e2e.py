@@ -411,3 +411,42 @@ def test_s05_sidebar_says_api_access_required(live_app, as_agent, console):
         live_app.emu.clear_faults(org_id=ACME_ORG_ID)  # Initech keeps its own
         live_app.disconnect()  # drop any cached error; the next test connects afresh
     console.assert_clean()
+
+
+def test_r1_r3_r4_richer_panel_lead_and_create_link(live_app, new_context, console):
+    live_app.ensure_connected()
+    agent = new_context(AGENT).new_page()
+    open_contact(agent, "Jane Cooper")
+    panel = sf_panel(agent)
+    cases = panel.locator('[data-list="Cases"]')
+    expect(cases.get_by_role("listitem")).to_have_count(2)
+    expect(cases).to_contain_text("Delivery tracking page shows the wrong ETA")
+    deals = panel.locator('[data-list="OpportunityContactRoles"]')
+    expect(deals).to_contain_text("Northwind - Fleet Expansion 2027")
+    expect(deals.get_by_role("link").first).to_have_attribute("target", "_blank")
+    shot(agent, "panel-related-lists", keep=True, full_page=True)
+
+    open_contact(agent, "Noah Nomatch")
+    create = sf_panel(agent).get_by_role("link", name="Create in Salesforce")
+    with agent.expect_popup() as popup:
+        create.click()
+    page = popup.value
+    expect(page.locator("body")).to_contain_text("noah@nowhere.example")
+    page.close()
+
+    owner = new_context(OWNER).new_page()
+    try:
+        owner.goto(MANAGE_PATH)
+        owner.get_by_label("Also look for a Lead when no Contact matches").check()
+        owner.get_by_role("button", name="Save Lead matching").click()
+        expect(owner.get_by_label("Also look for a Lead when no Contact matches")).to_be_checked()
+        open_contact(agent, "Lena Lead")
+        lead = sf_panel(agent)
+        expect(lead.locator(".sf-lead-label")).to_contain_text("Lead")
+        expect(lead).to_contain_text("Lead Generation Co")
+        shot(agent, "panel-lead")
+    finally:
+        owner.goto(MANAGE_PATH)
+        owner.get_by_label("Also look for a Lead when no Contact matches").uncheck()
+        owner.get_by_role("button", name="Save Lead matching").click()
+    console.assert_clean()

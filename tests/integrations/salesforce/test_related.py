@@ -194,3 +194,13 @@ def test_r2_a_list_the_user_cannot_see_is_dropped_and_the_sidebar_works(
     client_for(client, owner)
     manage = client.get(reverse("integrations:salesforce:manage", args=["acme"])).content.decode()
     assert "cannot see" in manage and dropped in manage
+
+
+def test_r1_badges_never_stand_in_for_a_sidebar_with_related_lists(client, agent, connection, acme):
+    jane = Contact.objects.create(
+        workspace=acme, name="Jane", email="jane.cooper@northwind.example"
+    )
+    client_for(client, agent)
+    client.get(badges_url_of(client), headers=HTMX)  # learns that Jane matches...
+    html = panel(client, jane).content.decode()  # ...but not her open cases
+    assert "Delivery tracking page shows the wrong ETA" in html
