@@ -202,10 +202,11 @@ def test_r5_subquery_with_parent_path_filters_and_many_parents(sf):
     assert won["Opportunity"]["attributes"]["url"].endswith(JANE_WON_OPP)
 
 
-def test_r5_subquery_sees_records_created_through_the_api(sf):
+def test_r5_subquery_sees_records_created_through_the_api(sf_emulator, sf):
     created = sf.Case.create({"Subject": "Printer on fire", "Status": "New", "ContactId": LIAM})
     case = sf.Case.get(created["id"])
     assert case["CaseNumber"] == "00001010"  # the org's next case number
+    assert case["OwnerId"] == sf_emulator.user_id(ADMIN)
     assert case["IsClosed"] is False
     cases = lookup(sf, LIAM)["Cases"]
     assert [r["Subject"] for r in cases["records"]] == ["Printer on fire"]
