@@ -377,7 +377,7 @@ def _sobject(call: _Call, sobject: str) -> Response:
             400,
             missing,
         )
-    if sobject in ("Contact", "Lead", "Account") and "OwnerId" not in body:
+    if schema.field(sobject, "OwnerId") and "OwnerId" not in body:
         body = {**body, "OwnerId": call.user_id}
     record_id = call.state.records.create(call.org_id, sobject, body, log=call.write_log(sobject))
     return json_response({"id": record_id, "success": True, "errors": []}, 201)
