@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from contacts.selectors import contact_search
-from contacts.views import PAGE_SIZE
+from contacts.selectors import contacts_on_page
 from integrations.panels import render_panel_page
 from integrations.registry import ContactListBadge, SidebarPanel, register_badge, register_panel
 from workspace.access import workspace_view
@@ -67,18 +65,17 @@ def contact_badges(request):
     connection = connection_for(request.workspace)
     flags: dict[int, bool] = {}
     error = None
-    page = Paginator(
-        contact_search(workspace=request.workspace, query=request.GET.get("q", "")[:200]), PAGE_SIZE
-    ).get_page(request.GET.get("page"))
+    # Exactly the rows of the Contacts page shown (it hands over their ids; else its query string).
+    contacts = contacts_on_page(workspace=request.workspace, params=request.GET)
     if connection is not None and connection.is_connected:
         try:
-            flags = match_flags(connection, list(page.object_list))
+            flags = match_flags(connection, contacts)
         except SalesforceError as exc:
             error = exc.user_message
     return render(
         request,
         "salesforce/badges.html",
-        {"flags": flags, "contacts": page.object_list, "error": error},
+        {"flags": flags, "contacts": contacts, "error": error},
     )
 
 
