@@ -14,7 +14,7 @@ RUN_ENV = DEBUG=0 SECURE_COOKIES=0 SECURE_HSTS_SECONDS=0 \
 	SALESFORCE_CLIENT_ID="$$($(DEMO_APP) client_id)" \
 	SALESFORCE_CLIENT_SECRET="$$($(DEMO_APP) client_secret)"
 
-.PHONY: run test lint test-suite install install-test browser bench load clean
+.PHONY: run test lint test-suite install install-test browser bench bench-scale load clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (found $$($(PYTHON) --version))."; exit 1; }
@@ -66,6 +66,10 @@ test: lint test-suite
 # gunicorn + PostgreSQL + Redis + emulator, started and stopped by the scripts. See bench/RESULTS.md.
 bench: $(VENV)/.installed
 	$(PY) bench/run.py
+
+# Scale (issue 16): list and search pages at 1,000 and at 1,000,000 contacts and conversations.
+bench-scale: $(VENV)/.installed
+	$(PY) bench/scale.py
 
 load: $(VENV)/.installed
 	$(PY) bench/load.py

@@ -1,0 +1,207 @@
+"""Scale bench (issue 16, L5): list and search pages at 1,000 rows and at 1,000,000 rows.
+
+On the production shape (``stack.Stack``: gunicorn, PostgreSQL, Redis, emulator), Acme is seeded
+with SMALL contacts and SMALL conversations (PostgreSQL ``generate_series``), every page below is
+timed, then the same workspace grows to LARGE contacts and LARGE conversations and the same pages
+are timed again. Prints the median per page at both sizes and their ratio (goal: <= 3).
+
+Method: one signed-in agent, sequential requests over a kept-alive session; per page WARMUP
+untimed requests, then ROUNDS timed ones; the median is reported. Deep pages are keyset links
+whose cursor points at the middle of the list (the product's own cursor encoding).
+
+    make bench-scale                      # 1,000 vs 1,000,000
+    .venv/bin/python bench/scale.py --large 50000 --rounds 15   # a dry run
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from stack import DB_NAME, Stack  # noqa: E402
+
+FIRST = ["James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth", "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Charles", "Karen", "Christopher", "Lisa", "Daniel", "Nancy", "Matthew", "Betty", "Anthony", "Sandra", "Mark", "Ashley", "Donald", "Kimberly", "Steven", "Emily", "Paul", "Donna", "Andrew", "Michelle", "Joshua", "Carol", "Kenneth", "Amanda", "Kevin", "Melissa", "Brian", "Deborah", "George", "Stephanie", "Timothy", "Rebecca", "Ronald", "Sharon", "Edward", "Laura", "Jason", "Cynthia", "Jeffrey", "Kathleen", "Ryan", "Amy", "Jacob", "Angela", "Gary", "Shirley", "Nicholas", "Anna", "Eric", "Brenda", "Jonathan", "Pamela", "Stephen", "Emma", "Larry", "Nicole", "Justin", "Helen", "Scott", "Samantha", "Brandon", "Katherine", "Benjamin", "Christine", "Samuel", "Debra", "Gregory", "Rachel", "Alexander", "Carolyn", "Frank", "Janet", "Patrick", "Catherine", "Raymond", "Maria", "Jack", "Heather", "Dennis", "Diane"]
+LAST = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin", "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres", "Nguyen", "Hill", "Flores", "Green", "Adams", "Nelson", "Baker", "Hall", "Rivera", "Campbell", "Mitchell", "Carter", "Roberts", "Gomez", "Phillips", "Evans", "Turner", "Diaz", "Parker", "Cruz", "Edwards", "Collins", "Reyes", "Stewart", "Morris", "Morales", "Murphy", "Cook", "Rogers", "Gutierrez", "Ortiz", "Morgan", "Cooper", "Peterson", "Bailey", "Reed", "Kelly", "Howard", "Ramos", "Kim", "Cox", "Ward", "Richardson", "Watson", "Brooks", "Chavez", "Wood", "James", "Bennett", "Gray", "Mendoza", "Ruiz", "Hughes", "Price", "Alvarez", "Castillo", "Sanders", "Patel", "Myers", "Long", "Ross", "Foster", "Jimenez", "Powell", "Jenkins", "Perry", "Russell", "Sullivan"]
+
+# Rows numbered lo..hi; names, emails and phones are functions of the number, so the seed is the
+# same every run. Emails and phones are unique; a last name is shared by ~1/120 of the contacts.
+SEED_CONTACTS = """
+INSERT INTO contacts_contact (workspace_id, name, email, phone, created_at, updated_at)
+SELECT %(ws)s,
+       f.v || ' ' || l.v,
+       lower(f.v) || '.' || lower(l.v) || '.' || i || '@' || (ARRAY['mail.example',
+           'shop.example', 'corp.example'])[1 + i %% 3],
+       '+1 ' || lpad((200 + i / 10000000)::text, 3, '0') || ' ' || lpad((i %% 10000000)::text, 7, '0'),
+       now(), now()
+FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) AS i
+CROSS JOIN LATERAL (SELECT (%(first)s::text[])[1 + (i * 7919) %% %(nf)s] AS v) f
+CROSS JOIN LATERAL (SELECT (%(last)s::text[])[1 + (i * 104729 / 7) %% %(nl)s] AS v) l
+"""
+
+# About a fifth open, the rest closed; a quarter assigned to the bench agent; last activity spread
+# over a year; each conversation belongs to one of the workspace's contacts.
+SEED_CONVERSATIONS = """
+WITH c AS (SELECT array_agg(id ORDER BY id) AS ids FROM contacts_contact WHERE workspace_id = %(ws)s)
+INSERT INTO inbox_conversation
+    (workspace_id, contact_id, subject, status, assignee_id, last_activity_at, created_at)
+SELECT %(ws)s,
+       c.ids[1 + (i * 7919) %% cardinality(c.ids)],
+       'Order question #' || i,
+       CASE WHEN i %% 5 = 0 THEN 'open' ELSE 'closed' END,
+       CASE WHEN i %% 4 = 0 THEN %(agent)s END,
+       now() - ((i * 104729) %% 31536000) * interval '1 second' - i * interval '1 microsecond',
+       now() - interval '1 year'
+FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) AS i, c
+"""
+
+TABLES = ("contacts_contact", "inbox_conversation")
+
+
+def seed(stack: Stack, contacts: int, conversations: int, log=print) -> float:
+    """Grow Acme to ``contacts`` contacts and ``conversations`` conversations; seconds taken.
+
+    The usual bulk-load recipe: secondary indexes are dropped, rows inserted, the same indexes
+    rebuilt from their own definitions (pg_indexes), then VACUUM ANALYZE.
+    """
+    started = time.monotonic()
+    (ws,) = stack.sql("SELECT id FROM workspace_workspace WHERE slug = 'acme'")[0]
+    (agent,) = stack.sql("SELECT id FROM workspace_user WHERE email = 'agent@acme.test'")[0]
+    have_contacts = stack.sql("SELECT count(*) FROM contacts_contact WHERE workspace_id = %s", ws)
+    have_convs = stack.sql("SELECT count(*) FROM inbox_conversation WHERE workspace_id = %s", ws)
+    url = f"postgresql://postgres@127.0.0.1:{stack.pg_port}/{DB_NAME}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET maintenance_work_mem = '512MB'")
+        indexes = conn.execute(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = ANY(%s) "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conname = i.indexname)",
+            [list(TABLES)],
+        ).fetchall()
+        for name, _ in indexes:
+            conn.execute(f'DROP INDEX "{name}"')
+        lo = have_contacts[0][0] + 1
+        if contacts >= lo:
+            conn.execute(
+                SEED_CONTACTS,
+                {"ws": ws, "lo": lo, "hi": contacts, "first": FIRST, "last": LAST,
+                 "nf": len(FIRST), "nl": len(LAST)},
+            )  # fmt: skip
+        log(f"   contacts inserted: {time.monotonic() - started:.0f} s")
+        lo = have_convs[0][0] + 1
+        if conversations >= lo:
+            conn.execute(
+                SEED_CONVERSATIONS, {"ws": ws, "lo": lo, "hi": conversations, "agent": agent}
+            )
+        log(f"   conversations inserted: {time.monotonic() - started:.0f} s")
+        for _, definition in indexes:
+            conn.execute(definition)
+        log(f"   {len(indexes)} indexes rebuilt: {time.monotonic() - started:.0f} s")
+        for table in TABLES:
+            conn.execute(f"VACUUM ANALYZE {table}")
+    return time.monotonic() - started
+
+
+CURSORS = """
+from contacts.keyset import KeysetPaginator
+from contacts.selectors import ORDERING as CONTACT_ORDER, PAGE_SIZE as CONTACT_PAGE
+from contacts.models import Contact
+from inbox.models import Conversation
+from inbox.selectors import ORDERING as INBOX_ORDER, PAGE_SIZE as INBOX_PAGE
+contacts = Contact.objects.filter(workspace__slug="acme")
+convs = Conversation.objects.filter(workspace__slug="acme")
+mid = contacts.count() // 2
+c = contacts.order_by(*CONTACT_ORDER)[mid]
+print("@@contacts", KeysetPaginator(contacts, CONTACT_ORDER, CONTACT_PAGE).cursor_for(c, mid + 1))
+mid = convs.count() // 2
+v = convs.order_by(*INBOX_ORDER)[mid]
+print("@@inbox", KeysetPaginator(convs, INBOX_ORDER, INBOX_PAGE).cursor_for(v, mid + 1))
+probe = contacts.order_by("id")[contacts.count() // 2]
+print("@@email", probe.email)
+print("@@phone", probe.phone)
+"""
+
+
+def pages(stack: Stack) -> dict[str, str]:
+    """The pages to time, as paths (deep links and search targets from the current data)."""
+    found = {}
+    for line in stack.manage("shell", "-c", CURSORS).splitlines():
+        if line.startswith("@@"):
+            key, value = line[2:].split(" ", 1)
+            found[key] = value
+    inbox, contacts = "/w/acme/inbox/", "/w/acme/contacts/"
+    return {
+        "Inbox, open": f"{inbox}?filter=open",
+        "Inbox, closed": f"{inbox}?filter=closed",
+        "Inbox, mine": f"{inbox}?filter=mine",
+        "Inbox, all": f"{inbox}?filter=all",
+        "Inbox, all, middle page (keyset)": f"{inbox}?{urlencode({'filter': 'all', 'after': found['inbox']})}",
+        "Contacts, page 1": contacts,
+        "Contacts, middle page (keyset)": f"{contacts}?{urlencode({'after': found['contacts']})}",
+        'Contacts search "smith"': f"{contacts}?q=smith",
+        'Contacts search "garcia" (name fragment)': f"{contacts}?q=arcia",
+        "Contacts search for one email": f"{contacts}?{urlencode({'q': found['email']})}",
+        "Contacts search for one phone": f"{contacts}?{urlencode({'q': found['phone']})}",
+        "Contacts search for part of an email": f"{contacts}?{urlencode({'q': found['email'].split('@')[0]})}",
+    }
+
+
+def time_pages(stack: Stack, paths: dict[str, str], rounds: int, warmup: int) -> dict[str, float]:
+    http = stack.session("agent@acme.test")
+    medians = {}
+    for label, path in paths.items():
+        for _ in range(warmup):
+            answer = http.get(stack.base + path, timeout=60)
+            if answer.status_code != 200 or "<html" not in answer.text:
+                raise RuntimeError(f"{label}: {path} answered {answer.status_code}")
+        times = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            http.get(stack.base + path, timeout=60).raise_for_status()
+            times.append((time.perf_counter() - t0) * 1000)
+        medians[label] = statistics.median(times)
+    return medians
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", type=int, default=1_000, help="rows at the small size")
+    parser.add_argument("--large", type=int, default=1_000_000, help="rows at the large size")
+    parser.add_argument("--rounds", type=int, default=25, help="timed requests per page")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed requests per page")
+    args = parser.parse_args()
+    results = {}
+    with Stack() as stack:
+        for size in (args.small, args.large):
+            print(f"== seed Acme to {size:,} contacts and {size:,} conversations")
+            took = seed(stack, size, size)
+            print(f"   seeded in {took:.0f} s")
+            paths = pages(stack)
+            results[size] = time_pages(stack, paths, args.rounds, args.warmup)
+            for label, ms in results[size].items():
+                print(f"   {label:45} {ms:7.1f} ms")
+    small, large = results[args.small], results[args.large]
+    print()
+    print(f"Scale bench: median page time, {args.rounds} requests per page after {args.warmup} "
+          f"untimed; {platform.node()}, {os.cpu_count()} CPUs")  # fmt: skip
+    print(f"| page | {args.small:,} rows | {args.large:,} rows | ratio |")
+    print("|---|---|---|---|")
+    worst = 0.0
+    for label in small:
+        ratio = large[label] / small[label]
+        worst = max(worst, ratio)
+        print(f"| {label} | {small[label]:.1f} ms | {large[label]:.1f} ms | {ratio:.2f} |")
+    print(f"\nworst ratio {worst:.2f} (goal <= 3)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
