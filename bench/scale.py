@@ -242,7 +242,9 @@ LAST = [
 ]
 
 # Rows numbered lo..hi; names, emails and phones are functions of the number, so the seed is the
-# same every run. Emails and phones are unique; a last name is shared by ~1/120 of the contacts.
+# same every run. First and last names are drawn independently (two hashes of the number) from
+# 120 each, so a first or a last name is shared by ~1/120 of the contacts; emails and phones are
+# unique.
 SEED_CONTACTS = """
 INSERT INTO contacts_contact (workspace_id, name, email, phone, created_at, updated_at)
 SELECT %(ws)s,
@@ -252,8 +254,8 @@ SELECT %(ws)s,
        '+1 ' || lpad((200 + i / 10000000)::text, 3, '0') || ' ' || lpad((i %% 10000000)::text, 7, '0'),
        now(), now()
 FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) AS i
-CROSS JOIN LATERAL (SELECT (%(first)s::text[])[1 + (i * 7919) %% %(nf)s] AS v) f
-CROSS JOIN LATERAL (SELECT (%(last)s::text[])[1 + (i * 104729 / 7) %% %(nl)s] AS v) l
+CROSS JOIN LATERAL (SELECT (%(first)s::text[])[1 + abs(hashint8(i * 31 + 7)) %% %(nf)s] AS v) f
+CROSS JOIN LATERAL (SELECT (%(last)s::text[])[1 + abs(hashint8(i)) %% %(nl)s] AS v) l
 """
 
 # About a fifth open, the rest closed; a quarter assigned to the bench agent; last activity spread

@@ -24,7 +24,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError
-from django.db.models import Model, Q, QuerySet
+from django.db import connections, transaction
+from django.db.models import BooleanField, ExpressionWrapper, Model, Q, QuerySet
 from django.utils.timezone import is_naive
 
 AFTER = "after"
@@ -59,11 +60,26 @@ class KeysetPage:
 class KeysetPaginator:
     """Pages of ``queryset`` in ``ordering`` (NOT NULL fields, the last one unique, e.g. ``id``)."""
 
-    def __init__(self, queryset: QuerySet, ordering: Sequence[str], per_page: int) -> None:
+    def __init__(
+        self,
+        queryset: QuerySet,
+        ordering: Sequence[str],
+        per_page: int,
+        *,
+        narrow: Q | None = None,
+        narrow_indexed: bool = True,
+        window: int = 4000,
+    ) -> None:
+        """``narrow``: a filter applied with the windowed strategy (see ``_rows``), PostgreSQL only;
+        ``narrow_indexed``: whether indexes of its own can answer it (else step 2 is the planner's).
+        """
         self.queryset = queryset.order_by(*ordering)
         self.ordering = tuple(ordering)
         self.per_page = per_page
         self.model: type[Model] = queryset.model
+        self.narrow = narrow
+        self.narrow_indexed = narrow_indexed
+        self.window = window
 
     # --- cursors ---------------------------------------------------------------------------
     def _fields(self):
@@ -113,21 +129,56 @@ class KeysetPaginator:
         n = self.per_page
         if after:
             values, start = self.decode(after)
-            rows = list(self.queryset.filter(self._beyond(values, forward=True))[: n + 1])
+            rows = self._rows(values, forward=True, limit=n + 1)
             return self._page(rows[:n], start, has_next=len(rows) > n, has_previous=True)
         if before:
             values, start = self.decode(before)
-            backwards = [f"-{o}" if not o.startswith("-") else o[1:] for o in self.ordering]
-            rows = list(
-                self.queryset.filter(self._beyond(values, forward=False)).order_by(*backwards)[
-                    : n + 1
-                ]
-            )
+            rows = self._rows(values, forward=False, limit=n + 1)
             if len(rows) > n:
                 return self._page(rows[:n][::-1], max(start, 2), has_next=True, has_previous=True)
             # Nothing (or less than a page) before it: show the whole first page instead.
-        rows = list(self.queryset[: n + 1])
+        rows = self._rows(None, forward=True, limit=n + 1)
         return self._page(rows[:n], 1, has_next=len(rows) > n, has_previous=False)
+
+    def _ordered(self, values: list[Any] | None, *, forward: bool, narrow: Q | None = None):
+        qs = self.queryset if narrow is None else self.queryset.filter(narrow)
+        if values is not None:
+            qs = qs.filter(self._beyond(values, forward=forward))
+        if forward:
+            return qs
+        return qs.order_by(*[f"-{o}" if not o.startswith("-") else o[1:] for o in self.ordering])
+
+    def _rows(self, values: list[Any] | None, *, forward: bool, limit: int) -> list:
+        """Up to ``limit`` rows beyond ``values`` (from the start when None), in page order.
+
+        With ``narrow`` (a search), PostgreSQL's choice between "walk the list's index in order,
+        filtering" and "ask the search indexes, then sort" rests on a guess of how the matches
+        are spread, and each is slow where the other is fast (a common fragment; a fragment whose
+        matches all sit at the far end of the order, like a first name starting with W). So:
+        1. walk the next ``window`` rows in order, the filter evaluated in the same query: enough
+           matches there is the exact answer, at the cost of the window;
+        2. otherwise the rest comes from beyond the window through the search's own indexes only
+           (plain index walks and sequential scans switched off for that one query), at a cost
+           that follows the matches beyond the window, never the workspace's size.
+        """
+        if self.narrow is None:
+            return list(self._ordered(values, forward=forward)[:limit])
+        fields = [name.lstrip("-") for name in self.ordering]
+        hit = ExpressionWrapper(self.narrow, output_field=BooleanField())
+        scanned = list(
+            self._ordered(values, forward=forward)
+            .annotate(_keyset_hit=hit)
+            .values_list("pk", *fields, "_keyset_hit")[: self.window]
+        )
+        ids = [row[0] for row in scanned if row[-1]][:limit]
+        if len(ids) < limit and len(scanned) == self.window:
+            last = list(scanned[-1][1:-1])
+            rest = self._ordered(last, forward=forward, narrow=self.narrow).values_list(
+                "pk", flat=True
+            )[: limit - len(ids)]
+            ids += _through_search_indexes(rest) if self.narrow_indexed else list(rest)
+        by_id = self.queryset.in_bulk(ids)
+        return [by_id[pk] for pk in ids if pk in by_id]
 
     def _page(self, rows: list, start: int, *, has_next: bool, has_previous: bool) -> KeysetPage:
         return KeysetPage(
@@ -142,6 +193,19 @@ class KeysetPaginator:
                 else None
             ),
         )
+
+
+def _through_search_indexes(queryset: QuerySet) -> list:
+    """Run ``queryset`` with PostgreSQL's plain index walks and sequential scans switched off."""
+    connection = connections[queryset.db]
+    with transaction.atomic(using=queryset.db), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        try:
+            return list(queryset)
+        finally:
+            cursor.execute("RESET enable_indexscan")
+            cursor.execute("RESET enable_seqscan")
 
 
 def page_links(page: KeysetPage, params: Mapping[str, str]) -> dict[str, str | None]:

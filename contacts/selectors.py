@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.core.exceptions import BadRequest
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from workspace.models import Workspace
@@ -25,6 +26,7 @@ PHONE_MIN_DIGITS = 7
 class ContactSearch:
     contacts: QuerySet[Contact]
     exact: bool  # True: only the contacts whose email or phone equals the query
+    fragment: Q | None = None  # the name/email/phone "contains" filter, when that is the search
 
 
 def exact_match(query: str) -> Q | None:
@@ -60,7 +62,9 @@ def contact_search(
         if exact_contacts.exists():
             return ContactSearch(exact_contacts, exact=True)
     contains = Q(name__icontains=query) | Q(email__icontains=query) | Q(phone__icontains=query)
-    return ContactSearch(contacts.filter(contains).order_by(*ORDERING), exact=False)
+    return ContactSearch(
+        contacts.filter(contains).order_by(*ORDERING), exact=False, fragment=contains
+    )
 
 
 def contact_page(
@@ -71,7 +75,19 @@ def contact_page(
     Raises ``keyset.InvalidCursor`` for a cursor that cannot be read.
     """
     search = contact_search(workspace=workspace, query=query, exact_first=exact_first)
-    paginator = KeysetPaginator(search.contacts, ORDERING, PAGE_SIZE)
+    if search.fragment is not None and connection.vendor == "postgresql":
+        # Fragment search on PostgreSQL: bounded whether the matches are many or few (keyset).
+        base = Contact.objects.filter(workspace=workspace)
+        paginator = KeysetPaginator(
+            base,
+            ORDERING,
+            PAGE_SIZE,
+            narrow=search.fragment,
+            # Trigrams need three characters: a shorter fragment has no index of its own.
+            narrow_indexed=len(query.strip()) >= 3,
+        )
+    else:
+        paginator = KeysetPaginator(search.contacts, ORDERING, PAGE_SIZE)
     return search, paginator.page(after=after, before=before)
 
 

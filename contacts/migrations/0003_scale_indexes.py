@@ -46,7 +46,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='contact',
-            index=models.Index(fields=['workspace', 'name', 'id'], name='contact_ws_name_id'),
+            index=models.Index(fields=['workspace', 'name', 'id'], include=['email', 'phone'], name='contact_ws_name_id'),
         ),
         migrations.AddIndex(
             model_name='contact',

@@ -6,6 +6,7 @@ from html import unescape
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import Q
 from django.urls import reverse
 
 from contacts.models import Contact
@@ -73,14 +74,25 @@ def test_l1_no_exact_hit_falls_back_to_fragments_of_name_email_and_phone(acme, g
 
 @postgres_only
 def test_l1_trigram_indexes_serve_fragment_search(acme):
-    sql = captured_sql(lambda: contact_page(workspace=acme, query="smith"), TABLE)
-    page_sql = [s for s in sql if "LIKE" in s]
-    assert page_sql
+    """The query a search sends beyond its ordered window (keyset._rows, step 2)."""
+    from contacts.keyset import KeysetPaginator
+    from contacts.selectors import ORDERING
+
+    for name in ("Ann Smith", "Bo Smithers", "Cy Jones"):
+        Contact.objects.create(workspace=acme, name=name)
+    fragment = contact_search(workspace=acme, query="smith").fragment
+    paginator = KeysetPaginator(
+        Contact.objects.filter(workspace=acme), ORDERING, PAGE_SIZE, narrow=fragment, window=1
+    )
+    sql = captured_sql(paginator.page, TABLE)
+    page_sql = [s for s in sql if "LIKE" in s.split("WHERE", 1)[-1]]
+    assert len(page_sql) == 1, sql
+    assert [c.name for c in paginator.page().object_list] == ["Ann Smith", "Bo Smithers"]
     # Whether the planner prefers them depends on the data; whether they CAN answer this exact SQL
     # does not: with the btree indexes dropped (inside this test's transaction) and sequential
     # scans switched off, only the trigram indexes stand between the query and a Seq Scan.
     keep_only_indexes(TABLE, "contact_name_trgm", "contact_email_trgm", "contact_phone_trgm")
-    shown = plan(page_sql[-1], enable_seqscan="off")
+    shown = plan(page_sql[0], enable_seqscan="off")
     for index in ("contact_name_trgm", "contact_email_trgm", "contact_phone_trgm"):
         assert index in shown, shown
     assert "Seq Scan" not in shown, shown
@@ -231,3 +243,49 @@ def test_l4_contacts_pages_are_an_index_range_in_name_order(acme, sixty):
             transaction.set_rollback(True)
         assert "contact_ws_name_id" in shown, shown
         assert "Seq Scan" not in shown and "Sort" not in shown, shown
+
+
+@pytest.mark.parametrize("window", [3, 40, 4000])
+def test_l1_windowed_search_pages_equal_the_plain_filter(acme, window):
+    """The search strategy (walk a window in order, then the search's own indexes) changes the
+    plan, never the answer: same rows, same order, both directions, whatever the window."""
+    from contacts.keyset import KeysetPaginator
+    from contacts.selectors import ORDERING
+
+    Contact.objects.bulk_create(
+        Contact(workspace=acme, name=f"N{(i * 37) % 90:02d}", email=f"e{i}@x.example")
+        for i in range(90)
+    )
+    base = Contact.objects.filter(workspace=acme)
+    narrow = Q(name__icontains="1") | Q(email__icontains="e2")
+    expected = list(base.filter(narrow).order_by(*ORDERING))
+    windowed = KeysetPaginator(
+        base,
+        ORDERING,
+        4,
+        narrow=narrow,
+        narrow_indexed=connection.vendor == "postgresql",
+        window=window,
+    )
+    seen, page = [], windowed.page()
+    while True:
+        seen += page.object_list
+        if not page.has_next:
+            break
+        page = windowed.page(after=page.next_cursor)
+    assert seen == expected and len(expected) > 8
+    back = windowed.page(before=page.previous_cursor)
+    assert back.object_list == expected[len(seen) - len(page.object_list) - 4 :][:4]
+
+
+@postgres_only
+def test_l4_a_search_walks_the_name_index_in_order_before_the_trigram_indexes(acme, sixty):
+    sql = captured_sql(lambda: contact_page(workspace=acme, query="person 0"), TABLE)
+    window = [s for s in sql if "_keyset_hit" in s]
+    assert len(window) == 1, sql
+    with transaction.atomic():
+        keep_only_indexes(TABLE, "contact_ws_name_id")
+        shown = plan(window[0], enable_seqscan="off", enable_sort="off")
+        transaction.set_rollback(True)
+    assert "contact_ws_name_id" in shown, shown
+    assert "Seq Scan" not in shown and "Sort" not in shown, shown
