@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError
 from django.db import connections, transaction
-from django.db.models import BooleanField, ExpressionWrapper, Model, Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, F, Model, Q, QuerySet
 from django.utils.timezone import is_naive
 
 AFTER = "after"
@@ -148,6 +148,42 @@ class KeysetPaginator:
             return qs
         return qs.order_by(*[f"-{o}" if not o.startswith("-") else o[1:] for o in self.ordering])
 
+    def _window_hits(self, values, *, forward: bool, limit: int) -> tuple[list, list | None]:
+        """Ids of up to ``limit`` matches among the next ``window`` rows, and the ordering values
+        of the window's last row when the window was full (else None: nothing lies beyond it).
+
+        The window is a subquery, filtered in the database: only the matches travel.
+        """
+        keys = {f"_keyset_{i}": F(name.lstrip("-")) for i, name in enumerate(self.ordering)}
+        window = (
+            self._ordered(values, forward=forward)
+            .annotate(
+                _keyset_pk=F("pk"),
+                _keyset_hit=ExpressionWrapper(self.narrow, output_field=BooleanField()),
+                **keys,
+            )
+            .values_list("_keyset_pk", "_keyset_hit", *keys)[: self.window]
+        )
+        sql, params = window.query.sql_with_params()
+        connection = connections[window.db]
+        qn = connection.ops.quote_name
+        columns = ", ".join(f"w.{qn(key)}" for key in keys)
+        # Only Django's own compiled SQL and quoted names are interpolated; values stay parameters.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT w.{qn('_keyset_pk')} FROM ({sql}) w WHERE w.{qn('_keyset_hit')} LIMIT %s",  # noqa: S608
+                (*params, limit),
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+            if len(ids) >= limit:
+                return ids, None
+            cursor.execute(
+                f"SELECT {columns} FROM ({sql}) w LIMIT 1 OFFSET %s",  # noqa: S608
+                (*params, self.window - 1),
+            )
+            last = cursor.fetchone()
+        return ids, list(last) if last is not None else None
+
     def _rows(self, values: list[Any] | None, *, forward: bool, limit: int) -> list:
         """Up to ``limit`` rows beyond ``values`` (from the start when None), in page order.
 
@@ -163,16 +199,8 @@ class KeysetPaginator:
         """
         if self.narrow is None:
             return list(self._ordered(values, forward=forward)[:limit])
-        fields = [name.lstrip("-") for name in self.ordering]
-        hit = ExpressionWrapper(self.narrow, output_field=BooleanField())
-        scanned = list(
-            self._ordered(values, forward=forward)
-            .annotate(_keyset_hit=hit)
-            .values_list("pk", *fields, "_keyset_hit")[: self.window]
-        )
-        ids = [row[0] for row in scanned if row[-1]][:limit]
-        if len(ids) < limit and len(scanned) == self.window:
-            last = list(scanned[-1][1:-1])
+        ids, last = self._window_hits(values, forward=forward, limit=limit)
+        if len(ids) < limit and last is not None:
             rest = self._ordered(last, forward=forward, narrow=self.narrow).values_list(
                 "pk", flat=True
             )[: limit - len(ids)]
