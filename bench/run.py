@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import html
-import json
 import os
 import platform
 import random
@@ -64,6 +63,14 @@ class Timer:
         if expect is not None and expect not in answer.text:
             raise RuntimeError(f"GET {path}: {expect!r} not in the answer:\n{answer.text[:600]}")
         return elapsed
+
+
+def badge_path(list_html: str, base: str = "") -> str:
+    """The badges URL a Contacts page asks for (it carries the ids of the contacts it shows)."""
+    match = re.search(r'hx-get="([^"]*/salesforce/badges/[^"]*)"', list_html)
+    if match is None:
+        raise RuntimeError("the Contacts page has no Salesforce badges loader")
+    return html.unescape(match.group(1)).removeprefix(base)
 
 
 def queries(log: list[dict]) -> list[dict]:
@@ -240,7 +247,7 @@ def badges(stack: Stack, t: Timer, rounds: int) -> dict:
     """5. Contacts list pages and their badges endpoint (cold cache): SOQL queries per page.
 
     Walks the list by its Next links (keyset pages) and asks for each page's badges the way the
-    page's htmx loader does: the page's query string plus the ids of the contacts it shows.
+    page's htmx loader does (its URL carries the ids of the contacts it shows).
     """
     total = len(stack.all_contact_ids())
     per_page, list_times, badge_times = [], [], []
@@ -253,10 +260,7 @@ def badges(stack: Stack, t: Timer, rounds: int) -> dict:
             answer = t.http.get(t.base + path, timeout=30)
             list_times.append(time.perf_counter() - start)
             answer.raise_for_status()
-            loader = re.search(r'hx-get="([^"]*/badges/[^"]*)" hx-vals="([^"]*)"', answer.text)
-            url = html.unescape(loader.group(1))
-            ids = json.loads(html.unescape(loader.group(2)))["ids"]
-            badge_times.append(t.get(f"{url}&ids={ids}", HX))
+            badge_times.append(t.get(badge_path(answer.text), HX))
             per_page.append(len(queries(stack.emulator.request_log(ACME_ORG_ID))))
             nxt = re.search(r'<a href="([^"]*)" rel="next"', answer.text)
             path = "/w/acme/contacts/" + html.unescape(nxt.group(1)) if nxt else None
