@@ -14,7 +14,7 @@ RUN_ENV = DEBUG=0 SECURE_COOKIES=0 SECURE_HSTS_SECONDS=0 \
 	SALESFORCE_CLIENT_ID="$$($(DEMO_APP) client_id)" \
 	SALESFORCE_CLIENT_SECRET="$$($(DEMO_APP) client_secret)"
 
-.PHONY: run test lint test-suite install install-test browser bench load soak bench-phones clean
+.PHONY: run test lint test-suite install install-test browser bench bench-scale load soak bench-phones clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (found $$($(PYTHON) --version))."; exit 1; }
@@ -74,6 +74,10 @@ soak: $(VENV)/.installed
 # Phone matching corpus (issue 11): precision and recall of each mode.
 bench-phones: $(VENV)/.installed
 	$(PY) bench/phones.py
+
+# Scale (issue 16): list and search pages at 1,000 and at 1,000,000 contacts and conversations.
+bench-scale: $(VENV)/.installed
+	$(PY) bench/scale.py
 
 load: $(VENV)/.installed
 	$(PY) bench/load.py

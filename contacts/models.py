@@ -1,5 +1,7 @@
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Upper
 
 from workspace.models import Workspace
 
@@ -28,9 +30,19 @@ class Contact(models.Model):
 
     class Meta:
         ordering = ["name", "id"]
+        # The list's order (L3/L4), exact email (case-insensitive, as Salesforce's `=`) and phone
+        # lookups (L1). The trigram indexes for fragment search live in migration 0003: they exist
+        # on PostgreSQL only.
         indexes = [
-            models.Index(fields=["workspace", "name"], name="contact_ws_name"),
+            # INCLUDE (PostgreSQL; ignored elsewhere): a search walks this index in name order
+            # testing name, email and phone without reading the table (keyset._rows).
+            models.Index(
+                fields=["workspace", "name", "id"],
+                include=["email", "phone"],
+                name="contact_ws_name_id",
+            ),
             models.Index(fields=["workspace", "email"], name="contact_ws_email"),
+            models.Index(F("workspace"), Upper("email"), name="contact_ws_email_upper"),
             models.Index(fields=["workspace", "phone"], name="contact_ws_phone"),
         ]
 

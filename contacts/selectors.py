@@ -1,16 +1,124 @@
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from django.core.exceptions import BadRequest
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from workspace.models import Workspace
 
+from .keyset import AFTER, BEFORE, InvalidCursor, KeysetPage, KeysetPaginator
 from .models import Contact
 
+PAGE_SIZE = 25
+ORDERING = ("name", "id")
 
-def contact_search(*, workspace: Workspace, query: str = "") -> QuerySet[Contact]:
-    """The workspace's contacts whose name, email or phone contains ``query`` (I3)."""
+# What an email or a phone number looks like as a whole query (L1's exact path).
+EMAIL_LIKE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE_LIKE = re.compile(r"^\+?[0-9 ()./-]+$")
+PHONE_MIN_DIGITS = 7
+
+
+@dataclass(frozen=True)
+class ContactSearch:
+    contacts: QuerySet[Contact]
+    exact: bool  # True: only the contacts whose email or phone equals the query
+    fragment: Q | None = None  # the name/email/phone "contains" filter, when that is the search
+
+
+def exact_match(query: str) -> Q | None:
+    """The exact-match filter for a query that looks like an email or a phone number, else None.
+
+    Email compares without regard to case, phone character for character (the stored values are
+    as typed). Both are served by btree indexes: (workspace, UPPER(email)) and (workspace, phone).
+    """
+    if EMAIL_LIKE.match(query):
+        return Q(email__iexact=query)
+    if PHONE_LIKE.match(query) and sum(ch.isdigit() for ch in query) >= PHONE_MIN_DIGITS:
+        return Q(phone=query)
+    return None
+
+
+def contact_search(
+    *, workspace: Workspace, query: str = "", exact_first: bool = True
+) -> ContactSearch:
+    """The workspace's contacts matching ``query`` (I3, L1), in name order.
+
+    A query that looks like an email or a phone number first tries the exact path; when that finds
+    someone, those contacts are the answer. Otherwise contacts whose name, email or phone contains
+    the query (case-insensitive): on PostgreSQL the trigram GIN indexes on UPPER(name / email /
+    phone) answer this ``icontains`` without reading the workspace.
+    """
     contacts = Contact.objects.filter(workspace=workspace)
     query = query.strip()
-    if query:
-        contacts = contacts.filter(
-            Q(name__icontains=query) | Q(email__icontains=query) | Q(phone__icontains=query)
+    if not query:
+        return ContactSearch(contacts.order_by(*ORDERING), exact=False)
+    exact = exact_match(query) if exact_first else None
+    if exact is not None:
+        exact_contacts = contacts.filter(exact).order_by(*ORDERING)
+        if exact_contacts.exists():
+            return ContactSearch(exact_contacts, exact=True)
+    contains = Q(name__icontains=query) | Q(email__icontains=query) | Q(phone__icontains=query)
+    return ContactSearch(
+        contacts.filter(contains).order_by(*ORDERING), exact=False, fragment=contains
+    )
+
+
+def contact_page(
+    *, workspace: Workspace, query: str = "", exact_first: bool = True, after=None, before=None
+) -> tuple[ContactSearch, KeysetPage]:
+    """One page of the Contacts list (L3): keyset on (name, id), no count (L2).
+
+    Raises ``keyset.InvalidCursor`` for a cursor that cannot be read.
+    """
+    search = contact_search(workspace=workspace, query=query, exact_first=exact_first)
+    if search.fragment is not None and connection.vendor == "postgresql":
+        # Fragment search on PostgreSQL: bounded whether the matches are many or few (keyset).
+        base = Contact.objects.filter(workspace=workspace)
+        paginator = KeysetPaginator(
+            base,
+            ORDERING,
+            PAGE_SIZE,
+            narrow=search.fragment,
+            # Trigrams need three characters: a shorter fragment has no index of its own.
+            narrow_indexed=len(query.strip()) >= 3,
         )
-    return contacts.order_by("name", "id")
+    else:
+        paginator = KeysetPaginator(search.contacts, ORDERING, PAGE_SIZE)
+    return search, paginator.page(after=after, before=before)
+
+
+def list_params(params: Mapping[str, str]) -> dict:
+    """The Contacts list's own parameters from a query string (``q``, ``match``, the cursor)."""
+    return {
+        "query": params.get("q", "")[:200],
+        "exact_first": params.get("match") != "contains",
+        "after": params.get(AFTER) or None,
+        "before": params.get(BEFORE) or None,
+    }
+
+
+def contacts_on_page(*, workspace: Workspace, params: Mapping[str, str]) -> list[Contact]:
+    """The contacts shown on the Contacts page whose badge request carries ``params`` (B4).
+
+    The page hands over its contact ids (``ids``, comma-separated, at most one page): exactly those
+    rows, in the page's order, limited to this workspace. Without ``ids`` the page is rebuilt from
+    its query string (search and cursor). Malformed ids are a ``BadRequest`` (400).
+    """
+    raw_ids = params.get("ids")
+    if raw_ids is not None:
+        try:
+            ids = [int(part) for part in raw_ids.split(",") if part.strip()]
+        except ValueError as exc:
+            raise BadRequest("ids must be comma-separated contact ids.") from exc
+        if len(ids) > PAGE_SIZE:
+            raise BadRequest(f"At most {PAGE_SIZE} contact ids (one page).")
+        return list(Contact.objects.filter(workspace=workspace, pk__in=ids).order_by(*ORDERING))
+    try:
+        _, page = contact_page(workspace=workspace, **list_params(params))
+    except InvalidCursor as exc:
+        raise BadRequest(InvalidCursor.user_message) from exc
+    return page.object_list

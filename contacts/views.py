@@ -1,7 +1,6 @@
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db.models import ProtectedError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -12,30 +11,48 @@ from integrations.registry import badges
 from workspace.access import workspace_view
 
 from .forms import ContactForm
+from .keyset import InvalidCursor, page_links
 from .models import Contact
 from .phones import e164
-from .selectors import contact_search
-
-PAGE_SIZE = 25
+from .selectors import PAGE_SIZE, contact_page, list_params  # noqa: F401 (PAGE_SIZE re-exported)
 
 
 @require_GET
 @workspace_view
 def contact_list(request):
-    query = request.GET.get("q", "")[:200]
-    page = Paginator(contact_search(workspace=request.workspace, query=query), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    """Contacts in name order, 25 a page, keyset links, never a count of the workspace (L2, L3)."""
+    params = list_params(request.GET)
+    status, error = 200, None
+    try:
+        search, page = contact_page(workspace=request.workspace, **params)
+    except InvalidCursor:
+        status, error = 400, InvalidCursor.user_message
+        search, page = contact_page(
+            workspace=request.workspace, query=params["query"], exact_first=params["exact_first"]
+        )
     # Integrations decorate exactly the contacts this page shows: they get their ids.
     ids = ",".join(str(contact.pk) for contact in page.object_list)
     badge_urls = [
         f"{reverse(badge.url_name, args=[request.workspace.slug])}?{urlencode({'ids': ids})}"
         for badge in badges()
     ]
+    contains_url = (
+        "?" + urlencode({"q": params["query"], "match": "contains"}) if search.exact else None
+    )
     return render(
         request,
         "contacts/list.html",
-        {"page": page, "q": query, "nav": "contacts", "badge_urls": badge_urls},
+        {
+            "page": page,
+            "links": page_links(page, request.GET),
+            "q": params["query"],
+            "exact": search.exact,
+            "contains_url": contains_url,
+            "page_error": error,
+            "nav": "contacts",
+            "badge_urls": badge_urls,
+        },
+        status=status,
     )
 
 

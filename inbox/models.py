@@ -28,14 +28,18 @@ class Conversation(models.Model):
 
     class Meta:
         ordering = ["-last_activity_at", "-id"]
+        # One index per Inbox filter, in the list's exact order, so a page is an index range (L4):
+        # open/closed, mine (assignee + open), all.
         indexes = [
             models.Index(
-                fields=["workspace", "status", "-last_activity_at"], name="conv_ws_status_activity"
+                fields=["workspace", "status", "-last_activity_at", "-id"],
+                name="conv_ws_status_act_id",
             ),
             models.Index(
-                fields=["workspace", "assignee", "-last_activity_at"],
-                name="conv_ws_assignee_activity",
+                fields=["workspace", "assignee", "status", "-last_activity_at", "-id"],
+                name="conv_ws_asg_status_act_id",
             ),
+            models.Index(fields=["workspace", "-last_activity_at", "-id"], name="conv_ws_act_id"),
         ]
 
     def __str__(self) -> str:

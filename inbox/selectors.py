@@ -1,10 +1,13 @@
 from django.db.models import QuerySet
 
+from contacts.keyset import KeysetPaginator
 from workspace.models import Workspace
 
 from .models import Conversation
 
 FILTERS = ("open", "closed", "mine", "all")
+ORDERING = ("-last_activity_at", "-id")
+PAGE_SIZE = 30
 
 
 def conversation_list(*, workspace: Workspace, user, filter: str = "open") -> QuerySet:
@@ -18,4 +21,13 @@ def conversation_list(*, workspace: Workspace, user, filter: str = "open") -> Qu
         conversations = conversations.filter(status=Conversation.Status.CLOSED)
     elif filter == "mine":
         conversations = conversations.filter(assignee=user, status=Conversation.Status.OPEN)
-    return conversations.order_by("-last_activity_at", "-id")
+    return conversations.order_by(*ORDERING)
+
+
+def conversation_page(*, workspace: Workspace, user, filter: str, after=None, before=None):
+    """One page of the Inbox (L3): keyset on (last activity, id), newest first, no count (L2).
+
+    Raises ``InvalidCursor`` for a cursor that cannot be read.
+    """
+    conversations = conversation_list(workspace=workspace, user=user, filter=filter)
+    return KeysetPaginator(conversations, ORDERING, PAGE_SIZE).page(after=after, before=before)

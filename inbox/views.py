@@ -1,17 +1,15 @@
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from contacts.keyset import AFTER, BEFORE, InvalidCursor, page_links
 from integrations.panels import sidebar_panels
 from workspace.access import workspace_view
 
 from .actions import conversation_assign, conversation_reply, conversation_set_status
 from .forms import AssignForm, ReplyForm
 from .models import Conversation
-from .selectors import FILTERS, conversation_list
-
-PAGE_SIZE = 30
+from .selectors import FILTERS, conversation_page
 
 
 def _conversation(request, pk: int) -> Conversation:
@@ -28,14 +26,30 @@ def inbox_list(request):
     current = request.GET.get("filter", "open")
     if current not in FILTERS:
         current = "open"
-    conversations = conversation_list(
-        workspace=request.workspace, user=request.user, filter=current
-    )
-    page = Paginator(conversations, PAGE_SIZE).get_page(request.GET.get("page"))
+    status, error = 200, None
+    try:
+        page = conversation_page(
+            workspace=request.workspace,
+            user=request.user,
+            filter=current,
+            after=request.GET.get(AFTER) or None,
+            before=request.GET.get(BEFORE) or None,
+        )
+    except InvalidCursor:
+        status, error = 400, InvalidCursor.user_message
+        page = conversation_page(workspace=request.workspace, user=request.user, filter=current)
     return render(
         request,
         "inbox/list.html",
-        {"page": page, "filter": current, "filters": FILTERS, "nav": "inbox"},
+        {
+            "page": page,
+            "links": page_links(page, {"filter": current}),
+            "page_error": error,
+            "filter": current,
+            "filters": FILTERS,
+            "nav": "inbox",
+        },
+        status=status,
     )
 
 
