@@ -1,5 +1,6 @@
 from django.urls import include, path
 
+from api.api import api
 from integrations.registry import integrations
 
 urlpatterns = [
@@ -7,6 +8,8 @@ urlpatterns = [
     path("w/<slug:slug>/inbox/", include("inbox.urls")),
     path("w/<slug:slug>/contacts/", include("contacts.urls")),
     path("w/<slug:slug>/settings/integrations/", include("integrations.urls")),
+    path("w/<slug:slug>/settings/api/", include("api.urls")),
+    path("api/v1/", api.urls),
     # Integrations' URLs outside a workspace (a fixed OAuth callback, for one).
     *[
         path(f"integrations/{i.key}/", include(i.public_urls))
