@@ -5,6 +5,7 @@ from integrations.registry import integrations
 
 urlpatterns = [
     path("", include("workspace.urls")),
+    path("", include("workspace.password_urls")),
     path("w/<slug:slug>/inbox/", include("inbox.urls")),
     path("w/<slug:slug>/contacts/", include("contacts.urls")),
     path("w/<slug:slug>/settings/integrations/", include("integrations.urls")),
