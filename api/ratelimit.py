@@ -21,10 +21,7 @@ def hit(key_id: int) -> int | None:
     window = int(now // WINDOW_SECONDS)
     cache_key = f"api-rate:{key_id}:{window}"
     try:
-        if cache.add(cache_key, 1, WINDOW_SECONDS + 5):
-            count = 1
-        else:
-            count = cache.incr(cache_key)
+        count = 1 if cache.add(cache_key, 1, WINDOW_SECONDS + 5) else cache.incr(cache_key)
     except ValueError:  # expired between add and incr
         cache.set(cache_key, 1, WINDOW_SECONDS + 5)
         count = 1

@@ -14,7 +14,9 @@ from .models import ApiKey, WebhookDelivery, WebhookEndpoint
 from .webhooks import new_secret
 
 
-def _render(request, *, key_form=None, webhook_form=None, new_key=None, new_secret=None, status=200):
+def _render(
+    request, *, key_form=None, webhook_form=None, new_key=None, new_secret=None, status=200
+):
     workspace = request.workspace
     endpoint = WebhookEndpoint.objects.filter(workspace=workspace).first()
     deliveries = WebhookDelivery.objects.filter(workspace=workspace)

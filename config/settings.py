@@ -166,7 +166,9 @@ SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 # --- Email (invitations, password reset): EMAIL_URL through django-environ ----------------------
 # `make run` and DEBUG print emails to the terminal (consolemail://); production sets EMAIL_URL,
 # e.g. smtp+tls://user:password@smtp.example.com:587.
-vars().update(env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25"))
+vars().update(
+    env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
+)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Team Inbox <no-reply@localhost>")
 # Links in emails and in `createworkspace`'s output start with this (no request to build them from).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")

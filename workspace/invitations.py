@@ -102,9 +102,7 @@ def invitation_create(
     return invitation
 
 
-def invitation_resend(
-    *, invitation: Invitation, actor, base_url: str | None = None
-) -> Invitation:
+def invitation_resend(*, invitation: Invitation, actor, base_url: str | None = None) -> Invitation:
     """A fresh link (the old one stops working) and a new 7 days."""
     if invitation.accepted_at or invitation.revoked_at:
         raise InvitationError("That invitation was already accepted or revoked.")
@@ -143,9 +141,7 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
 
 
 @transaction.atomic
-def invitation_accept_new_account(
-    *, invitation: Invitation, full_name: str, password: str
-) -> User:
+def invitation_accept_new_account(*, invitation: Invitation, full_name: str, password: str) -> User:
     """Create the invited person's account with their chosen password, then accept."""
     if User.objects.filter(email__iexact=invitation.email).exists():
         raise InvitationError("An account with this email exists: sign in to accept.")

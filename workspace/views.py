@@ -137,7 +137,9 @@ def invite(request):
         return _members_page(request, invite_form=form, status=400)
     except OSError:  # smtplib's errors are OSErrors
         logger.exception("Invitation email not sent")
-        messages.error(request, "The invitation is saved but its email could not be sent: resend it.")
+        messages.error(
+            request, "The invitation is saved but its email could not be sent: resend it."
+        )
         return redirect("workspace:members", slug=request.workspace.slug)
     messages.success(request, f"Invitation sent to {invitation.email}.")
     return redirect("workspace:members", slug=request.workspace.slug)
@@ -236,7 +238,9 @@ class ThrottledPasswordResetView(auth_views.PasswordResetView):
     def form_valid(self, form):
         ip = self.request.META.get("REMOTE_ADDR", "")
         if not _count_within_hour(f"pwreset-ip:{ip}", settings.PASSWORD_RESET_RATE_PER_HOUR):
-            response = render(self.request, "registration/password_reset_throttled.html", status=429)
+            response = render(
+                self.request, "registration/password_reset_throttled.html", status=429
+            )
             response["Retry-After"] = "3600"
             return response
         email = form.cleaned_data["email"].strip().lower()

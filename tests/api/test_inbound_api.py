@@ -150,7 +150,9 @@ def test_o5_first_messages_from_one_new_customer_make_one_contact(live_server, a
     with ThreadPoolExecutor(max_workers=6) as pool:
         responses = list(
             pool.map(
-                lambda i: post(live_server, api_key[1], _body(external_id=f"b{i}", **{"from": sender})),
+                lambda i: post(
+                    live_server, api_key[1], _body(external_id=f"b{i}", **{"from": sender})
+                ),
                 range(6),
             )
         )

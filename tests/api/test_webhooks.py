@@ -80,7 +80,9 @@ def test_o6_delivery_is_signed_and_carries_the_message_and_channel_ids(
     timestamp = headers["x-inbox-timestamp"]
     assert abs(int(timestamp) - time.time()) < 30
     assert webhooks.verify(WEBHOOK_SECRET, timestamp, request["body"], headers["x-inbox-signature"])
-    assert not webhooks.verify("another-secret", timestamp, request["body"], headers["x-inbox-signature"])
+    assert not webhooks.verify(
+        "another-secret", timestamp, request["body"], headers["x-inbox-signature"]
+    )
     assert not webhooks.verify(
         WEBHOOK_SECRET, timestamp, request["body"] + b" ", headers["x-inbox-signature"]
     )
@@ -252,9 +254,7 @@ def test_o6_webhook_urls_must_be_https_and_public(settings, url):
 
 def test_o6_public_https_url_is_accepted_and_the_switch_lifts_the_rules(settings):
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
-    with mock.patch(
-        "socket.getaddrinfo", return_value=[(2, 1, 6, "", ("93.184.215.14", 443))]
-    ):
+    with mock.patch("socket.getaddrinfo", return_value=[(2, 1, 6, "", ("93.184.215.14", 443))]):
         check_webhook_url("https://hooks.example.com/inbox")
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
     check_webhook_url("http://127.0.0.1:9000/hook")
