@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -143,8 +144,6 @@ class Invitation(models.Model):
 
     @property
     def expires_at(self):
-        from datetime import timedelta
-
         return self.sent_at + timedelta(seconds=settings.INVITATION_MAX_AGE)
 
     @property

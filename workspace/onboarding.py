@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.urls import reverse
 from django.utils.encoding import force_bytes
@@ -56,9 +58,6 @@ def workspace_create(*, name: str, owner_email: str, slug: str | None = None) ->
     if not name or len(name) > 120:
         raise WorkspaceSetupError("Give the workspace a name of 1 to 120 characters.")
     email = User.objects.normalize_email(owner_email.strip()).lower()
-    from django.core.exceptions import ValidationError
-    from django.core.validators import validate_email
-
     try:
         validate_email(email)
     except ValidationError:
