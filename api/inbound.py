@@ -3,6 +3,7 @@ on that channel (or open one), exactly once per ``external_id``."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -55,6 +56,35 @@ def contact_for_sender(*, workspace: Workspace, sender: Sender) -> Contact | Non
     return None
 
 
+def _identities(sender: Sender) -> list[str]:
+    names = []
+    if sender.email:
+        names.append(f"email:{sender.email.lower()}")
+    if sender.phone:
+        names.append(f"phone:{sender.phone}")
+    return names
+
+
+def _lock(workspace: Workspace, *names: str) -> None:
+    """Transaction-scoped PostgreSQL advisory locks, taken in a fixed order (no deadlock).
+
+    Other databases serialise writers anyway (SQLite: one write transaction at a time).
+    """
+    if connection.vendor != "postgresql":
+        return
+    keys = sorted(
+        int.from_bytes(
+            hashlib.blake2b(f"inbound:{workspace.pk}:{name}".encode(), digest_size=8).digest(),
+            "big",
+            signed=True,
+        )
+        for name in names
+    )
+    with connection.cursor() as cursor:
+        for key in keys:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
 def _subject(text: str) -> str:
     first_line = text.strip().splitlines()[0] if text.strip() else ""
     if len(first_line) > SUBJECT_LENGTH:
@@ -92,10 +122,10 @@ def receive_message(
             receipt = InboundMessage.objects.create(
                 workspace=workspace, external_id=external_id, channel=channel, api_key=api_key
             )
-            if connection.features.has_select_for_update:
-                # One writer per workspace at a time for find-or-create of contact and
-                # conversation: two first messages from one new customer make one contact.
-                Workspace.objects.select_for_update().filter(pk=workspace.pk).values("pk").get()
+            # Find-or-create under locks on the sender's identifiers, then on the contact: two
+            # first messages from one new customer make one contact and one conversation, while
+            # different customers are stored in parallel.
+            _lock(workspace, *_identities(sender))
             now = timezone.now()
             contact = contact_for_sender(workspace=workspace, sender=sender)
             if contact is None:
@@ -105,6 +135,7 @@ def receive_message(
                     email=sender.email,
                     phone=sender.phone,
                 )
+            _lock(workspace, f"contact:{contact.pk}")
             conversation = (
                 Conversation.objects.filter(
                     workspace=workspace,

@@ -204,7 +204,8 @@ def _app_env(db_file: Path, port: int, emu) -> dict:
         AXES_FAILURE_LIMIT="50",
         PYTHONUNBUFFERED="1",
         # Emails (invitations, issue 14) land as files the tests read: the email outbox.
-        EMAIL_URL=f"filemail://{db_file.parent / 'outbox'}",
+        EMAIL_URL="filemail://",
+        EMAIL_FILE_PATH=str(db_file.parent / "outbox"),
         SITE_URL=f"http://127.0.0.1:{port}",
     )
     return env
