@@ -294,3 +294,28 @@ def test_o5_receive_message_function_is_idempotent_in_process(acme):
     second = receive_message(**kwargs)
     assert first.created and not second.created
     assert first.as_json() == second.as_json()
+
+
+def test_o5_a_signed_in_browser_without_a_key_gets_401_not_a_csrf_hole(live_server, owner):
+    """The API ignores the session cookie: only the bearer key authenticates (no CSRF surface)."""
+    browser = requests.Session()
+    page = browser.get(f"{live_server.url}/signin/", timeout=10)
+    token = page.cookies.get("csrftoken") or browser.cookies.get("csrftoken")
+    browser.post(
+        f"{live_server.url}/signin/",
+        data={
+            "username": owner.email,
+            "password": "correct-horse-battery",
+            "csrfmiddlewaretoken": token,
+        },
+        timeout=10,
+    )
+    assert "sessionid" in browser.cookies
+    response = browser.post(
+        f"{live_server.url}/api/v1/w/acme/messages",
+        data=json.dumps(_body()),
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert response.status_code == 401
+    assert _counts() == (0, 0, 0, 0)
