@@ -33,15 +33,16 @@ def _forbidden(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     )
 
 
-def check_webhook_url(url: str, *, resolve: bool = True) -> None:
-    """Raise :class:`UnsafeWebhookUrl` unless ``url`` may receive webhooks."""
+def check_webhook_url(url: str, *, resolve: bool = True) -> list[str]:
+    """Raise :class:`UnsafeWebhookUrl` unless ``url`` may receive webhooks; else the checked
+    addresses to connect to ([] when the rules are lifted or nothing was resolved)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UnsafeWebhookUrl("Enter a full URL, such as https://example.com/hooks/inbox.")
     if parts.username or parts.password:
         raise UnsafeWebhookUrl("Put no user name or password in the URL.")
     if settings.WEBHOOK_ALLOW_PRIVATE_URLS:
-        return
+        return []
     if parts.scheme != "https":
         raise UnsafeWebhookUrl("The webhook URL must use https.")
     host = parts.hostname
@@ -52,7 +53,7 @@ def check_webhook_url(url: str, *, resolve: bool = True) -> None:
     if literal is not None:
         addresses = [literal]
     elif not resolve:
-        return
+        return []
     else:
         try:
             infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
@@ -63,3 +64,4 @@ def check_webhook_url(url: str, *, resolve: bool = True) -> None:
         raise UnsafeWebhookUrl(
             "The webhook URL points to a private, loopback, link-local or metadata address."
         )
+    return [str(ip) for ip in addresses]

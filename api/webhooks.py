@@ -18,11 +18,13 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from requests.adapters import HTTPAdapter
 
 from .models import WebhookDelivery, WebhookEndpoint
 from .urlsafety import UnresolvableWebhookHost, UnsafeWebhookUrl, check_webhook_url
@@ -179,6 +181,34 @@ class Outcome:
     retry_after: float | None = None
 
 
+class _PinnedHostAdapter(HTTPAdapter):
+    """Connects to an IP address while TLS (SNI and the certificate check) uses the host name."""
+
+    def __init__(self, hostname: str):
+        self._hostname = hostname
+        super().__init__()
+
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert
+        )
+        if host_params.get("scheme") == "https":
+            pool_kwargs["server_hostname"] = self._hostname
+            pool_kwargs["assert_hostname"] = self._hostname
+        return host_params, pool_kwargs
+
+
+def _pinned(url: str, address: str) -> tuple[str, str, requests.Session]:
+    """The URL with its host replaced by ``address``, the Host header, and a session for it."""
+    parts = urlsplit(url)
+    ip = f"[{address}]" if ":" in address else address
+    netloc = f"{ip}:{parts.port}" if parts.port else ip
+    host = parts.hostname if not parts.port else f"{parts.hostname}:{parts.port}"
+    session = requests.Session()
+    session.mount("https://", _PinnedHostAdapter(parts.hostname))
+    return urlunsplit(parts._replace(netloc=netloc)), host, session
+
+
 def _retry_after(response: requests.Response) -> float | None:
     try:
         return min(float(response.headers.get("Retry-After", "")), MAX_RETRY_SECONDS)
@@ -192,7 +222,7 @@ def attempt(delivery: WebhookDelivery, session: requests.Session | None = None) 
     if endpoint is None:
         return Outcome(False, False, "No webhook URL is set for this workspace.")
     try:
-        check_webhook_url(endpoint.url)
+        addresses = check_webhook_url(endpoint.url)
     except UnresolvableWebhookHost as exc:
         return Outcome(False, True, str(exc))
     except UnsafeWebhookUrl as exc:
@@ -208,9 +238,21 @@ def attempt(delivery: WebhookDelivery, session: requests.Session | None = None) 
         SIGNATURE_HEADER: sign(endpoint.secret, timestamp, body),
     }
     http = session or requests
+    url = endpoint.url
+    if addresses:
+        # Connect to the address just checked, not to whatever the name resolves to next.
+        url, headers["Host"], http = _pinned(endpoint.url, addresses[0])
+    try:
+        return _post(http, url, body, headers)
+    finally:
+        if addresses:
+            http.close()
+
+
+def _post(http, url: str, body: bytes, headers: dict) -> Outcome:
     try:
         response = http.post(
-            endpoint.url,
+            url,
             data=body,
             headers=headers,
             timeout=(min(3.05, settings.WEBHOOK_TIMEOUT), settings.WEBHOOK_TIMEOUT),
