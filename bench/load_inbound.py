@@ -380,6 +380,8 @@ of requests and is down, connection refused, for 20 s from 5 s in; 2 `deliver_we
 | bad signatures | {out["bad_signatures"]} | 0 |
 | time until every reply was delivered | {out["drain_seconds"]:.0f} s | |
 
+The long tail is the back-off by design: 15 s, 30 s, 1 min, ... doubling to at most 1 h; a reply that failed 7 times in a row (the outage, then 503s at 30% each) waits about 16 min before its 8th try.
+
 Verdict: inbound {"PASS" if ok_in else "FAIL"}, outbound {"PASS" if ok_out else "FAIL"}.
 """
 
