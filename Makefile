@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 EMULATOR_PORT ?= 8765
 PORT ?= 8000
+RECEIVER_PORT ?= 8025
 
 # The demo's Connected App comes from the emulator's data file: one source of truth.
 DEMO_APP = $(PY) -c "import json,sys; a=json.load(open('salesforce_emulator/demo_data.json'))['connected_app']; print(a[sys.argv[1]])"
@@ -12,9 +13,10 @@ RUN_ENV = DEBUG=0 SECURE_COOKIES=0 SECURE_HSTS_SECONDS=0 \
 	SECRET_KEY="$$(cat var/secret_key)" FIELD_ENCRYPTION_KEY="$$(cat var/field_key)" \
 	SALESFORCE_LOGIN_URL=http://127.0.0.1:$(EMULATOR_PORT) \
 	SALESFORCE_CLIENT_ID="$$($(DEMO_APP) client_id)" \
-	SALESFORCE_CLIENT_SECRET="$$($(DEMO_APP) client_secret)"
+	SALESFORCE_CLIENT_SECRET="$$($(DEMO_APP) client_secret)" \
+	EMAIL_URL=consolemail:// SITE_URL=http://127.0.0.1:$(PORT) WEBHOOK_ALLOW_PRIVATE_URLS=1
 
-.PHONY: run test lint test-suite install install-test browser bench bench-scale load soak bench-phones clean
+.PHONY: run receiver test lint test-suite install install-test browser bench bench-scale load load-inbound soak bench-phones clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (found $$($(PYTHON) --version))."; exit 1; }
@@ -37,11 +39,19 @@ run: $(VENV)/.installed var/secret_key var/field_key
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) $(PY) manage.py createcachetable
 	$(RUN_ENV) $(PY) manage.py collectstatic --noinput -v0
-	$(RUN_ENV) $(PY) manage.py seed_demo
+	$(RUN_ENV) $(PY) manage.py seed_demo --api-key-file var/demo_api_key \
+	  --webhook-url http://127.0.0.1:$(RECEIVER_PORT)/webhook --webhook-secret-file var/demo_webhook_secret
 	@echo "Salesforce emulator: http://127.0.0.1:$(EMULATOR_PORT) (consent page) · app: http://127.0.0.1:$(PORT)/"
-	@trap 'kill $$EMU 2>/dev/null; wait $$EMU 2>/dev/null' EXIT INT TERM; \
+	@echo "Webhook worker started beside the server; run 'make receiver' in another terminal to see replies."
+	@trap 'kill $$EMU $$WORKER 2>/dev/null; wait $$EMU $$WORKER 2>/dev/null' EXIT INT TERM; \
 	$(PY) -m salesforce_emulator --host 127.0.0.1 --port $(EMULATOR_PORT) --allow-loopback-callbacks & EMU=$$!; \
+	$(RUN_ENV) $(PY) manage.py deliver_webhooks & WORKER=$$!; \
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+# Prints the signed replies that `make run`'s webhook worker sends for Acme (O7).
+receiver: $(VENV)/.installed var/secret_key
+	@test -s var/demo_webhook_secret || { echo "Run 'make run' first: it writes var/demo_webhook_secret."; exit 1; }
+	$(PY) -m api.receiver --port $(RECEIVER_PORT) --secret-file var/demo_webhook_secret
 
 # Debian's chromium for the end-to-end tests (Playwright drives it; no browser download).
 browser:
@@ -82,6 +92,11 @@ bench-scale: $(VENV)/.installed
 load: $(VENV)/.installed
 	$(PY) bench/load.py
 	$(PY) bench/load.py --cache-seconds 15
+	$(PY) bench/load_inbound.py
+
+# Issue 14 (O8) alone: 5,000 inbound messages with repeats and a restart; replies to a flaky receiver.
+load-inbound: $(VENV)/.installed
+	$(PY) bench/load_inbound.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

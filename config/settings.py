@@ -43,11 +43,13 @@ INSTALLED_APPS = [
     "template_partials",
     "csp",
     "axes",
+    "ninja",
     "workspace",
     "contacts",
     "inbox",
     "integrations",
     "integrations.salesforce",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -154,6 +156,9 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=DEBUG)
+# Source maps (Swagger UI's are megabytes) are not worth compressing at every collectstatic.
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = ["jpg", "jpeg", "png", "gif", "webp", "zip", "gz", "tgz",
+    "bz2", "tbz", "xz", "br", "woff", "woff2", "mp4", "webm", "map"]  # fmt: skip
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -176,6 +181,32 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
+
+# --- Email (invitations, password reset): EMAIL_URL through django-environ ----------------------
+# `make run` and DEBUG print emails to the terminal (consolemail://); production sets EMAIL_URL,
+# e.g. smtp+tls://user:password@smtp.example.com:587.
+vars().update(
+    env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
+)
+# filemail:// writes each email to a file in this folder (django-environ drops a URL's leading /).
+if env.str("EMAIL_FILE_PATH", default=""):
+    EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Team Inbox <no-reply@localhost>")
+# Links in emails and in `createworkspace`'s output start with this (no request to build them from).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Set-password links from `createworkspace` and password reset: valid 3 days (Django's default).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
+INVITATION_MAX_AGE = env.int("INVITATION_MAX_AGE", default=7 * 24 * 3600)
+# Password-reset requests per client address per hour (each address also gets at most 3 a hour).
+PASSWORD_RESET_RATE_PER_HOUR = env.int("PASSWORD_RESET_RATE_PER_HOUR", default=10)
+
+# --- Inbound API and outgoing webhooks (issue 14) ---------------------------------------------
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
+# Webhook URLs must be https and resolve to public addresses; `make run` and the tests lift both.
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+WEBHOOK_RETRY_HORIZON_SECONDS = env.int("WEBHOOK_RETRY_HORIZON_SECONDS", default=24 * 3600)
 
 # --- Salesforce -------------------------------------------------------------------------------
 SALESFORCE_CLIENT_ID = env.str("SALESFORCE_CLIENT_ID", default="")

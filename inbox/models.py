@@ -15,6 +15,8 @@ class Conversation(models.Model):
     # PROTECT: deleting a contact must never silently delete its conversation history.
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="conversations")
     subject = models.CharField(max_length=200)
+    # Where the customer wrote from (the inbound API's `channel`: whatsapp, email, ...); '' = none.
+    channel = models.CharField(max_length=32, blank=True, default="")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 
 from .models import Membership, Role, Workspace
 
@@ -25,6 +25,41 @@ class RoleForm(forms.ModelForm):
     class Meta:
         model = Membership
         fields = ["role"]
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label="Email", max_length=254)
+    role = forms.ChoiceField(label="Role", choices=Role.choices, initial=Role.AGENT)
+
+    def __init__(self, *args, membership: Membership | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if membership is not None and not membership.is_owner:
+            # Only Owners may invite Owners.
+            self.fields["role"].choices = [c for c in Role.choices if c[0] != Role.OWNER]
+
+    def clean_email(self):
+        return self.cleaned_data["email"].strip().lower()
+
+
+class AcceptInvitationForm(SetPasswordForm):
+    """A new account for the invited person: a name and a password (Django's validators)."""
+
+    full_name = forms.CharField(label="Your name", max_length=150, required=False)
+    field_order = ["full_name", "new_password1", "new_password2"]
+
+
+class InboxPasswordResetForm(PasswordResetForm):
+    """Django's reset form, also for people who never chose a password (created by
+    `createworkspace` whose link expired)."""
+
+    def get_users(self, email):
+        from .models import User
+
+        return (
+            u
+            for u in User.objects.filter(email__iexact=email.strip(), is_active=True)
+            if u.email.lower() == email.strip().lower()
+        )
 
 
 def region_choices() -> list[tuple[str, str]]:

@@ -19,4 +19,15 @@ urlpatterns = [
     path("w/<slug:slug>/settings/general/", views.general, name="general"),
     path("w/<slug:slug>/settings/members/", views.members, name="members"),
     path("w/<slug:slug>/settings/members/<int:pk>/role/", views.member_role, name="member_role"),
+    path("w/<slug:slug>/settings/members/invite/", views.invite, name="invite"),
+    path(
+        "w/<slug:slug>/settings/members/invitations/<int:pk>/resend/",
+        views.invitation_resend_view,
+        name="invitation_resend",
+    ),
+    path(
+        "w/<slug:slug>/settings/members/invitations/<int:pk>/revoke/",
+        views.invitation_revoke_view,
+        name="invitation_revoke",
+    ),
 ]

@@ -1,18 +1,44 @@
+import hashlib
+import logging
 import sys
+import time
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, InterfaceError
-from django.http import HttpResponseServerError
+from django.http import HttpResponseRedirect, HttpResponseServerError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .access import ADMIN_ROLES, OWNER_ROLES, workspace_view
-from .forms import GeneralSettingsForm, RoleForm
+from .forms import (
+    AcceptInvitationForm,
+    GeneralSettingsForm,
+    InboxPasswordResetForm,
+    InviteForm,
+    RoleForm,
+)
+from .invitations import (
+    InvitationError,
+    invitation_accept,
+    invitation_accept_new_account,
+    invitation_create,
+    invitation_from_token,
+    invitation_resend,
+    invitation_revoke,
+)
 from .middleware import database_unavailable_response
-from .models import Membership
+from .models import Invitation, Membership, Role, User, WorkspaceEvent
 from .roles import change_role
+
+logger = logging.getLogger(__name__)
 
 
 @require_GET
@@ -28,12 +54,7 @@ def home(request):
 @require_GET
 @workspace_view
 def members(request):
-    memberships = request.workspace.memberships.select_related("user").order_by("user__email")
-    return render(
-        request,
-        "workspace/members.html",
-        {"memberships": memberships, "role_form": RoleForm(), "settings_tab": "members"},
-    )
+    return _members_page(request)
 
 
 @require_http_methods(["GET", "POST"])
@@ -85,3 +106,186 @@ def server_error(request):
     if isinstance(sys.exc_info()[1], (DatabaseError, InterfaceError)):
         return database_unavailable_response()
     return HttpResponseServerError(render_to_string("errors/500.html"))
+
+
+# --- Invitations (O2) -----------------------------------------------------------------------
+
+
+def _members_page(request, *, invite_form=None, status=200):
+    workspace = request.workspace
+    memberships = workspace.memberships.select_related("user").order_by("user__email")
+    invitations = [
+        i
+        for i in Invitation.objects.filter(
+            workspace=workspace, accepted_at__isnull=True, revoked_at__isnull=True
+        ).select_related("invited_by")
+    ]
+    return render(
+        request,
+        "workspace/members.html",
+        {
+            "memberships": memberships,
+            "role_form": RoleForm(),
+            "invite_form": invite_form or InviteForm(membership=request.membership),
+            "invitations": invitations,
+            "events": WorkspaceEvent.objects.filter(workspace=workspace).select_related("actor")[
+                :20
+            ],
+            "settings_tab": "members",
+            "nav": "settings",
+        },
+        status=status,
+    )
+
+
+def _base_url(request) -> str:
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+@require_POST
+@workspace_view(roles=ADMIN_ROLES)
+def invite(request):
+    form = InviteForm(request.POST, membership=request.membership)
+    if not form.is_valid():
+        return _members_page(request, invite_form=form, status=400)
+    try:
+        invitation = invitation_create(
+            workspace=request.workspace,
+            email=form.cleaned_data["email"],
+            role=form.cleaned_data["role"],
+            invited_by=request.user,
+            base_url=_base_url(request),
+        )
+    except InvitationError as exc:
+        form.add_error("email", str(exc))
+        return _members_page(request, invite_form=form, status=400)
+    except OSError:  # smtplib's errors are OSErrors
+        logger.exception("Invitation email not sent")
+        messages.error(
+            request, "The invitation is saved but its email could not be sent: resend it."
+        )
+        return redirect("workspace:members", slug=request.workspace.slug)
+    messages.success(request, f"Invitation sent to {invitation.email}.")
+    return redirect("workspace:members", slug=request.workspace.slug)
+
+
+def _invitation(request, pk: int) -> Invitation:
+    return get_object_or_404(Invitation, workspace=request.workspace, pk=pk)
+
+
+@require_POST
+@workspace_view(roles=ADMIN_ROLES)
+def invitation_resend_view(request, pk: int):
+    invitation = _invitation(request, pk)
+    if invitation.role == Role.OWNER and not request.membership.is_owner:
+        raise PermissionDenied("Only Owners may invite Owners.")
+    try:
+        invitation_resend(invitation=invitation, actor=request.user, base_url=_base_url(request))
+    except InvitationError as exc:
+        messages.error(request, str(exc))
+    except OSError:
+        logger.exception("Invitation email not sent")
+        messages.error(request, "The email could not be sent: try again later.")
+    else:
+        messages.success(request, f"Invitation to {invitation.email} sent again (new link).")
+    return redirect("workspace:members", slug=request.workspace.slug)
+
+
+@require_POST
+@workspace_view(roles=ADMIN_ROLES)
+def invitation_revoke_view(request, pk: int):
+    invitation = _invitation(request, pk)
+    invitation_revoke(invitation=invitation, actor=request.user)
+    messages.success(request, f"Invitation to {invitation.email} revoked.")
+    return redirect("workspace:members", slug=request.workspace.slug)
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_accept_view(request, token: str):
+    """The emailed link: a new person chooses a password; an existing one joins after sign-in."""
+    invitation = invitation_from_token(token)
+    if invitation is None:
+        return render(request, "workspace/invitation_invalid.html", status=404)
+    has_account = User.objects.filter(email__iexact=invitation.email).exists()
+    context = {"invitation": invitation, "has_account": has_account}
+    if has_account:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if request.user.email.lower() != invitation.email.lower():
+            context["wrong_user"] = True
+            return render(request, "workspace/invitation_accept.html", context, status=403)
+        if request.method == "POST":
+            try:
+                invitation_accept(invitation=invitation, user=request.user)
+            except InvitationError as exc:
+                messages.error(request, str(exc))
+                return render(request, "workspace/invitation_invalid.html", status=404)
+            messages.success(request, f"Welcome to {invitation.workspace.name}.")
+            return redirect("inbox:list", slug=invitation.workspace.slug)
+        return render(request, "workspace/invitation_accept.html", context)
+    form = AcceptInvitationForm(
+        User(email=invitation.email), request.POST if request.method == "POST" else None
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = invitation_accept_new_account(
+                invitation=invitation,
+                full_name=form.cleaned_data.get("full_name", ""),
+                password=form.cleaned_data["new_password1"],
+            )
+        except InvitationError as exc:
+            messages.error(request, str(exc))
+            return render(request, "workspace/invitation_invalid.html", status=404)
+        auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome to {invitation.workspace.name}.")
+        return redirect("inbox:list", slug=invitation.workspace.slug)
+    context["form"] = form
+    return render(
+        request,
+        "workspace/invitation_accept.html",
+        context,
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+# --- Password reset (O3): Django's views, throttled -----------------------------------------
+
+
+class ThrottledPasswordResetView(auth_views.PasswordResetView):
+    """Django's reset view: the same answer whether or not the address has an account; at most
+    PASSWORD_RESET_RATE_PER_HOUR requests per client address and 3 emails per address an hour."""
+
+    form_class = InboxPasswordResetForm
+    email_template_name = "registration/password_reset_email.txt"
+    EMAILS_PER_ADDRESS_PER_HOUR = 3
+
+    def form_valid(self, form):
+        ip = self.request.META.get("REMOTE_ADDR", "")
+        if not _count_within_hour(f"pwreset-ip:{ip}", settings.PASSWORD_RESET_RATE_PER_HOUR):
+            response = render(
+                self.request, "registration/password_reset_throttled.html", status=429
+            )
+            response["Retry-After"] = "3600"
+            return response
+        email = form.cleaned_data["email"].strip().lower()
+        digest = hashlib.sha256(email.encode()).hexdigest()
+        if not _count_within_hour(f"pwreset-email:{digest}", self.EMAILS_PER_ADDRESS_PER_HOUR):
+            # Silently skip the email: the page must not tell whether the address is known.
+            return HttpResponseRedirect(self.get_success_url())
+        return super().form_valid(form)
+
+
+def _count_within_hour(key: str, limit: int) -> bool:
+    """Count one more for ``key`` in this hour's window; False once over ``limit``."""
+    window = int(time.time() // 3600)
+    key = f"{key}:{window}"
+    try:
+        if cache.add(key, 1, 3700):
+            return limit >= 1
+        return cache.incr(key) <= limit
+    except ValueError:
+        cache.set(key, 1, 3700)
+        return True
+    except Exception:
+        logger.warning("Password-reset throttle not applied: the cache is unavailable")
+        return True

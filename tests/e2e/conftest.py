@@ -203,6 +203,10 @@ def _app_env(db_file: Path, port: int, emu) -> dict:
         STATICFILES_STORAGE="django.contrib.staticfiles.storage.StaticFilesStorage",
         AXES_FAILURE_LIMIT="50",
         PYTHONUNBUFFERED="1",
+        # Emails (invitations, issue 14) land as files the tests read: the email outbox.
+        EMAIL_URL="filemail://",
+        EMAIL_FILE_PATH=str(db_file.parent / "outbox"),
+        SITE_URL=f"http://127.0.0.1:{port}",
     )
     return env
 

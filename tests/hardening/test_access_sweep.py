@@ -18,6 +18,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from api.keys import api_key_create
 from inbox.models import Conversation
 from tests.conftest import client_for
 from workspace.models import Membership
@@ -30,6 +31,18 @@ PUBLIC_ROUTES = {
     "signin/",
     "signout/",
     "integrations/salesforce/callback/",  # the fixed OAuth callback; state names the workspace
+    # Issue 14: the signed invitation link and Django's password-reset views (no workspace yet).
+    "invitations/<str:token>/",
+    "password-reset/",
+    "password-reset/sent/",
+    "password-reset/<uidb64>/<token>/",
+    "password-reset/done/",
+    # The inbound API (its own bearer-key auth: another workspace's slug answers 404), its
+    # OpenAPI schema and docs, and Django Ninja's root (a 404 that names the docs URL).
+    "api/v1/w/<slug>/messages",
+    "api/v1/openapi.json",
+    "api/v1/docs",
+    "api/v1/",
 }
 WORKSPACE_PREFIX = "w/<slug:slug>/"
 
@@ -67,6 +80,8 @@ def world(acme, globex, owner, manager, agent, outsider, conversation, contact):
         "inbox": conversation.pk,
         "workspace": Membership.objects.get(user=agent, workspace=acme).pk,
         "panel": "salesforce",
+        # Issue 14: an API key; <pk> of an invitation route reuses "workspace" (a 404 or 403 either way).
+        "api": api_key_create(workspace=acme, name="Sweep", created_by=None).api_key.pk,
     }
 
 

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from pathlib import Path
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from api.keys import api_key_create, api_key_revoke
+from api.models import ApiKey, WebhookEndpoint
+from api.webhooks import new_secret
 from contacts.models import Contact
 from inbox.models import Conversation, Message
 from workspace.models import Membership, Role, User, Workspace
 
 DEMO_PASSWORD = "demo-pass-123"
+DEMO_KEY_NAME = "Demo key (seed_demo)"
 
 PEOPLE = [
     ("owner@acme.test", "Olivia Owner", "acme", Role.OWNER),
@@ -129,6 +134,19 @@ TEAM_LINES = [
 class Command(BaseCommand):
     help = "Create (or refresh) the demo workspaces, people, contacts and conversations."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--api-key-file",
+            help="Write a new Acme API key here (the previous demo key is revoked); O7.",
+        )
+        parser.add_argument(
+            "--webhook-url", help="Send Acme's agent replies to this URL (e.g. make receiver)."
+        )
+        parser.add_argument(
+            "--webhook-secret-file",
+            help="Acme's webhook signing secret: read from this file, or written to it if missing.",
+        )
+
     @transaction.atomic
     def handle(self, *args, **options):
         rng = random.Random(42)  # the same demo every time
@@ -161,6 +179,39 @@ class Command(BaseCommand):
         )
         for email, _, ws_key, role in PEOPLE:
             self.stdout.write(f"  {email:22} {role.label:8} {WORKSPACES[ws_key][0]}")
+        if options.get("api_key_file"):
+            self._demo_api_key(workspaces["acme"], options["api_key_file"])
+        if options.get("webhook_url"):
+            self._demo_webhook(
+                workspaces["acme"], options["webhook_url"], options.get("webhook_secret_file")
+            )
+
+    def _demo_api_key(self, ws: Workspace, path: str) -> None:
+        """A fresh demo key each run (only its hash is stored, so it cannot be shown again)."""
+        for old in ApiKey.objects.filter(workspace=ws, name=DEMO_KEY_NAME, revoked_at=None):
+            api_key_revoke(api_key=old, revoked_by=None)
+        created = api_key_create(workspace=ws, name=DEMO_KEY_NAME, created_by=None)
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(created.secret + "\n")
+        target.chmod(0o600)
+        self.stdout.write(f"Demo API key for Acme Support (also in {path}):")
+        self.stdout.write(f"  {created.secret}")
+
+    def _demo_webhook(self, ws: Workspace, url: str, secret_path: str | None) -> None:
+        secret = ""
+        if secret_path and Path(secret_path).is_file():
+            secret = Path(secret_path).read_text().strip()
+        if not secret:
+            secret = new_secret()
+            if secret_path:
+                Path(secret_path).parent.mkdir(parents=True, exist_ok=True)
+                Path(secret_path).write_text(secret + "\n")
+                Path(secret_path).chmod(0o600)
+        WebhookEndpoint.objects.update_or_create(
+            workspace=ws, defaults={"url": url, "secret": secret}
+        )
+        self.stdout.write(f"Acme's agent replies go to {url} (signing secret in {secret_path}).")
 
     def _contacts(self, ws: Workspace, key: str, rng: random.Random) -> None:
         rows = list(SALESFORCE_DEMO_CONTACTS) if key == "acme" else SALESFORCE_DEMO_CONTACTS[:2]

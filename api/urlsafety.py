@@ -1,0 +1,67 @@
+"""Outgoing webhook URLs: https only, never to a loopback, private, link-local or metadata
+address, checked when saved and again (on the resolved addresses) at every delivery.
+``WEBHOOK_ALLOW_PRIVATE_URLS`` lifts both rules for demos and tests."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+
+class UnsafeWebhookUrl(ValueError):
+    """The URL may not receive webhooks; the message says why."""
+
+
+class UnresolvableWebhookHost(UnsafeWebhookUrl):
+    """The host name does not resolve (maybe for now): a delivery retries."""
+
+
+def _forbidden(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+        or not ip.is_global
+    )
+
+
+def check_webhook_url(url: str, *, resolve: bool = True) -> list[str]:
+    """Raise :class:`UnsafeWebhookUrl` unless ``url`` may receive webhooks; else the checked
+    addresses to connect to ([] when the rules are lifted or nothing was resolved)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UnsafeWebhookUrl("Enter a full URL, such as https://example.com/hooks/inbox.")
+    if parts.username or parts.password:
+        raise UnsafeWebhookUrl("Put no user name or password in the URL.")
+    if settings.WEBHOOK_ALLOW_PRIVATE_URLS:
+        return []
+    if parts.scheme != "https":
+        raise UnsafeWebhookUrl("The webhook URL must use https.")
+    host = parts.hostname
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        addresses = [literal]
+    elif not resolve:
+        return []
+    else:
+        try:
+            infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise UnresolvableWebhookHost(f"The host {host} does not resolve.") from exc
+        addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    if any(_forbidden(ip) for ip in addresses):
+        raise UnsafeWebhookUrl(
+            "The webhook URL points to a private, loopback, link-local or metadata address."
+        )
+    return [str(ip) for ip in addresses]
