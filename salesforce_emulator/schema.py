@@ -291,6 +291,7 @@ OBJECTS: dict[str, dict[str, Any]] = {
             _f("InstanceName", "string", "Instance Name", length=5),
             _f("LanguageLocaleKey", "string", "Language", length=40),
             _f("TimeZoneSidKey", "string", "Default Time Zone", length=40),
+            _f("DefaultCurrencyIsoCode", "string", "Currency Locale", length=3),
             _f("CreatedDate", "datetime", "Created Date", system=True),
             _f("LastModifiedDate", "datetime", "Last Modified Date", system=True),
         ],

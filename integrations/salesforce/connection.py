@@ -42,7 +42,7 @@ from .tokens import enforce_approval_limit, refresh_lock
 
 logger = logging.getLogger(__name__)
 
-VERIFY_QUERY = "SELECT Id, Name FROM Organization"
+VERIFY_QUERY = "SELECT Id, Name, DefaultCurrencyIsoCode FROM Organization"
 ACCESS_DENIED_MESSAGE = "You declined access in Salesforce; nothing was connected."
 
 
@@ -144,6 +144,7 @@ def _verify_and_save(*, pending, workspace, user, tokens) -> ConnectResult:
     )
     records = client.query(VERIFY_QUERY).get("records") or []
     org_name = (records[0].get("Name") if records else "") or ""
+    currency = str((records[0].get("DefaultCurrencyIsoCode") if records else "") or "")[:3]
     org_id = str(identity.get("organization_id") or (records[0].get("Id") if records else ""))
     if not org_id:
         raise OAuthFailed("Salesforce did not say which org was connected.", detail="no_org")
@@ -160,6 +161,7 @@ def _verify_and_save(*, pending, workspace, user, tokens) -> ConnectResult:
         identity=identity,
         org_id=org_id,
         org_name=org_name,
+        currency=currency,
         describe=describe,
         health=client.health,
     )
@@ -169,7 +171,7 @@ def _verify_and_save(*, pending, workspace, user, tokens) -> ConnectResult:
 
 @transaction.atomic
 def _save_connection(
-    *, workspace, user, pending, tokens, identity, org_id, org_name, describe, health
+    *, workspace, user, pending, tokens, identity, org_id, org_name, currency, describe, health
 ) -> SalesforceConnection:
     connection = (
         SalesforceConnection.objects.select_for_update().filter(workspace=workspace).first()
@@ -195,6 +197,7 @@ def _save_connection(
     connection.login_url = pending.login_url
     connection.org_id = org_id
     connection.org_name = org_name
+    connection.currency = currency
     connection.instance_url = tokens.instance_url
     connection.identity_url = tokens.identity_url
     connection.sf_user_id = str(identity.get("user_id") or "")

@@ -111,6 +111,8 @@ class SalesforceConnection(models.Model):
     )
     # R1, R2: the related lists shown (child relationship names); those Salesforce refused.
     related_lists = models.JSONField(default=default_related_lists, blank=True)
+    # The org's currency (Organization.DefaultCurrencyIsoCode), for Opportunity amounts (R1).
+    currency = models.CharField(max_length=3, blank=True)
     dropped_related = models.JSONField(default=list, blank=True)
     # R3: when no Contact matches, also look for a Lead (off: the help page's Contacts-only rule).
     match_leads = models.BooleanField(default=False)

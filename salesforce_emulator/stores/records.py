@@ -95,6 +95,7 @@ def _org_rows(org: dict[str, Any]) -> dict[str, dict[str, Row]]:
         "InstanceName": org["instance_name"],
         "LanguageLocaleKey": "en_US",
         "TimeZoneSidKey": "America/Los_Angeles",
+        "DefaultCurrencyIsoCode": org.get("currency", "USD"),
         "CreatedDate": created,
         "LastModifiedDate": created,
     }

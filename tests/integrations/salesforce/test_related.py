@@ -118,6 +118,8 @@ def test_r4_no_create_link_when_a_contact_matches(client, agent, connection, acm
 
 # --- R1, R2: open Cases and Opportunities, in the same query ---------------------------------
 def test_r1_r2_open_cases_and_deals_in_the_one_lookup_query(client, agent, connection, acme, sf):
+    connection.currency = "USD"  # what the connect reads from Organization (test_r1_currency_...)
+    connection.save(update_fields=["currency"])
     jane = Contact.objects.create(
         workspace=acme, name="Jane", email="jane.cooper@northwind.example"
     )
@@ -130,7 +132,7 @@ def test_r1_r2_open_cases_and_deals_in_the_one_lookup_query(client, agent, conne
     assert "/lightning/r/Case/5005g00000Cas01AAB/view" in cases and 'target="_blank"' in cases
     deals = html.split('data-list="OpportunityContactRoles"', 1)[1].split("</section>", 1)[0]
     assert "Northwind - Fleet Expansion 2027" in deals and "Negotiation/Review" in deals
-    assert "48,000.00" in deals and "/lightning/r/Opportunity/0065g00000Opp01AAB/view" in deals
+    assert "USD 48,000.00" in deals and "/lightning/r/Opportunity/0065g00000Opp01AAB/view" in deals
     assert "Annual Renewal" not in deals  # closed won
     queries = rest_queries(sf)
     assert len(queries) == 1  # R2: a cold lookup with both lists is still one call
@@ -204,3 +206,11 @@ def test_r1_badges_never_stand_in_for_a_sidebar_with_related_lists(client, agent
     client.get(badges_url_of(client), headers=HTMX)  # learns that Jane matches...
     html = panel(client, jane).content.decode()  # ...but not her open cases
     assert "Delivery tracking page shows the wrong ETA" in html
+
+
+def test_r1_the_connect_reads_the_orgs_currency(client, owner, acme, sf):
+    from .flow import connect_via_views
+
+    client_for(client, owner)
+    connect_via_views(client)
+    assert SalesforceConnection.objects.get(workspace=acme).currency == "USD"
