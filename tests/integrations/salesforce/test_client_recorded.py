@@ -53,7 +53,8 @@ PRODUCT_ERROR = {
     "rest_403_api_currently_disabled": ApiAccessRequired,
     "rest_400_malformed_query": QueryFailed,
     "rest_400_invalid_field": InvalidField,
-    "rest_400_invalid_type": QueryFailed,
+    # An object the user cannot see (R2): the lookup drops what needs it, or says QueryFailed.
+    "rest_400_invalid_type": InvalidField,
     "rest_500": Unavailable,
     "rest_503": Unavailable,
     "rest_401_invalid_session": Unavailable,  # an unsaved client cannot renew its session
