@@ -84,9 +84,10 @@ def fields(request):
             error = str(exc)
         else:
             chosen = request.POST.getlist("related")
-            services.set_related_lists(
-                connection, names=[n for n in RELATED_LISTS if n in chosen], actor=request.user
-            )
+            if request.POST.get("related_lists_shown"):  # the form showed the checkboxes
+                services.set_related_lists(
+                    connection, names=[n for n in RELATED_LISTS if n in chosen], actor=request.user
+                )
             messages.success(request, "Sidebar fields saved. Agents see them on their next view.")
             return manage
     positions = {path: n for n, path in enumerate(connection.field_names, start=1)}

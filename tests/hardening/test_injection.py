@@ -15,6 +15,7 @@ from inbox.models import Conversation, Message
 from integrations.salesforce import lookup
 from integrations.salesforce.client import SalesforceClient
 from integrations.salesforce.lookup import find_contact
+from integrations.salesforce.matching import MatchValues
 from tests.conftest import client_for
 from tests.integrations.salesforce.conftest import ACME_ORG_ID
 
@@ -49,8 +50,9 @@ def test_s07_soql_metacharacters_in_phone_find_nothing_with_one_well_formed_quer
     sent = queries(sf)
     assert sent, "no query reached Salesforce"
     assert all(e["status"] == 200 for e in sent), sent  # none MALFORMED_QUERY
-    assert sent[0]["query"] == lookup.exact_query(
-        lookup.selected_fields(connection), email="", phone=value
+    values = MatchValues.for_connection(connection, "", value)
+    assert sent[0]["query"] == lookup.lookup_query(
+        lookup.selected_fields(connection), values, related=connection.related_lists
     )
     assert sent[0]["query"].count(" FROM Contact WHERE ") == 1
 

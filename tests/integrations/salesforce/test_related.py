@@ -162,7 +162,7 @@ def test_r2_admins_switch_lists_off_on_the_field_chooser(
     page = client.get(url).content.decode()
     assert "Open cases" in page and "Open opportunities" in page
     fields = list(SalesforceConnection.objects.get(pk=connection.pk).field_names)
-    data = {"field": fields, "related": ["OpportunityContactRoles"]}
+    data = {"field": fields, "related": ["OpportunityContactRoles"], "related_lists_shown": "1"}
     assert client.post(url, data).status_code == 302
     row = SalesforceConnection.objects.get(pk=connection.pk)
     assert row.related_lists == ["OpportunityContactRoles"]
