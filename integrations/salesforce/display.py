@@ -5,6 +5,7 @@ from __future__ import annotations
 import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 from django.utils import formats
 
@@ -70,8 +71,9 @@ def field_rows(match: ContactMatch, connection: SalesforceConnection, tz) -> lis
 RELATED_SHOWN = 3  # R1: up to three rows per list, then "N more" links to Salesforce
 
 
-@dataclass(frozen=True)
-class RelatedRow:
+class RelatedRow(NamedTuple):
+    """One related record: what it is, its state, its Lightning page."""
+
     title: str
     detail: str
     url: str

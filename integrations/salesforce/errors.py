@@ -59,6 +59,8 @@ class Unavailable(SalesforceError):
 
 
 class InvalidField(SalesforceError):
+    """S6, R2: Salesforce refused a chosen field, a relationship, or an object the user can't see."""
+
     code = "invalid_field"
     user_message = "A chosen Salesforce field no longer exists."
 
@@ -83,16 +85,6 @@ class OAuthFailed(SalesforceError):
     user_message = "Connecting Salesforce did not complete."
 
 
-class AlreadyConnected(SalesforceError):
-    """S4: a workspace holds at most one connection."""
-
-    code = "already_connected"
-    user_message = (
-        "Salesforce is already connected for this workspace. Disconnect it first to connect "
-        "another org."
-    )
-
-
 class StateRejected(OAuthFailed):
     """The callback's ``state`` is missing, unknown, used, expired or someone else's."""
 
@@ -101,3 +93,13 @@ class StateRejected(OAuthFailed):
     @property
     def status_code(self) -> int:
         return 403 if self.detail in ("foreign_state", "not_admin") else 400
+
+
+class AlreadyConnected(SalesforceError):
+    """S4: a workspace holds at most one connection."""
+
+    code = "already_connected"
+    user_message = (
+        "Salesforce is already connected for this workspace. Disconnect it first to connect "
+        "another org."
+    )

@@ -117,36 +117,30 @@ def set_fields(
     )
 
 
+def _set(connection: SalesforceConnection, name: str, value, *, kind: Kind, actor, detail) -> bool:
+    """One setting of the connection, audited, effective at once. True if it changed."""
+    if getattr(connection, name) == value:
+        return False
+    setattr(connection, name, value)
+    connection.save(update_fields=[name])
+    _changed(connection, kind, actor=actor, detail=detail)
+    return True
+
+
 def set_phone_matching(connection: SalesforceConnection, *, mode: str, actor) -> bool:
     """P2: exact or any format; takes effect at once (new cache generation). True if changed."""
     mode = SalesforceConnection.PhoneMatching(mode)
-    if connection.phone_matching == mode:
-        return False
     before = connection.get_phone_matching_display()
-    connection.phone_matching = mode
-    connection.save(update_fields=["phone_matching"])
-    _changed(
-        connection,
-        Kind.PHONE_MATCHING,
-        actor=actor,
-        detail=f"{before} → {connection.get_phone_matching_display()}",
+    detail = f"{before} → {mode.label}"
+    return _set(
+        connection, "phone_matching", mode, kind=Kind.PHONE_MATCHING, actor=actor, detail=detail
     )
-    return True
 
 
 def set_lead_matching(connection: SalesforceConnection, *, on: bool, actor) -> bool:
     """R3: also look for a Lead when no Contact matches; audited, at once. True if changed."""
-    if connection.match_leads == on:
-        return False
-    connection.match_leads = on
-    connection.save(update_fields=["match_leads"])
-    _changed(
-        connection,
-        Kind.LEAD_MATCHING,
-        actor=actor,
-        detail="Leads are looked up when no Contact matches" if on else "Contacts only",
-    )
-    return True
+    detail = "Leads are looked up when no Contact matches" if on else "Contacts only"
+    return _set(connection, "match_leads", on, kind=Kind.LEAD_MATCHING, actor=actor, detail=detail)
 
 
 def set_related_lists(connection: SalesforceConnection, *, names: list[str], actor) -> None:
