@@ -58,14 +58,15 @@ def e164(raw: str | None, region: str | None) -> str:
     return number.e164 if number else ""
 
 
-def same_number(theirs: str | None, ours: str | None, region: str | None) -> bool:
+def same_number(theirs: str | None, ours: str | Number | None, region: str | None) -> bool:
     """Whether ``theirs`` spells the same number (and extension) as ``ours``.
 
     Both are read in ``region`` (the workspace's country). A national spelling that does not
     read in ``region`` ("020 7946 0958" in a US workspace) is also read in the country of
-    ``ours``: an org keeps numbers of that country in its national form.
+    ``ours``: an org keeps numbers of that country in its national form. ``ours`` may come
+    parsed already (a lookup compares one number with many rows).
     """
-    mine = parse(ours, region)
+    mine = ours if isinstance(ours, Number) else parse(ours, region)
     if mine is None:
         return False
     other = parse(theirs, region)

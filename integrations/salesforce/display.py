@@ -11,6 +11,7 @@ from django.utils import formats
 
 from .lookup import ContactMatch
 from .models import DEFAULT_FIELD_META, RELATED_LISTS, SalesforceConnection
+from .soql import RELATED_LIMIT
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,9 @@ class RelatedList:
     name: str
     label: str
     rows: list[RelatedRow]
-    more: int  # rows beyond the shown ones (RELATED_LIMIT+ when Salesforce had more)
+    more: int  # rows beyond the shown ones
     more_url: str
+    capped: bool  # the subquery's limit was reached: Salesforce may hold more than ``more``
 
 
 def _case_row(record: dict, connection, tz) -> RelatedRow:
@@ -128,6 +130,7 @@ def related_lists(match: ContactMatch, connection: SalesforceConnection, tz) -> 
                 rows=[builders[name](r, connection, tz) for r in records[:RELATED_SHOWN]],
                 more=max(0, len(records) - RELATED_SHOWN),
                 more_url=connection.related_list_url(match.id, name),
+                capped=len(records) >= RELATED_LIMIT,
             )
         )
     return shown

@@ -282,13 +282,15 @@ def match_flags(connection: SalesforceConnection, contacts) -> dict[int, str]:
     unknown: list[tuple[object, MatchValues]] = []
     for contact in contacts:
         values = MatchValues.for_connection(connection, contact.email, contact.phone)
-        cached = cache_call("get", _key(connection, "lookup", values)) if values else None
-        badge = cache_call("get", _key(connection, "badge", values)) if values else None
         if not values:
             flags[contact.pk] = ""
-        elif isinstance(cached, LookupResult):
+            continue
+        cached = cache_call("get", _key(connection, "lookup", values))
+        if isinstance(cached, LookupResult):
             flags[contact.pk] = _flag(cached)
-        elif badge is not None:
+            continue
+        badge = cache_call("get", _key(connection, "badge", values))  # only when needed
+        if badge is not None:
             flags[contact.pk] = badge
         else:
             unknown.append((contact, values))

@@ -23,10 +23,11 @@ batched answer filtered per contact) and the near-match hint.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from simple_salesforce.format import format_soql
 
-from contacts.phones import same_number, spellings
+from contacts.phones import parse, same_number, spellings
 
 PHONE_FIELDS = ("Phone", "MobilePhone")
 EXACT, ANY_FORMAT = "exact", "any_format"
@@ -67,8 +68,13 @@ class MatchValues:
         found = spellings(self.phone, self.region) if self.phone else []
         return found[:limit] if limit else found
 
+    @cached_property
+    def _number(self):
+        """Our phone, parsed once per lookup (rows are compared with it many times)."""
+        return parse(self.phone, self.region)
+
     def _same_phone(self, theirs: str) -> bool:
-        return bool(self.phone and theirs) and same_number(theirs, self.phone, self.region)
+        return bool(self._number and theirs) and same_number(theirs, self._number, self.region)
 
     def matches(self, row: dict) -> bool:
         """Whether ``row`` is a match for these values under their mode."""

@@ -8,8 +8,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from contacts.models import Contact
 from contacts.phones import e164
+from contacts.selectors import contacts_on_page
 from integrations.panels import render_panel_page
 from integrations.registry import ContactListBadge, SidebarPanel, register_badge, register_panel
 from workspace.access import workspace_view
@@ -65,17 +65,6 @@ def render_salesforce_panel(request, contact):
     return render_panel_page(request, contact, PANEL_TEMPLATE, context, title="Salesforce")
 
 
-MAX_BADGE_IDS = 100
-
-
-def _ids(raw: str) -> list[int]:
-    ids = []
-    for part in raw.split(",")[:MAX_BADGE_IDS]:
-        if part.strip().isdigit():
-            ids.append(int(part))
-    return ids
-
-
 @require_GET
 @workspace_view
 def contact_badges(request):
@@ -87,9 +76,7 @@ def contact_badges(request):
     connection = connection_for(request.workspace)
     flags: dict[int, bool] = {}
     error = None
-    contacts = list(
-        Contact.objects.filter(workspace=request.workspace, pk__in=_ids(request.GET.get("ids", "")))
-    )
+    contacts = contacts_on_page(workspace=request.workspace, params=request.GET)
     if connection is not None and connection.is_connected:
         try:
             flags = match_flags(connection, contacts)

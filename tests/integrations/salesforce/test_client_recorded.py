@@ -62,7 +62,7 @@ PRODUCT_ERROR = {
 
 
 @pytest.mark.parametrize("name", sorted(REST_CASES))
-def test_recorded_rest_errors_are_salesforces_documented_bodies(name):
+def test_s05_s16_recorded_rest_errors_are_salesforces_documented_bodies(name):
     status, code, message = DOCUMENTED_REST[name]
     recorded = load(name)
     assert recorded["status"] == status
@@ -75,7 +75,7 @@ def test_recorded_rest_errors_are_salesforces_documented_bodies(name):
 
 
 @pytest.mark.parametrize("name", sorted(OAUTH_CASES))
-def test_recorded_oauth_errors_are_salesforces_documented_bodies(name):
+def test_s15_recorded_oauth_errors_are_salesforces_documented_bodies(name):
     recorded = load(name)
     assert recorded["status"] == 400
     assert (recorded["body"]["error"], recorded["body"]["error_description"]) == DOCUMENTED_OAUTH[
@@ -159,7 +159,7 @@ def test_t1_refresh_keeps_a_rotated_refresh_token(settings):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", sorted([*REST_CASES, *OAUTH_CASES]))
-def test_the_live_emulator_still_answers_as_recorded(name, connection, sf):
+def test_s05_s15_s16_the_live_emulator_still_answers_as_recorded(name, connection, sf):
     live = drive(sf, name, connection.access_token)
     recorded = load(name)
     assert live.status_code == recorded["status"]

@@ -283,6 +283,7 @@ def test_b4_w2_badges_only_for_this_workspaces_ids(client, agent, connection, ac
     theirs = make(globex, "Marcus Reed", email="marcus.reed@contoso.example")
     client_for(client, agent)
     url = reverse("integrations:salesforce:badges", args=["acme"])
-    html = client.get(f"{url}?ids={mine.pk},{theirs.pk},x,", headers=HTMX).content.decode()
+    html = client.get(f"{url}?ids={mine.pk},{theirs.pk}", headers=HTMX).content.decode()
     assert f'id="badge-{mine.pk}"' in html
     assert f"badge-{theirs.pk}" not in html
+    assert client.get(f"{url}?ids={mine.pk},x", headers=HTMX).status_code == 400
