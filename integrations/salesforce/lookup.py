@@ -16,7 +16,15 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import services
-from .caching import CachedFailure, cache_call, connection_key, single_flight, unwrap
+from .caching import (
+    CachedFailure,
+    cache_call,
+    connection_key,
+    failure_seconds,
+    forget_failures,
+    single_flight,
+    unwrap,
+)
 from .client import SalesforceClient
 from .errors import InvalidField, QueryFailed, RateLimited, SalesforceError
 from .matching import MatchValues
@@ -236,8 +244,9 @@ def find_contact(
 ) -> LookupResult:
     """The Salesforce Contacts matching this email or phone (S7), cached (S12), single-flight.
 
-    Raises a :class:`SalesforceError` subclass when Salesforce fails; the failure is cached for
-    the window too, so a failing org is asked at most once per window per contact.
+    Raises a :class:`SalesforceError` subclass when Salesforce fails; the failure is remembered
+    a few seconds (with back-off, U2), so a failing org is not asked on every request, and a
+    reload or Retry recovers soon after Salesforce does.
     """
     values = MatchValues.for_connection(connection, email, phone)
     if not values:
@@ -309,8 +318,9 @@ def match_flags(connection: SalesforceConnection, contacts) -> dict[int, str]:
             wait=2 * (settings.SALESFORCE_TIMEOUT + settings.SALESFORCE_CONNECT_TIMEOUT) + 1,
         )
     except SalesforceError as exc:
-        cache_call("set", failed_key, CachedFailure.of(exc), settings.SALESFORCE_CACHE_SECONDS)
+        cache_call("set", failed_key, CachedFailure.of(exc), failure_seconds(failed_key))
         raise
+    forget_failures(failed_key)
     complete = len(rows) < BADGE_LIMIT
     now = timezone.now()
     for contact, values in unknown:
