@@ -67,7 +67,16 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test-suite: $(VENV)/.installed browser
+# axe-core for the accessibility checks of the e2e suite (issue 13, U8), from npm's registry.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; \
+	  else echo "The accessibility checks need npm: run 'sudo apt-get install npm'."; exit 1; fi; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-suite: $(VENV)/.installed browser node_modules/.installed
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint test-suite
@@ -99,4 +108,4 @@ load-inbound: $(VENV)/.installed
 	$(PY) bench/load_inbound.py
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache node_modules

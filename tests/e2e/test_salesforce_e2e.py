@@ -85,7 +85,7 @@ def test_s01_s02_s03_owner_connects_in_new_tab(live_app, new_context, console):
     expect(details).to_contain_text(SF_ADMIN)
     expect(details).to_contain_text(live_app.emu.instance_url)
     expect(details).to_contain_text(OWNER)
-    expect(tab.get_by_role("button", name="Disconnect Salesforce")).to_be_visible()
+    expect(tab.get_by_role("link", name="Disconnect Salesforce")).to_be_visible()
     shot(tab, "manage-connected", keep=True, full_page=True)
 
     # Back in the first tab, the status block catches up on its own (focus / visibilitychange).
@@ -330,7 +330,7 @@ def test_s01_w3_agent_sees_status_without_connect_or_disconnect(live_app, as_age
     expect(page).to_have_url(re.compile(re.escape(MANAGE_PATH) + "$"))
     expect(page.locator("#sf-status-label")).to_have_text("Connected")
     expect(page.locator("#sf-connection-details")).to_contain_text("Acme Corporation")
-    expect(page.get_by_role("button", name="Disconnect Salesforce")).to_have_count(0)
+    expect(page.get_by_role("link", name="Disconnect Salesforce")).to_have_count(0)
     expect(page.get_by_role("button", name="Connect Salesforce")).to_have_count(0)
     expect(page.locator("form[action$='/connect/'], form[action$='/disconnect/']")).to_have_count(0)
     shot(page, "manage-as-agent")
@@ -361,9 +361,21 @@ def test_s14_owner_disconnects_and_sidebar_stops_showing_fields(live_app, new_co
 
     owner = new_context(OWNER).new_page()
     owner.goto(MANAGE_PATH)
+    owner.get_by_role("link", name="Disconnect Salesforce").click()
+    # U4: a confirmation step first, saying what will happen; Cancel changes nothing.
+    expect(
+        owner.get_by_role("heading", name=re.compile("Disconnect Salesforce from"))
+    ).to_be_visible()
+    expect(owner.locator(".confirm")).to_contain_text("revoked at Salesforce")
+    shot(owner, "confirm-disconnect", keep=True)
+    owner.get_by_role("link", name="Cancel").click()
+    expect(owner.locator("#sf-status-label")).to_have_text("Connected")
+    agent.reload()
+    expect(field(sf_panel(agent), "Email")).to_have_text("jane.cooper@northwind.example")
+    owner.get_by_role("link", name="Disconnect Salesforce").click()
     owner.get_by_role("button", name="Disconnect Salesforce").click()
     expect(owner.locator("#sf-status-label")).to_have_text(re.compile("Disconnected|Not connected"))
-    expect(owner.get_by_role("button", name="Disconnect Salesforce")).to_have_count(0)
+    expect(owner.get_by_role("link", name="Disconnect Salesforce")).to_have_count(0)
     expect(owner.get_by_role("button", name="Connect Salesforce")).to_be_visible()
     expect(owner.locator("#sf-events")).to_contain_text("Disconnect")
     shot(owner, "manage-disconnected")
