@@ -38,7 +38,7 @@ def _marked(ch: str) -> SafeString:
         '<mark class="ws" title="{}"><span aria-hidden="true">{}</span>'
         '<span class="visually-hidden">[{}]</span></mark>',
         name,
-        "·" if ch != "\t" else "→",
+        "␣" if ch != "\t" else "→",
         name,
     )
 
