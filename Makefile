@@ -33,12 +33,12 @@ install: $(VENV)/.installed
 # The Pub/Sub API stubs (committed) from salesforce_pubsub/pubsub_api.proto. grpcio-tools is a
 # build tool only: installed here, never a runtime dependency. Its version fixes the stubs'
 # minimum grpcio/protobuf (gencode 7.35.1), so keep it in step with the ranges in pyproject.toml.
+# The generated files are left as protoc writes them (ruff excludes them).
 GRPCIO_TOOLS ?= grpcio-tools==1.85.1
 proto: $(VENV)/.installed
 	$(PY) -m pip install --quiet '$(GRPCIO_TOOLS)'
 	$(PY) -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. \
 	  salesforce_pubsub/pubsub_api.proto
-	$(VENV)/bin/ruff format --quiet salesforce_pubsub/
 
 var/secret_key var/field_key: | $(VENV)/.installed
 	mkdir -p var

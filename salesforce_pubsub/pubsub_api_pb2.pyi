@@ -18,7 +18,6 @@ class ReplayPreset(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LATEST: _ClassVar[ReplayPreset]
     EARLIEST: _ClassVar[ReplayPreset]
     CUSTOM: _ClassVar[ReplayPreset]
-
 UNKNOWN: ErrorCode
 PUBLISH: ErrorCode
 COMMIT: ErrorCode
@@ -40,15 +39,7 @@ class TopicInfo(_message.Message):
     can_subscribe: bool
     schema_id: str
     rpc_id: str
-    def __init__(
-        self,
-        topic_name: _Optional[str] = ...,
-        tenant_guid: _Optional[str] = ...,
-        can_publish: _Optional[bool] = ...,
-        can_subscribe: _Optional[bool] = ...,
-        schema_id: _Optional[str] = ...,
-        rpc_id: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, topic_name: _Optional[str] = ..., tenant_guid: _Optional[str] = ..., can_publish: _Optional[bool] = ..., can_subscribe: _Optional[bool] = ..., schema_id: _Optional[str] = ..., rpc_id: _Optional[str] = ...) -> None: ...
 
 class TopicRequest(_message.Message):
     __slots__ = ("topic_name",)
@@ -74,13 +65,7 @@ class ProducerEvent(_message.Message):
     schema_id: str
     payload: bytes
     headers: _containers.RepeatedCompositeFieldContainer[EventHeader]
-    def __init__(
-        self,
-        id: _Optional[str] = ...,
-        schema_id: _Optional[str] = ...,
-        payload: _Optional[bytes] = ...,
-        headers: _Optional[_Iterable[_Union[EventHeader, _Mapping]]] = ...,
-    ) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., schema_id: _Optional[str] = ..., payload: _Optional[bytes] = ..., headers: _Optional[_Iterable[_Union[EventHeader, _Mapping]]] = ...) -> None: ...
 
 class ConsumerEvent(_message.Message):
     __slots__ = ("event", "replay_id")
@@ -88,11 +73,7 @@ class ConsumerEvent(_message.Message):
     REPLAY_ID_FIELD_NUMBER: _ClassVar[int]
     event: ProducerEvent
     replay_id: bytes
-    def __init__(
-        self,
-        event: _Optional[_Union[ProducerEvent, _Mapping]] = ...,
-        replay_id: _Optional[bytes] = ...,
-    ) -> None: ...
+    def __init__(self, event: _Optional[_Union[ProducerEvent, _Mapping]] = ..., replay_id: _Optional[bytes] = ...) -> None: ...
 
 class Error(_message.Message):
     __slots__ = ("code", "msg")
@@ -100,9 +81,7 @@ class Error(_message.Message):
     MSG_FIELD_NUMBER: _ClassVar[int]
     code: ErrorCode
     msg: str
-    def __init__(
-        self, code: _Optional[_Union[ErrorCode, str]] = ..., msg: _Optional[str] = ...
-    ) -> None: ...
+    def __init__(self, code: _Optional[_Union[ErrorCode, str]] = ..., msg: _Optional[str] = ...) -> None: ...
 
 class FetchRequest(_message.Message):
     __slots__ = ("topic_name", "replay_preset", "replay_id", "num_requested", "auth_refresh")
@@ -116,14 +95,7 @@ class FetchRequest(_message.Message):
     replay_id: bytes
     num_requested: int
     auth_refresh: str
-    def __init__(
-        self,
-        topic_name: _Optional[str] = ...,
-        replay_preset: _Optional[_Union[ReplayPreset, str]] = ...,
-        replay_id: _Optional[bytes] = ...,
-        num_requested: _Optional[int] = ...,
-        auth_refresh: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, topic_name: _Optional[str] = ..., replay_preset: _Optional[_Union[ReplayPreset, str]] = ..., replay_id: _Optional[bytes] = ..., num_requested: _Optional[int] = ..., auth_refresh: _Optional[str] = ...) -> None: ...
 
 class FetchResponse(_message.Message):
     __slots__ = ("events", "latest_replay_id", "rpc_id", "pending_num_requested")
@@ -135,13 +107,7 @@ class FetchResponse(_message.Message):
     latest_replay_id: bytes
     rpc_id: str
     pending_num_requested: int
-    def __init__(
-        self,
-        events: _Optional[_Iterable[_Union[ConsumerEvent, _Mapping]]] = ...,
-        latest_replay_id: _Optional[bytes] = ...,
-        rpc_id: _Optional[str] = ...,
-        pending_num_requested: _Optional[int] = ...,
-    ) -> None: ...
+    def __init__(self, events: _Optional[_Iterable[_Union[ConsumerEvent, _Mapping]]] = ..., latest_replay_id: _Optional[bytes] = ..., rpc_id: _Optional[str] = ..., pending_num_requested: _Optional[int] = ...) -> None: ...
 
 class SchemaRequest(_message.Message):
     __slots__ = ("schema_id",)
@@ -157,9 +123,4 @@ class SchemaInfo(_message.Message):
     schema_json: str
     schema_id: str
     rpc_id: str
-    def __init__(
-        self,
-        schema_json: _Optional[str] = ...,
-        schema_id: _Optional[str] = ...,
-        rpc_id: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, schema_json: _Optional[str] = ..., schema_id: _Optional[str] = ..., rpc_id: _Optional[str] = ...) -> None: ...
