@@ -16,7 +16,7 @@ RUN_ENV = DEBUG=0 SECURE_COOKIES=0 SECURE_HSTS_SECONDS=0 \
 	SALESFORCE_CLIENT_SECRET="$$($(DEMO_APP) client_secret)" \
 	EMAIL_URL=consolemail:// SITE_URL=http://127.0.0.1:$(PORT) WEBHOOK_ALLOW_PRIVATE_URLS=1
 
-.PHONY: run receiver test lint test-suite install install-test browser bench bench-scale load load-inbound soak bench-phones clean
+.PHONY: proto run receiver test lint test-suite install install-test browser bench bench-scale load load-inbound soak bench-phones clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (found $$($(PYTHON) --version))."; exit 1; }
@@ -29,6 +29,16 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
+
+# The Pub/Sub API stubs (committed) from salesforce_pubsub/pubsub_api.proto. grpcio-tools is a
+# build tool only: installed here, never a runtime dependency. Its version fixes the stubs'
+# minimum grpcio/protobuf (gencode 7.35.1), so keep it in step with the ranges in pyproject.toml.
+# The generated files are left as protoc writes them (ruff excludes them).
+GRPCIO_TOOLS ?= grpcio-tools==1.85.1
+proto: $(VENV)/.installed
+	$(PY) -m pip install --quiet '$(GRPCIO_TOOLS)'
+	$(PY) -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. \
+	  salesforce_pubsub/pubsub_api.proto
 
 var/secret_key var/field_key: | $(VENV)/.installed
 	mkdir -p var
