@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import DatabaseError, close_old_connections, connections
 
 from . import live, selectors, services, tokens
 from .caching import cache_call, live_key
@@ -174,15 +174,16 @@ class TopicStream(threading.Thread):
                     )
                 except PubSubError as exc:
                     self._back_off(exc.detail)
+                except DatabaseError as exc:  # the position or a mark could not be saved
+                    self._back_off(f"Database unavailable: {type(exc).__name__}")
                 else:
                     if not self._halt.is_set():
                         self._back_off("The stream closed.")
                 finally:
                     close_old_connections()
-        except Exception:  # a bug must not end the process silently
+        except Exception:  # a bug must not end the process silently; the next beat restarts it
             logger.exception("Salesforce listener %s %s stopped", self.connection_id, self.topic)
             self._set(live.State.UNHEALTHY, "The listener failed; see its log.")
-            raise
         finally:
             channel.close()
             connections.close_all()

@@ -15,7 +15,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -166,14 +166,20 @@ def save_replay_position(
     received_at: datetime | None = None,
 ) -> None:
     """F2: the listener processed ``topic`` up to ``replay_id`` (after invalidating for it)."""
-    defaults: dict[str, Any] = {"replay_id": replay_id}
+    defaults: dict[str, Any] = {"replay_id": replay_id, "updated_at": timezone.now()}
     if last_event_at is not None:
         defaults["last_event_at"] = last_event_at
     if received_at is not None:
         defaults["last_received_at"] = received_at
-    SalesforceReplayPosition.objects.update_or_create(
-        connection_id=connection_id, topic=topic, defaults=defaults
-    )
+    # No update_or_create: its read-then-write transaction is what SQLite refuses under load.
+    rows = SalesforceReplayPosition.objects.filter(connection_id=connection_id, topic=topic)
+    if not rows.update(**defaults):
+        try:
+            SalesforceReplayPosition.objects.create(
+                connection_id=connection_id, topic=topic, **defaults
+            )
+        except IntegrityError:  # created meanwhile (a lease handover): update it
+            rows.update(**defaults)
 
 
 def forget_replay_position(connection_id: int, topic: str) -> None:
