@@ -267,6 +267,7 @@ class Listener:
         self.lease = Lease(owner or uuid.uuid4().hex)
         self.streams: dict[tuple[int, str], TopicStream] = {}
         self.led: set[int] = set()
+        self.signatures: dict[int, tuple] = {}  # what the running streams subscribed as
         self._halt = threading.Event()
 
     def stop(self) -> None:
@@ -299,8 +300,14 @@ class Listener:
 
     def _run_topics(self, connection: SalesforceConnection) -> None:
         topics = live.topics_for(connection)
+        # A reconnect (maybe to another org) restarts the streams with the new credentials.
+        signature = (connection.org_id, connection.instance_url, connection.connected_at)
+        renewed = self.signatures.get(connection.pk, signature) != signature
+        self.signatures[connection.pk] = signature
         for (connection_id, topic), stream in list(self.streams.items()):
-            if connection_id == connection.pk and (topic not in topics or not stream.is_alive()):
+            if connection_id != connection.pk:
+                continue
+            if renewed or topic not in topics or not stream.is_alive():
                 stream.stop()
                 del self.streams[(connection_id, topic)]
         for topic in topics:
@@ -325,6 +332,7 @@ class Listener:
         for key in [k for k in self.streams if k[0] == connection_id]:
             self.streams.pop(key).stop()
         self.led.discard(connection_id)
+        self.signatures.pop(connection_id, None)
         self.lease.release(connection_id)
         logger.info("Salesforce listener no longer leads connection %s", connection_id)
 

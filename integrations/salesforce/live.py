@@ -226,3 +226,41 @@ def usable(connection, result) -> bool:
     ):
         return False
     return all(found.get(k, 0) < started - CLOCK_MARGIN_SECONDS for k in keys)
+
+
+def unchanged(connection, keys: list[str], started: datetime) -> bool:
+    """F3: none of these change keys was marked after ``started`` (less the clock margin)."""
+    if not connection.live_updates or not keys:
+        return True
+    found = cache_call("get_many", keys, default={}) or {}
+    since = started.timestamp() - CLOCK_MARGIN_SECONDS
+    return all(found.get(k, 0) < since for k in keys)
+
+
+# --- Contacts-list badges (B4) under live updates ---------------------------------------------
+def badge_entry(connection, flag: str, *, asked_at: datetime, record_ids, email: str, phone: str):
+    """What a badge stores: its flag, and with live updates on what it depends on (F3)."""
+    if not connection.live_updates:
+        return flag
+    keys = change_keys(connection, record_ids=record_ids, emails=[email], phones=[phone])
+    return {"flag": flag, "asked_at": asked_at, "keys": keys}
+
+
+def badge_flag(connection, entry) -> str | None:
+    """A cached badge's flag, or None when a change since refuses it (or it is not one)."""
+    if isinstance(entry, str):
+        return entry
+    if isinstance(entry, dict) and unchanged(connection, entry["keys"], entry["asked_at"]):
+        return entry["flag"]
+    return None
+
+
+def rows_unchanged(connection, rows: list[dict], asked: list, asked_at: datetime) -> bool:
+    """F3: a page's cached badge rows still hold (no change to them or to the values asked)."""
+    keys = change_keys(
+        connection,
+        record_ids=_ids_in(rows),
+        emails=[v.email for v in asked],
+        phones=[v.phone for v in asked],
+    )
+    return unchanged(connection, keys, asked_at)

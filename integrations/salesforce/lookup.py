@@ -318,8 +318,8 @@ def match_flags(connection: SalesforceConnection, contacts) -> dict[int, str]:
         if isinstance(cached, LookupResult) and live.usable(connection, cached):
             flags[contact.pk] = _flag(cached)
             continue
-        badge = cache_call("get", _key(connection, "badge", values))  # only when needed
-        if badge is not None:
+        badge = live.badge_flag(connection, cache_call("get", _key(connection, "badge", values)))
+        if badge is not None:  # only when needed
             flags[contact.pk] = badge
         else:
             unknown.append((contact, values))
@@ -336,6 +336,9 @@ def match_flags(connection: SalesforceConnection, contacts) -> dict[int, str]:
             lambda: _badge_rows(connection, asked),
             seconds=settings.SALESFORCE_CACHE_SECONDS,
             wait=2 * (settings.SALESFORCE_TIMEOUT + settings.SALESFORCE_CONNECT_TIMEOUT) + 1,
+            usable=lambda cached: live.rows_unchanged(
+                connection, [*cached[0], *cached[1]], asked, cached[2]
+            ),
         )
     except SalesforceError as exc:
         cache_call("set", failed_key, CachedFailure.of(exc), settings.SALESFORCE_CACHE_SECONDS)
@@ -345,11 +348,17 @@ def match_flags(connection: SalesforceConnection, contacts) -> dict[int, str]:
         mine = [_record(r) for r in rows if values.matches(r)]
         lead = any(values.matches(r) for r in lead_rows) and not mine
         flags[contact.pk] = "contact" if mine else ("lead" if lead else "")
-        cache_call(
-            "set",
-            _key(connection, "badge", values),
+        found_ids = [m.id for m in mine] + [r["Id"] for r in lead_rows if values.matches(r)]
+        entry = live.badge_entry(
+            connection,
             flags[contact.pk],
-            settings.SALESFORCE_CACHE_SECONDS,
+            asked_at=asked_at,
+            record_ids=found_ids,
+            email=values.email,
+            phone=values.phone,
+        )
+        cache_call(
+            "set", _key(connection, "badge", values), entry, settings.SALESFORCE_CACHE_SECONDS
         )
         if mine and complete and not connection.related_lists:
             # Share the cache with the sidebar: the same answer the exact query would give

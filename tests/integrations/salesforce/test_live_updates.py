@@ -295,3 +295,19 @@ def test_f5_change_check_is_for_members_only(client, outsider, live_connection, 
     client_for(client, outsider)
     url = reverse("integrations:salesforce:live_check", args=["acme", jane.pk])
     assert client.get(url, {"v": "x"}).status_code == 404
+
+
+def test_f3_a_cached_badge_is_read_again_after_its_contact_changed(live_connection, acme, sf):
+    """B4 under live updates: the badge cache (and the page's cached rows) follow events too."""
+    marcus = Contact.objects.create(
+        workspace=acme, name="Marcus Reed", email="marcus.reed@contoso.example"
+    )
+    assert lookup.match_flags(live_connection, [marcus])[marcus.pk] == "contact"
+    marcus_id = "0035g00000Con04AAB"
+    sf.update_record("Contact", marcus_id, Email="marcus@elsewhere.example")
+    sf.reset_log()
+    assert lookup.match_flags(live_connection, [marcus])[marcus.pk] == "contact"  # cached
+    assert rest_queries(sf) == []
+    invalidate(live_connection, [event(marcus_id, Email="marcus@elsewhere.example")])
+    assert lookup.match_flags(live_connection, [marcus])[marcus.pk] == ""
+    assert len(rest_queries(sf)) == 1
