@@ -282,6 +282,7 @@ class Listener:
                 self._halt.wait(max(0.0, beat - (time.monotonic() - started)))
         finally:
             self.shutdown()
+            connections.close_all()
 
     def step(self) -> None:
         """One beat: leases, streams, heartbeats."""
