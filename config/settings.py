@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "workspace.middleware.DatabaseUnavailableMiddleware",
     "axes.middleware.AxesMiddleware",
     "workspace.middleware.SessionTimeoutMiddleware",
+    "workspace.middleware.MethodNotAllowedPageMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -219,6 +220,9 @@ SALESFORCE_TIMEOUT = env.float("SALESFORCE_TIMEOUT", default=5.0)
 SALESFORCE_CONNECT_TIMEOUT = env.float("SALESFORCE_CONNECT_TIMEOUT", default=3.05)
 SALESFORCE_CACHE_SECONDS = env.int("SALESFORCE_CACHE_SECONDS", default=60)
 SALESFORCE_STALE_SECONDS = env.int("SALESFORCE_STALE_SECONDS", default=86400)
+# U2: a Salesforce failure is remembered briefly, doubling while it goes on (5, 10, 20, 30 s).
+SALESFORCE_FAILURE_SECONDS = env.int("SALESFORCE_FAILURE_SECONDS", default=5)
+SALESFORCE_FAILURE_MAX_SECONDS = env.int("SALESFORCE_FAILURE_MAX_SECONDS", default=30)
 SALESFORCE_API_BACKOFF = env.float("SALESFORCE_API_BACKOFF", default=0.9)
 # T3: the keep-alive refreshes connections whose tokens are older than this many days, so an
 # org's "expire refresh token if not used for N days" policy never ends a quiet workspace's.

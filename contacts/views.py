@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.db.models import ProtectedError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from integrations.panels import render_panel, sidebar_panels
 from integrations.registry import badges
@@ -35,6 +35,7 @@ def contact_list(request):
     badge_urls = [
         f"{reverse(badge.url_name, args=[request.workspace.slug])}?{urlencode({'ids': ids})}"
         for badge in badges()
+        if badge.active(request.workspace)
     ]
     contains_url = (
         "?" + urlencode({"q": params["query"], "match": "contains"}) if search.exact else None
@@ -109,11 +110,22 @@ def contact_edit(request, pk: int):
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @workspace_view
 def contact_delete(request, pk: int):
+    """U4: GET asks first (what will happen), POST deletes."""
     contact = get_object_or_404(Contact, workspace=request.workspace, pk=pk)
     name = contact.name
+    if request.method == "GET":
+        return render(
+            request,
+            "contacts/confirm_delete.html",
+            {
+                "contact": contact,
+                "conversation_count": contact.conversations.count(),
+                "nav": "contacts",
+            },
+        )
     try:
         contact.delete()
     except ProtectedError:

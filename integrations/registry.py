@@ -43,6 +43,8 @@ class ContactListBadge:
 
     key: str
     url_name: str
+    # U3: whether the workspace has this column at all (e.g. only while Salesforce is connected).
+    active: Callable[[object], bool] = lambda workspace: True
 
 
 _integrations: dict[str, Integration] = {}

@@ -82,3 +82,32 @@ class SessionTimeoutMiddleware:
         logout(request)
         messages.info(request, message)
         return redirect_to_login(request.get_full_path())
+
+
+class MethodNotAllowedPageMiddleware:
+    """U7: a GET on a POST-only address (a reply URL opened from history, a bookmarked action)
+    gets a page that leads back, not a blank 405.
+
+    The status stays 405 with its ``Allow`` header (DECISIONS: 405 for everyone), and the page is
+    built from the requested path alone, so it says nothing about whether a workspace exists.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code == 405
+            and request.method == "GET"
+            and not response.content
+            and not request.path.startswith("/api/")
+        ):
+            parent = request.path.rstrip("/").rsplit("/", 1)[0] + "/"
+            page = HttpResponse(
+                render_to_string("errors/405.html", {"back_url": parent}), status=405
+            )
+            if response.has_header("Allow"):
+                page["Allow"] = response["Allow"]
+            return page
+        return response

@@ -8,7 +8,9 @@ and the describe behind the field chooser.
   every older entry becomes unreachable at once (Django's cache cannot delete by prefix).
 - :func:`single_flight`: however many threads and processes miss the same key, one of them asks
   Salesforce while the others wait for its answer; a failure is cached like an answer, so a
-  failing org is asked once per window, not once per request.
+  failing org is not asked once per request, but only briefly (U2, :func:`failure_seconds`):
+  seconds at first, doubling while the failures go on, so a reload or Retry recovers as soon as
+  Salesforce does.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -89,13 +92,26 @@ def unwrap(cached: Any) -> Any:
     return cached
 
 
+def failure_seconds(key: str) -> int:
+    """U2: how long to remember a failure under ``key``: SALESFORCE_FAILURE_SECONDS, doubling
+    with each failure in a row, at most SALESFORCE_FAILURE_MAX_SECONDS. A success resets it."""
+    base, cap = settings.SALESFORCE_FAILURE_SECONDS, settings.SALESFORCE_FAILURE_MAX_SECONDS
+    counter = f"{key}:failures"
+    cache_call("add", counter, 0, cap * 4)
+    failures = cache_call("incr", counter, default=1)
+    return max(1, min(base * 2 ** (max(failures, 1) - 1), cap))
+
+
+def forget_failures(key: str) -> None:
+    cache_call("delete", f"{key}:failures")
+
+
 def single_flight(
     key: str,
     compute: Callable[[], T],
     *,
     seconds: int,
     wait: float,
-    failure_seconds: int | None = None,
     store: Callable[[T], None] | None = None,
     usable: Callable[[Any], bool] | None = None,
 ) -> T:
@@ -104,9 +120,9 @@ def single_flight(
     Waiters poll for up to ``wait`` seconds, then compute themselves: a lock never turns into
     an error. The leader stores its answer (``store``, or under ``key`` for ``seconds``) BEFORE
     releasing the lock: a request arriving in between would otherwise see neither and ask
-    Salesforce a second time. A :class:`SalesforceError` is cached under ``key`` (for
-    ``failure_seconds``, default ``seconds``) and re-raised. A cached value that ``usable``
-    refuses (F3, F4: changed in Salesforce since, or older than the rule allows) is a miss.
+    Salesforce a second time. A :class:`SalesforceError` is cached under ``key`` briefly
+    (:func:`failure_seconds`) and re-raised. A cached value that ``usable`` refuses (F3, F4:
+    changed in Salesforce since, or older than the rule allows) is a miss.
     """
 
     def get():
@@ -137,9 +153,10 @@ def single_flight(
     try:
         value = compute()
     except SalesforceError as exc:
-        cache_call("set", key, CachedFailure.of(exc), failure_seconds or seconds)
+        cache_call("set", key, CachedFailure.of(exc), failure_seconds(key))
         raise
     else:
+        forget_failures(key)
         if store is not None:
             store(value)
         else:

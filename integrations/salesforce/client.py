@@ -154,9 +154,7 @@ class SalesforceClient:
                 raise ApiAccessRequired(detail=code) from exc
             if code == "REQUEST_LIMIT_EXCEEDED":
                 raise RateLimited(detail=code) from exc
-            raise QueryFailed(
-                f"Salesforce refused the request ({code or 'HTTP 403'}).", detail=code
-            ) from exc
+            raise QueryFailed("Salesforce refused the request.", detail=code or "HTTP 403") from exc
         except SalesforceMalformedRequest as exc:
             code, message = _error_code(exc)
             if code in ("INVALID_FIELD", "INVALID_TYPE"):
@@ -180,17 +178,20 @@ class SalesforceClient:
         except LibrarySalesforceError as exc:
             status = getattr(exc, "status", "?")
             code, _ = _error_code(exc)
+            # U2: in the agent's words; the HTTP status stays in the detail (health line, logs).
             raise Unavailable(
-                f"Salesforce answered with an error (HTTP {status}).",
-                detail=code or f"HTTP {status}",
+                "Salesforce is not answering right now.", detail=code or f"HTTP {status}"
             ) from exc
         except requests.Timeout as exc:
             raise Unavailable(
-                f"Salesforce did not answer within {settings.SALESFORCE_TIMEOUT:g} seconds.",
+                "Salesforce is not answering right now "
+                f"(no answer within {settings.SALESFORCE_TIMEOUT:g} seconds).",
                 detail="timeout",
             ) from exc
         except requests.ConnectionError as exc:
-            raise Unavailable("Salesforce could not be reached.", detail="connection") from exc
+            raise Unavailable(
+                "Salesforce could not be reached right now.", detail="connection"
+            ) from exc
         except (requests.JSONDecodeError, ValueError) as exc:
             # requests' JSONDecodeError is also a RequestException: catch it before that one.
             raise Unavailable(
@@ -198,7 +199,7 @@ class SalesforceClient:
             ) from exc
         except requests.RequestException as exc:
             raise Unavailable(
-                "Salesforce could not be reached.", detail=type(exc).__name__
+                "Salesforce could not be reached right now.", detail=type(exc).__name__
             ) from exc
 
     # --- health (B3) --------------------------------------------------------------------

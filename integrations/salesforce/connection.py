@@ -244,6 +244,8 @@ def handle_callback(*, session, user, params) -> CallbackOutcome:
             message = ACCESS_DENIED_MESSAGE
         else:
             message = f"Salesforce answered “{error[:60]}”; nothing was connected."
+        if workspace is not None:
+            services.record_connect_failure(workspace=workspace, actor=user, reason=message)
         return CallbackOutcome(workspace=workspace, message=message, status=400)
     try:
         pending = take_pending(session, state)
@@ -257,6 +259,7 @@ def handle_callback(*, session, user, params) -> CallbackOutcome:
         )
     except SalesforceError as exc:
         logger.warning("Salesforce connect failed: %s (%s)", exc.code, exc.detail)
+        services.record_connect_failure(workspace=workspace, actor=user, reason=exc.user_message)
         title = getattr(exc, "title", "Salesforce not connected")
         status = 403 if exc.code == "api_access_required" else 400
         return CallbackOutcome(

@@ -104,6 +104,5 @@ def contact_describe(connection) -> dict:
         key,
         lambda: SalesforceClient(connection).describe_contact(),
         seconds=DESCRIBE_SECONDS,
-        failure_seconds=settings.SALESFORCE_CACHE_SECONDS,
         wait=settings.SALESFORCE_TIMEOUT + settings.SALESFORCE_CONNECT_TIMEOUT + 1,
     )

@@ -16,7 +16,16 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import live, services
-from .caching import CachedFailure, cache_call, connection_key, digest, single_flight, unwrap
+from .caching import (
+    CachedFailure,
+    cache_call,
+    connection_key,
+    digest,
+    failure_seconds,
+    forget_failures,
+    single_flight,
+    unwrap,
+)
 from .client import SalesforceClient
 from .errors import InvalidField, QueryFailed, RateLimited, SalesforceError
 from .matching import MatchValues
@@ -246,8 +255,9 @@ def find_contact(
 ) -> LookupResult:
     """The Salesforce Contacts matching this email or phone (S7), cached (S12), single-flight.
 
-    Raises a :class:`SalesforceError` subclass when Salesforce fails; the failure is cached for
-    the window too, so a failing org is asked at most once per window per contact.
+    Raises a :class:`SalesforceError` subclass when Salesforce fails; the failure is remembered
+    a few seconds (with back-off, U2), so a failing org is not asked on every request, and a
+    reload or Retry recovers soon after Salesforce does.
     """
     values = MatchValues.for_connection(connection, email, phone)
     if not values:
@@ -341,8 +351,9 @@ def match_flags(connection: SalesforceConnection, contacts) -> dict[int, str]:
             ),
         )
     except SalesforceError as exc:
-        cache_call("set", failed_key, CachedFailure.of(exc), settings.SALESFORCE_CACHE_SECONDS)
+        cache_call("set", failed_key, CachedFailure.of(exc), failure_seconds(failed_key))
         raise
+    forget_failures(failed_key)
     complete = len(rows) < BADGE_LIMIT
     for contact, values in unknown:
         mine = [_record(r) for r in rows if values.matches(r)]

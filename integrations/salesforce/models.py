@@ -180,13 +180,19 @@ class SalesforceEvent(models.Model):
         PHONE_MATCHING = "phone_matching", "Phone matching changed"
         LEAD_MATCHING = "lead_matching", "Lead matching changed"
         RECONNECT_NEEDED = "reconnect_needed", "Reconnect needed"
+        CONNECT_FAILED = "connect_failed", "Connect failed"
         LIVE_UPDATES = "live_updates", "Live updates changed"
 
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="salesforce_events"
     )
+    # U5: a failed first connect has no connection yet; its event still belongs to the workspace.
     connection = models.ForeignKey(
-        SalesforceConnection, on_delete=models.CASCADE, related_name="events"
+        SalesforceConnection,
+        on_delete=models.CASCADE,
+        related_name="events",
+        null=True,
+        blank=True,
     )
     kind = models.CharField(max_length=20, choices=Kind.choices)
     actor = models.ForeignKey(

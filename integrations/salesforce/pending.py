@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.utils.crypto import constant_time_compare
 
@@ -70,7 +71,41 @@ def start_connect(*, session, workspace: Workspace, user, login_url: str, redire
 
 
 def has_pending_connect(session, workspace: Workspace) -> bool:
-    return any(d.get("workspace_id") == workspace.pk for d in _live_pending(session).values())
+    return newest_pending(session, workspace) is not None
+
+
+@dataclass(frozen=True)
+class PendingSummary:
+    """What the Manage page says about a sign-in in progress (U5): since when, until when."""
+
+    started: datetime
+    expires: datetime
+
+
+def newest_pending(session, workspace: Workspace) -> PendingSummary | None:
+    """The newest unexpired sign-in this person started for ``workspace`` (U5), if any."""
+    created = [
+        float(d.get("created", 0))
+        for d in _live_pending(session).values()
+        if d.get("workspace_id") == workspace.pk
+    ]
+    if not created:
+        return None
+    newest = max(created)
+    return PendingSummary(
+        started=datetime.fromtimestamp(newest, tz=UTC),
+        expires=datetime.fromtimestamp(newest + PENDING_MAX_AGE_SECONDS, tz=UTC),
+    )
+
+
+def forget_pending(session, workspace: Workspace) -> None:
+    """U5: drop this workspace's sign-ins in progress (the admin gave up on them)."""
+    stored = session.get(PENDING_SESSION_KEY) or {}
+    session[PENDING_SESSION_KEY] = {
+        state: data
+        for state, data in stored.items()
+        if not (isinstance(data, dict) and data.get("workspace_id") == workspace.pk)
+    }
 
 
 def take_pending(session, state: str) -> PendingConnect:

@@ -19,12 +19,26 @@ def connection_for(workspace: Workspace) -> SalesforceConnection | None:
     )
 
 
-def recent_events(connection: SalesforceConnection | None, limit: int = 50) -> list:
-    if connection is None:
-        return []
-    return list(
-        SalesforceEvent.objects.filter(connection=connection).select_related("actor")[:limit]
+def recent_events(workspace: Workspace, limit: int = 50) -> list:
+    """The workspace's Salesforce activity, newest first (failed connects included, U5)."""
+    return list(SalesforceEvent.objects.filter(workspace=workspace).select_related("actor")[:limit])
+
+
+def last_connect_failure(workspace: Workspace) -> SalesforceEvent | None:
+    """U5: the latest failed connect, unless a connect succeeded after it."""
+    latest = (
+        SalesforceEvent.objects.filter(
+            workspace=workspace,
+            kind__in=[
+                SalesforceEvent.Kind.CONNECT_FAILED,
+                SalesforceEvent.Kind.CONNECTED,
+                SalesforceEvent.Kind.RECONNECTED,
+            ],
+        )
+        .select_related("actor")
+        .first()
     )
+    return latest if latest and latest.kind == SalesforceEvent.Kind.CONNECT_FAILED else None
 
 
 def live_approvals(connection: SalesforceConnection):

@@ -240,6 +240,23 @@ def record_health(connection: SalesforceConnection, **fields: Any) -> None:
 
 
 # --- connect and disconnect (S3, S4, S14) -----------------------------------------------------
+def record_connect_failure(*, workspace, actor, reason: str) -> SalesforceEvent:
+    """U5: a connect that failed after consent (or was denied) leaves a trace in the first tab:
+    an Activity entry, and the connection's "Last error" when there is a connection."""
+    connection = SalesforceConnection.objects.filter(workspace=workspace).first()
+    if connection is not None:
+        record_health(
+            connection, last_error=f"Connect failed: {reason}", last_error_at=timezone.now()
+        )
+    return SalesforceEvent.objects.create(
+        workspace=workspace,
+        connection=connection,
+        kind=Kind.CONNECT_FAILED,
+        actor=actor,
+        detail=reason[:500],
+    )
+
+
 def record_connected(connection: SalesforceConnection, *, actor, reconnect: bool, detail: str):
     """After the connect's save: nothing cached for the old tokens is reachable; audited.
 

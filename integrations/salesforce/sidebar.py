@@ -136,4 +136,16 @@ def register() -> None:
     register_panel(
         SidebarPanel(key="salesforce", title="Salesforce", order=10, render=render_salesforce_panel)
     )
-    register_badge(ContactListBadge(key="salesforce", url_name="integrations:salesforce:badges"))
+    register_badge(
+        ContactListBadge(
+            key="salesforce",
+            url_name="integrations:salesforce:badges",
+            active=_badges_active,
+        )
+    )
+
+
+def _badges_active(workspace) -> bool:
+    """U3: the Contacts list has a Salesforce column only while Salesforce is connected."""
+    connection = connection_for(workspace)
+    return connection is not None and connection.is_connected

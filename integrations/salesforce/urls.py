@@ -9,6 +9,7 @@ app_name = "salesforce"
 urlpatterns = [
     path("", views.manage, name="manage"),
     path("connect/", views.connect, name="connect"),
+    path("connect/cancel/", views.cancel_connect, name="cancel_connect"),
     path("disconnect/", views.disconnect, name="disconnect"),
     path("fields/", field_settings.fields, name="fields"),
     path("phone-matching/", views.phone_matching, name="phone_matching"),

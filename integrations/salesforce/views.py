@@ -5,6 +5,7 @@ Salesforce errors are caught here, at the view boundary, and shown as messages o
 
 from __future__ import annotations
 
+import json
 import logging
 
 from django.conf import settings
@@ -12,13 +13,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from workspace.access import ADMIN_ROLES, workspace_view
 
 from . import connection as service
 from . import live, pending, selectors, services
-from .errors import NotConfigured, SalesforceError
+from .errors import SalesforceError
 from .forms import ConnectForm
 from .models import SalesforceConnection
 
@@ -37,7 +38,7 @@ def _approvals(connection) -> int | None:
     return used if used >= 4 else None
 
 
-def _render_manage(request, *, form=None, status=200):
+def _render_manage(request, *, form=None, status=200, authorize_url=""):
     connection = selectors.connection_for(request.workspace)
     is_admin = request.membership.is_admin
     can_connect = is_admin and (
@@ -49,9 +50,13 @@ def _render_manage(request, *, form=None, status=200):
         "is_admin": is_admin,
         "can_connect": can_connect,
         "form": (form or ConnectForm()) if can_connect else None,
-        "events": selectors.recent_events(connection),
+        "events": selectors.recent_events(request.workspace),
         "live": _live_status(connection),
-        "pending": can_connect and pending.has_pending_connect(request.session, request.workspace),
+        "connect_failure": selectors.last_connect_failure(request.workspace) if is_admin else None,
+        "pending": (
+            pending.newest_pending(request.session, request.workspace) if can_connect else None
+        ),
+        "authorize_url": authorize_url,
         "status_url": _manage_url(request.workspace),
         "settings_tab": "integrations",
         "nav": "settings",
@@ -78,20 +83,22 @@ def manage(request):
 @require_POST
 @workspace_view(roles=ADMIN_ROLES)
 def connect(request):
-    """Start the OAuth flow (S2): remember the state server-side, send the admin to Salesforce."""
+    """Start the OAuth flow (S2): remember the state server-side, send the admin to Salesforce.
+
+    U5: from the page (htmx) the form is checked here first and its errors shown in this tab;
+    only an accepted form opens Salesforce's consent page, in a new tab (static/js/app.js, on
+    the ``salesforce-open`` event), with a link on the page in case a popup blocker refuses.
+    Without JavaScript the whole flow runs in this tab.
+    """
     workspace = request.workspace
+    form = ConnectForm(request.POST)
     try:
         service.check_can_connect(workspace)
-    except SalesforceError as exc:
-        messages.error(request, exc.user_message)
-        return redirect(_manage_url(workspace))
-    form = ConnectForm(request.POST)
-    if not form.is_valid():
-        return _render_manage(request, form=form, status=400)
-    redirect_uri = settings.SALESFORCE_CALLBACK_URL or request.build_absolute_uri(
-        reverse("salesforce_oauth:callback")
-    )
-    try:
+        if not form.is_valid():
+            return _render_manage(request, form=form, status=422 if request.htmx else 400)
+        redirect_uri = settings.SALESFORCE_CALLBACK_URL or request.build_absolute_uri(
+            reverse("salesforce_oauth:callback")
+        )
         url = pending.start_connect(
             session=request.session,
             workspace=workspace,
@@ -99,10 +106,28 @@ def connect(request):
             login_url=form.cleaned_data["login_url"],
             redirect_uri=redirect_uri,
         )
-    except NotConfigured as exc:
+    except SalesforceError as exc:  # already connected, not configured
+        if request.htmx:
+            form.is_valid()  # errors are collected before the refusal is added to them
+            form.add_error(None, exc.user_message)
+            return _render_manage(request, form=form, status=422)
         messages.error(request, exc.user_message)
         return redirect(_manage_url(workspace))
-    return redirect(url)
+    if not request.htmx:
+        return redirect(url)
+    response = _render_manage(request, authorize_url=url)
+    response["HX-Trigger"] = json.dumps({"salesforce-open": {"url": url}})
+    return response
+
+
+@require_POST
+@workspace_view(roles=ADMIN_ROLES)
+def cancel_connect(request):
+    """U5: stop waiting for an abandoned sign-in (its state is forgotten: it can no longer land)."""
+    pending.forget_pending(request.session, request.workspace)
+    if request.htmx:
+        return _render_manage(request)
+    return redirect(_manage_url(request.workspace))
 
 
 @require_GET
@@ -137,14 +162,23 @@ def callback(request):
     return redirect(_manage_url(workspace))
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @workspace_view(roles=ADMIN_ROLES)
 def disconnect(request):
-    """Disconnect (S14): revoke at Salesforce, delete the tokens here, invalidate cached data."""
+    """Disconnect (S14): revoke at Salesforce, delete the tokens here, invalidate cached data.
+
+    U4: GET asks first and says what will happen; only the POST disconnects.
+    """
     connection = selectors.connection_for(request.workspace)
     if connection is None or connection.status == SalesforceConnection.Status.DISCONNECTED:
         messages.info(request, "Salesforce is not connected.")
         return redirect(_manage_url(request.workspace))
+    if request.method == "GET":
+        return render(
+            request,
+            "salesforce/confirm_disconnect.html",
+            {"connection": connection, "nav": "settings", "settings_tab": "integrations"},
+        )
     result = service.disconnect(connection=connection, actor=request.user)
     if result.revoked:
         messages.success(request, "Salesforce disconnected and its access revoked.")

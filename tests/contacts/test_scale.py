@@ -196,7 +196,9 @@ def test_l3_a_broken_page_link_gets_a_clear_error_and_the_first_page(client, age
 
 
 # --- B4 coupling: the badges decorate exactly the page shown ---------------------------------------
-def test_l3_badges_receive_the_ids_of_the_page_shown(client, agent, acme, globex, sixty):
+def test_l3_badges_receive_the_ids_of_the_page_shown(
+    client, agent, acme, globex, sixty, connection
+):
     client_for(client, agent)
     first = client.get(list_url())
     second = client.get(list_url() + first.context["links"]["next"])

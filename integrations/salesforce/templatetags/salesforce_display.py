@@ -2,6 +2,8 @@ from datetime import timedelta
 
 from django import template
 from django.utils import timezone
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
 register = template.Library()
@@ -17,7 +19,46 @@ def timedelta_ago(age: timedelta | None) -> str:
     """'3 minutes ago' for an age (B2: stale data is marked with its age)."""
     if age is None:
         return ""
+    if age < timedelta(minutes=1):  # U2: never "0 minutes ago"
+        return "less than a minute ago"
     return f"{timesince(timezone.now() - age)} ago"
+
+
+_INVISIBLE = {
+    " ": "space",
+    "\t": "tab",
+    "\u00a0": "non-breaking space",
+    "\u200b": "zero-width space",
+}
+
+
+def _marked(ch: str) -> SafeString:
+    name = _INVISIBLE[ch]
+    return format_html(
+        '<mark class="ws" title="{}"><span aria-hidden="true">{}</span>'
+        '<span class="visually-hidden">[{}]</span></mark>',
+        name,
+        "·" if ch != "\t" else "→",
+        name,
+    )
+
+
+@register.filter
+def show_invisible(value: str) -> SafeString:
+    """U6: leading and trailing spaces (and tabs, no-break and zero-width spaces) made visible."""
+    value = str(value or "")
+    core = value.strip(" \t\u00a0\u200b")
+    start = value.find(core) if core else len(value)
+    lead, trail = value[:start], value[start + len(core) :]
+    return mark_safe(  # noqa: S308 - every part is escaped above or by format_html
+        "".join(_marked(c) for c in lead) + escape(core) + "".join(_marked(c) for c in trail)
+    )
+
+
+@register.filter
+def has_invisible_edges(value: str) -> bool:
+    value = str(value or "")
+    return value != value.strip(" \t\u00a0\u200b")
 
 
 @register.filter

@@ -51,7 +51,8 @@ def test_s01_admin_sees_connect(client, sf, manager):
     client_for(client, manager)
     response = client.get(manage_url())
     assert b"Connect Salesforce" in response.content
-    assert b'target="_blank"' in response.content  # S2: consent opens in a new tab
+    # S2, U5: the form is checked in this tab first (htmx), then consent opens in a new tab.
+    assert b'hx-post="' + connect_url().encode() in response.content
 
 
 def test_s01_agent_gets_403_on_connect_and_disconnect(client, sf, agent):
@@ -68,10 +69,13 @@ def test_s01_non_member_gets_404(client, sf, acme, outsider):
     assert client.post(disconnect_url()).status_code == 404
 
 
-def test_s01_get_on_actions_is_405(client, sf, owner):
+def test_s01_u7_get_on_actions_is_405_with_a_way_back(client, sf, owner):
     client_for(client, owner)
-    assert client.get(connect_url()).status_code == 405
-    assert client.get(disconnect_url()).status_code == 405
+    response = client.get(connect_url())
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    assert f'href="{manage_url()}"'.encode() in response.content  # U7: not a blank page
+    # U4: Disconnect's GET is its confirmation step (when there is something to disconnect).
+    assert client.get(disconnect_url()).status_code == 302
 
 
 def test_s01_integrations_page_links_to_manage(client, sf, owner):
