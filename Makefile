@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 EMULATOR_PORT ?= 8765
 PORT ?= 8000
 RECEIVER_PORT ?= 8025
+PUBSUB_PORT ?= 8767
 
 # The demo's Connected App comes from the emulator's data file: one source of truth.
 DEMO_APP = $(PY) -c "import json,sys; a=json.load(open('salesforce_emulator/demo_data.json'))['connected_app']; print(a[sys.argv[1]])"
@@ -14,9 +15,10 @@ RUN_ENV = DEBUG=0 SECURE_COOKIES=0 SECURE_HSTS_SECONDS=0 \
 	SALESFORCE_LOGIN_URL=http://127.0.0.1:$(EMULATOR_PORT) \
 	SALESFORCE_CLIENT_ID="$$($(DEMO_APP) client_id)" \
 	SALESFORCE_CLIENT_SECRET="$$($(DEMO_APP) client_secret)" \
-	EMAIL_URL=consolemail:// SITE_URL=http://127.0.0.1:$(PORT) WEBHOOK_ALLOW_PRIVATE_URLS=1
+	EMAIL_URL=consolemail:// SITE_URL=http://127.0.0.1:$(PORT) WEBHOOK_ALLOW_PRIVATE_URLS=1 \
+	SALESFORCE_PUBSUB_URL=http://127.0.0.1:$(PUBSUB_PORT)
 
-.PHONY: run receiver test lint test-suite install install-test browser bench bench-scale load load-inbound soak bench-phones clean
+.PHONY: proto run receiver test lint test-suite install install-test browser bench bench-scale load load-inbound soak bench-phones clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (found $$($(PYTHON) --version))."; exit 1; }
@@ -29,6 +31,16 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
+
+# The Pub/Sub API stubs (committed) from salesforce_pubsub/pubsub_api.proto. grpcio-tools is a
+# build tool only: installed here, never a runtime dependency. Its version fixes the stubs'
+# minimum grpcio/protobuf (gencode 7.35.1), so keep it in step with the ranges in pyproject.toml.
+# The generated files are left as protoc writes them (ruff excludes them).
+GRPCIO_TOOLS ?= grpcio-tools==1.85.1
+proto: $(VENV)/.installed
+	$(PY) -m pip install --quiet '$(GRPCIO_TOOLS)'
+	$(PY) -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. \
+	  salesforce_pubsub/pubsub_api.proto
 
 var/secret_key var/field_key: | $(VENV)/.installed
 	mkdir -p var
@@ -43,9 +55,11 @@ run: $(VENV)/.installed var/secret_key var/field_key
 	  --webhook-url http://127.0.0.1:$(RECEIVER_PORT)/webhook --webhook-secret-file var/demo_webhook_secret
 	@echo "Salesforce emulator: http://127.0.0.1:$(EMULATOR_PORT) (consent page) · app: http://127.0.0.1:$(PORT)/"
 	@echo "Webhook worker started beside the server; run 'make receiver' in another terminal to see replies."
-	@trap 'kill $$EMU $$WORKER 2>/dev/null; wait $$EMU $$WORKER 2>/dev/null' EXIT INT TERM; \
-	$(PY) -m salesforce_emulator --host 127.0.0.1 --port $(EMULATOR_PORT) --allow-loopback-callbacks & EMU=$$!; \
+	@echo "Live-updates listener started beside the server (Pub/Sub API on 127.0.0.1:$(PUBSUB_PORT))."
+	@trap 'kill $$EMU $$WORKER $$LISTENER 2>/dev/null; wait $$EMU $$WORKER $$LISTENER 2>/dev/null' EXIT INT TERM; \
+	$(PY) -m salesforce_emulator --host 127.0.0.1 --port $(EMULATOR_PORT) --pubsub-port $(PUBSUB_PORT) --allow-loopback-callbacks & EMU=$$!; \
 	$(RUN_ENV) $(PY) manage.py deliver_webhooks & WORKER=$$!; \
+	$(RUN_ENV) $(PY) manage.py salesforce_listen & LISTENER=$$!; \
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # Prints the signed replies that `make run`'s webhook worker sends for Acme (O7).

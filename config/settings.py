@@ -228,6 +228,20 @@ SALESFORCE_API_BACKOFF = env.float("SALESFORCE_API_BACKOFF", default=0.9)
 # org's "expire refresh token if not used for N days" policy never ends a quiet workspace's.
 SALESFORCE_KEEPALIVE_DAYS = env.int("SALESFORCE_KEEPALIVE_DAYS", default=7)
 FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[])
+# Live updates (issue 15): Change Data Capture over Salesforce's Pub/Sub API (gRPC).
+# https://... with TLS for Salesforce (api.pubsub.salesforce.com:7443, the global endpoint);
+# http://... (plaintext) only on loopback, for the emulator.
+SALESFORCE_PUBSUB_URL = env.str(
+    "SALESFORCE_PUBSUB_URL", default="https://api.pubsub.salesforce.com:7443"
+)
+# While a connection's listener is healthy, lookups stay cached this long (events invalidate).
+SALESFORCE_LIVE_CACHE_SECONDS = env.int("SALESFORCE_LIVE_CACHE_SECONDS", default=900)
+# The listener beats this often; a heartbeat older than two beats is stale (the 60 s rule again).
+SALESFORCE_LISTENER_HEARTBEAT_SECONDS = env.float(
+    "SALESFORCE_LISTENER_HEARTBEAT_SECONDS", default=5.0
+)
+# One active listener per connection: a lease renewed every beat, taken over when it lapses.
+SALESFORCE_LISTENER_LEASE_SECONDS = env.int("SALESFORCE_LISTENER_LEASE_SECONDS", default=20)
 
 
 def _is_loopback_url(url: str) -> bool:

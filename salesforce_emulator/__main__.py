@@ -80,6 +80,20 @@ def main(argv: list[str] | None = None) -> int:
         "session_timeout_seconds=2, refresh_token_rotation=false, "
         "refresh_token_policy=specific_inactivity:7:DAYS",
     )
+    parser.add_argument(
+        "--pubsub-port",
+        type=int,
+        default=None,
+        help="run Salesforce's Pub/Sub API (gRPC, Change Data Capture) on this port (0 = free "
+        "port; default: off)",
+    )
+    parser.add_argument(
+        "--pubsub-keepalive",
+        type=float,
+        default=270.0,
+        metavar="SECONDS",
+        help="seconds without events before Subscribe sends an empty keepalive (Salesforce: 270)",
+    )
     parser.add_argument("--log-requests", action="store_true", help="log each HTTP request")
     args = parser.parse_args(argv)
 
@@ -91,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         except EmulatorError as exc:
             parser.error(str(exc))
     state.allow_loopback_callbacks = args.allow_loopback_callbacks
+    if args.pubsub_keepalive <= 0:
+        parser.error("--pubsub-keepalive must be > 0")
+    state.events.startup_keepalive_seconds = args.pubsub_keepalive
     for kind, value, scope in args.fault:
         if scope is None:
             state.startup_faults.append((kind, value, None, None))
@@ -105,10 +122,17 @@ def main(argv: list[str] | None = None) -> int:
         state.startup_faults.append(("latency", args.latency, None, None))
     state.reset()  # applies the startup faults; /__emulator__/reset returns to this state
     emulator = Emulator(
-        state, args.host, args.port, args.instance_port, quiet=not args.log_requests
+        state,
+        args.host,
+        args.port,
+        args.instance_port,
+        quiet=not args.log_requests,
+        pubsub_port=args.pubsub_port,
     ).start()
     print(f"Salesforce emulator login URL:    {emulator.login_url}", flush=True)
     print(f"Salesforce emulator instance URL: {emulator.instance_url}", flush=True)
+    if emulator.pubsub_target:
+        print(f"Salesforce emulator Pub/Sub API:  {emulator.pubsub_target}", flush=True)
     print(f"Connected App client_id: {state.apps.default['client_id']}", flush=True)
     print(f"Token policy: {json.dumps(state.apps.default['token_policy'])}", flush=True)
 

@@ -25,6 +25,19 @@ JSON in, JSON out, no auth, loopback clients only. Not counted as API use, not i
 ``GET  /__emulator__/clock``                ``{"offset_seconds", "now"}``
 ``POST /__emulator__/clock``                ``{"advance_seconds": N}``: move the emulator's clock
                                             forward (session timeout, idle/lifetime expiry, codes)
+``DELETE /__emulator__/records/<T>/<id>``   delete a record (its change event is published)
+``GET  /__emulator__/pubsub/cdc-entities?org_id=``  ``{"org_id", "entities"}``: the entities the
+                                            org selected for Change Data Capture
+``POST /__emulator__/pubsub/cdc-entities``  ``{"org_id", "entities": [...]}``: select them (of
+                                            Contact, Case, Opportunity, Lead); others publish
+                                            nothing
+``POST /__emulator__/pubsub/allocation``    ``{"org_id", "remaining": N | null}``: event
+                                            deliveries left (null: no cap); at 0 a subscription
+                                            ends with the delivery-limit error
+``POST /__emulator__/pubsub/keepalive``     ``{"seconds": N}``: Subscribe's keepalive interval
+                                            (Salesforce: 270 s); reset restores the startup value
+``GET  /__emulator__/pubsub/events?org_id=``  the org's kept change events (replay id as hex,
+                                            entity, schema id, header, changed_fields by name)
 ``GET  /__emulator__/token-families``       one entry per approval (token family), no token
                                             values: ``id, org_id, user_id, client_id, created,
                                             revoked, revoke_reason, refresh_grants,
@@ -228,6 +241,42 @@ def _put_record(state: State, request: Request, sobject_name: str, record_id: st
     return json_response({"id": stored_id, "created": created})
 
 
+def _delete_record(state: State, request: Request, sobject_name: str, record_id: str) -> Response:
+    sobject = schema.canonical_object(sobject_name)
+    if sobject is None:
+        raise EmulatorError(f"unknown sobject {sobject_name!r}")
+    found = state.records.find(sobject, record_id)
+    if found is None:
+        raise EmulatorError(f"unknown {sobject} {record_id!r}")
+    state.records.delete(found[0], sobject, found[1]["Id"], log=None)
+    return _ok()
+
+
+def _cdc_entities(state: State, request: Request) -> Response:
+    org_id = request.args["org_id"]
+    return json_response({"org_id": org_id, "entities": state.events.selection(org_id)})
+
+
+def _set_cdc_entities(state: State, request: Request) -> Response:
+    body = _body(request)
+    entities = state.events.select(body["org_id"], list(body["entities"]))
+    return json_response({"org_id": body["org_id"], "entities": entities})
+
+
+def _set_allocation(state: State, request: Request) -> Response:
+    body = _body(request)
+    remaining = state.events.set_allocation(body["org_id"], body.get("remaining"))
+    return json_response({"org_id": body["org_id"], "remaining": remaining})
+
+
+def _set_keepalive(state: State, request: Request) -> Response:
+    return json_response({"seconds": state.events.set_keepalive(_body(request)["seconds"])})
+
+
+def _change_events(state: State, request: Request) -> Response:
+    return json_response(state.events.summary(request.args["org_id"]))
+
+
 # One rule per operation (the table in the module docstring); paths are below /__emulator__.
 ROUTES = Map(
     [
@@ -248,5 +297,15 @@ ROUTES = Map(
         Rule("/clock", endpoint=_advance_clock, methods=["POST"]),
         Rule("/token-families", endpoint=_token_families, methods=["GET"]),
         Rule("/records/<sobject_name>/<path:record_id>", endpoint=_put_record, methods=["POST"]),
+        Rule(
+            "/records/<sobject_name>/<path:record_id>",
+            endpoint=_delete_record,
+            methods=["DELETE"],
+        ),
+        Rule("/pubsub/cdc-entities", endpoint=_cdc_entities, methods=["GET"]),
+        Rule("/pubsub/cdc-entities", endpoint=_set_cdc_entities, methods=["POST"]),
+        Rule("/pubsub/allocation", endpoint=_set_allocation, methods=["POST"]),
+        Rule("/pubsub/keepalive", endpoint=_set_keepalive, methods=["POST"]),
+        Rule("/pubsub/events", endpoint=_change_events, methods=["GET"]),
     ]
 )

@@ -13,6 +13,7 @@ from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
 from . import control, oauth, pages, rest, schema
+from .pubsub import PubSubServer
 from .state import State
 from .web import html_response, json_response
 
@@ -308,7 +309,11 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class Emulator:
-    """Both listeners sharing one state. ``port=0`` / ``instance_port=0`` pick free ports."""
+    """Both listeners sharing one state. ``port=0`` / ``instance_port=0`` pick free ports.
+
+    With ``pubsub_port`` (0: a free port) the Pub/Sub API's gRPC listener runs too, on the same
+    state; ``pubsub_target`` is then its ``host:port``.
+    """
 
     def __init__(
         self,
@@ -319,6 +324,7 @@ class Emulator:
         *,
         quiet: bool = True,
         public_host: str | None = None,
+        pubsub_port: int | None = None,
     ) -> None:
         self.state = state
         self.host = host
@@ -337,15 +343,23 @@ class Emulator:
         state.login_url = self.login_url
         state.instance_url = self.instance_url
         self._threads: list[threading.Thread] = []
+        self.pubsub: PubSubServer | None = None
+        if pubsub_port is not None:
+            self.pubsub = PubSubServer(state, host, pubsub_port)
+        self.pubsub_target = self.pubsub.target if self.pubsub else ""
 
     def start(self) -> Emulator:
         for server in (self.login_server, self.instance_server):
             thread = threading.Thread(target=server.serve_forever, daemon=True)
             thread.start()
             self._threads.append(thread)
+        if self.pubsub:
+            self.pubsub.start()
         return self
 
     def stop(self) -> None:
+        if self.pubsub:
+            self.pubsub.stop()
         for server in (self.login_server, self.instance_server):
             server.shutdown()
             server.server_close()

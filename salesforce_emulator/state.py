@@ -13,12 +13,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from . import change_events
 from .errors import EmulatorError
 from .stores import (
     AppStore,
     AuthorizationStore,
     Clock,
     Directory,
+    EventStore,
     FaultStore,
     LogStore,
     RecordStore,
@@ -43,6 +45,7 @@ class State:
         self.allow_loopback_callbacks = False
         self.login_url = ""
         self.instance_url = ""
+        self.pubsub_target = ""  # host:port of the Pub/Sub API listener, when it runs
         lock = self.lock
         self.clock = Clock(lock)
         self.apps = AppStore(lock)
@@ -53,6 +56,8 @@ class State:
         self.usage = UsageStore(lock)
         self.authorizations = AuthorizationStore(lock, self.clock)
         self.tokens = TokenStore(lock, self.clock, self.apps, self.faults)
+        self.events = EventStore(lock, self.clock)
+        self.records.on_change = self._record_changed
         self.reset()
 
     def reset(self) -> None:
@@ -69,11 +74,43 @@ class State:
             self.records.load(orgs)
             self.faults.load(orgs)
             self.usage.load(orgs)
+            self.events.load(orgs)
             self.authorizations.clear()
             self.tokens.clear()
             self.logs.clear()
             for kind, value, org_id, user_id in self.startup_faults:
                 self.set_fault(kind, value, org_id=org_id, user_id=user_id)
+
+    def _record_changed(
+        self,
+        org_id: str,
+        sobject: str,
+        change_type: str,
+        record_id: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        log: dict[str, Any] | None,
+    ) -> None:
+        """Every record change publishes its change event (if the org selected the entity)."""
+        if sobject not in change_events.ENTITIES:
+            return
+        changed: list[str] = []
+        if change_type == "UPDATE" and before is not None and after is not None:
+            changed = [name for name, value in after.items() if before.get(name) != value]
+        user_id = (log or {}).get("user_id")
+        if not user_id:
+            users = self.directory.org_users(org_id)
+            user_id = users[0]["id"] if users else ""
+        self.events.publish(
+            org_id,
+            sobject,
+            change_type=change_type,
+            record_id=record_id,
+            row=after,
+            changed=changed,
+            commit_user=user_id,
+            change_origin="com/salesforce/api/rest" if log else "",
+        )
 
     def set_fault(
         self,
@@ -105,6 +142,7 @@ class State:
                 "clock_offset_seconds": self.clock.offset,
                 "allow_loopback_callbacks": self.allow_loopback_callbacks,
                 "global_faults": self.faults.global_copy(),
+                "pubsub_target": self.pubsub_target,
                 "orgs": [self._org_info(org) for org in self.directory.orgs.values()],
             }
 
@@ -117,6 +155,8 @@ class State:
             "api_usage": used,
             "api_limit": limit,
             "faults": self.faults.of_org(org["id"]),
+            "cdc_entities": self.events.selection(org["id"]),
+            "event_delivery_allocation": self.events.allocation.get(org["id"]),
             "users": [
                 {
                     "id": u["id"],

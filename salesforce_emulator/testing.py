@@ -5,6 +5,11 @@
 - :class:`EmulatorServer` / :func:`running_emulator` start both listeners in this process on
   free ports.
 - :func:`spawn_emulator` starts ``python -m salesforce_emulator`` as a subprocess on free ports.
+
+Both start the Pub/Sub API (gRPC) listener too, on a free port: ``pubsub_target`` is its
+``host:port``, ``pubsub_channel()`` a channel to it, ``pubsub_metadata(...)`` the auth metadata,
+and ``edit_record(...)`` changes a record over REST as a user would "in Salesforce" (its change
+event is published).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import grpc
 import requests
 
 from .server import Emulator
@@ -210,8 +216,68 @@ class EmulatorControl:
         return self._call("POST", "usage", {"org_id": org_id, "used": used, "limit": limit})
 
     def reset(self) -> None:
-        """Back to the loaded data: records, tokens, usage, faults, logs, token policy, clock."""
+        """Back to the loaded data: records, tokens, usage, faults, logs, token policy, clock,
+        change events, CDC selection, delivery allocation and keepalive interval."""
         self._call("POST", "reset")
+
+    def delete_record(self, sobject: str, record_id: str) -> None:
+        """Delete a record without API use (its DELETE change event is published)."""
+        self._call("DELETE", f"records/{sobject}/{record_id}")
+
+    def edit_record(
+        self, access_token: str, sobject: str, record_id: str, *, version: str = "62.0", **fields
+    ) -> None:
+        """``PATCH /services/data/vXX.X/sobjects/<T>/<id>`` with a user's access token: the edit
+        an admin makes "in Salesforce" (API use, a logged write, an UPDATE change event)."""
+        response = self._http.patch(
+            f"{self.instance_url}/services/data/v{version}/sobjects/{sobject}/{record_id}",
+            json=fields,
+            headers={"Authorization": f"Bearer {access_token}"},
+            timeout=self.timeout,
+        )
+        if response.status_code != 204:
+            raise RuntimeError(f"PATCH {sobject} {record_id} answered {response.status_code}")
+
+    # -- Pub/Sub API (Change Data Capture)
+    @property
+    def pubsub_target(self) -> str:
+        """``host:port`` of the Pub/Sub API listener ("" when it does not run)."""
+        return self._cached()["pubsub_target"]
+
+    def pubsub_channel(self) -> grpc.Channel:
+        """A new plaintext gRPC channel to the Pub/Sub API listener (close it when done)."""
+        if not self.pubsub_target:
+            raise RuntimeError("this emulator runs without the Pub/Sub API")
+        return grpc.insecure_channel(self.pubsub_target)
+
+    def pubsub_metadata(self, access_token: str, org_id: str) -> tuple[tuple[str, str], ...]:
+        """The call metadata the Pub/Sub API authenticates with."""
+        return (
+            ("accesstoken", access_token),
+            ("instanceurl", self.instance_url),
+            ("tenantid", org_id),
+        )
+
+    def cdc_entities(self, org_id: str) -> list[str]:
+        return self._call("GET", "pubsub/cdc-entities", org_id=org_id)["entities"]
+
+    def set_cdc_entities(self, org_id: str, *entities: str) -> list[str]:
+        """Select the entities ``org_id`` publishes change events for (none: nothing)."""
+        body = {"org_id": org_id, "entities": list(entities)}
+        return self._call("POST", "pubsub/cdc-entities", body)["entities"]
+
+    def set_event_allocation(self, org_id: str, remaining: int | None) -> None:
+        """Event deliveries left for the org (None: no cap; 0: the allocation is spent)."""
+        self._call("POST", "pubsub/allocation", {"org_id": org_id, "remaining": remaining})
+
+    def set_pubsub_keepalive(self, seconds: float) -> None:
+        """Subscribe's keepalive interval (Salesforce: 270 s); ``reset()`` restores it."""
+        self._call("POST", "pubsub/keepalive", {"seconds": seconds})
+
+    def change_events(self, org_id: str) -> list[dict[str, Any]]:
+        """The org's kept change events: replay_id (hex), entity, schema_id, header,
+        changed_fields (names)."""
+        return self._call("GET", "pubsub/events", org_id=org_id)
 
 
 class EmulatorServer(EmulatorControl):
@@ -225,12 +291,13 @@ class EmulatorServer(EmulatorControl):
         host: str = "127.0.0.1",
         port: int = 0,
         instance_port: int | None = None,
+        pubsub_port: int | None = 0,
     ) -> None:
         if isinstance(data, (str, Path)):
             data = load_data_file(data)
         self.state = State(data)
         self.state.allow_loopback_callbacks = allow_loopback_callbacks
-        self.emulator = Emulator(self.state, host, port, instance_port)
+        self.emulator = Emulator(self.state, host, port, instance_port, pubsub_port=pubsub_port)
         super().__init__(self.emulator.login_url)
         self.emulator.start()
 
@@ -241,6 +308,10 @@ class EmulatorServer(EmulatorControl):
     @property
     def client_id(self) -> str:
         return self.state.apps.default["client_id"]
+
+    @property
+    def pubsub_target(self) -> str:
+        return self.emulator.pubsub_target
 
     @property
     def client_secret(self) -> str:
@@ -261,8 +332,11 @@ def running_emulator(
     data: dict[str, Any] | str | Path | None = None,
     allow_loopback_callbacks: bool = True,
     host: str = "127.0.0.1",
+    pubsub_port: int | None = 0,
 ) -> Iterator[EmulatorServer]:
-    server = EmulatorServer(data, allow_loopback_callbacks=allow_loopback_callbacks, host=host)
+    server = EmulatorServer(
+        data, allow_loopback_callbacks=allow_loopback_callbacks, host=host, pubsub_port=pubsub_port
+    )
     try:
         yield server
     finally:
@@ -307,13 +381,16 @@ def spawn_emulator(
     latency: float | None = None,
     faults: list[str] | None = None,
     token_policy: dict[str, Any] | None = None,
+    pubsub_port: int | None = 0,
+    pubsub_keepalive: float | None = None,
     python: str | None = None,
     startup_timeout: float = 20.0,
 ) -> SpawnedEmulator:
     """Start ``python -m salesforce_emulator`` (free ports by default) and wait until it answers.
 
     ``token_policy`` overrides token policy keys for every app (``--token-policy``), kept across
-    resets, e.g. ``{"session_timeout_seconds": 2}`` for a soak.
+    resets, e.g. ``{"session_timeout_seconds": 2}`` for a soak. ``pubsub_port`` (None: off)
+    and ``pubsub_keepalive`` (seconds) start the Pub/Sub API listener.
     """
     fd, name = tempfile.mkstemp(prefix="sf-emulator-", suffix=".log")
     output = Path(name)
@@ -329,6 +406,10 @@ def spawn_emulator(
         cmd += ["--latency", str(latency)]
     for fault in faults or []:
         cmd += ["--fault", fault]
+    if pubsub_port is not None:
+        cmd += ["--pubsub-port", str(pubsub_port)]
+    if pubsub_keepalive is not None:
+        cmd += ["--pubsub-keepalive", str(pubsub_keepalive)]
     for key, value in (token_policy or {}).items():
         text = value if isinstance(value, str) else json.dumps(value)
         cmd += ["--token-policy", f"{key}={text}"]

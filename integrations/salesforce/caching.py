@@ -54,6 +54,19 @@ def connection_key(connection, kind: str, *parts: str) -> str:
     return f"{key}:{digest(*parts)}" if parts else key
 
 
+def live_key(connection_id: int, kind: str) -> str:
+    """F2, F4: a connection's listener keys ("heartbeat", "lease"); no generation in them."""
+    return f"salesforce:live:{kind}:{connection_id}"
+
+
+def changed_key(connection_id: int, kind: str, value: str) -> str:
+    """F3: when a record ("id") or a value ("email", "phone") last changed in Salesforce.
+
+    No generation in it: a change mark must reach every entry that may hold the old data.
+    """
+    return f"salesforce:changed:{connection_id}:{kind}:{digest(value)}"
+
+
 @dataclass(frozen=True)
 class CachedFailure:
     """A Salesforce failure kept in the cache like an answer (no retry storm)."""
@@ -100,6 +113,7 @@ def single_flight(
     seconds: int,
     wait: float,
     store: Callable[[T], None] | None = None,
+    usable: Callable[[Any], bool] | None = None,
 ) -> T:
     """The cached value of ``key``, or ``compute()`` run by one caller for everyone.
 
@@ -107,16 +121,24 @@ def single_flight(
     an error. The leader stores its answer (``store``, or under ``key`` for ``seconds``) BEFORE
     releasing the lock: a request arriving in between would otherwise see neither and ask
     Salesforce a second time. A :class:`SalesforceError` is cached under ``key`` briefly
-    (:func:`failure_seconds`) and re-raised.
+    (:func:`failure_seconds`) and re-raised. A cached value that ``usable`` refuses (F3, F4:
+    changed in Salesforce since, or older than the rule allows) is a miss.
     """
-    cached = cache_call("get", key)
+
+    def get():
+        value = cache_call("get", key)
+        if value is not None and usable is not None and not usable(value):
+            return None
+        return value
+
+    cached = get()
     if cached is not None:
         return unwrap(cached)
     lock = f"{key}:lock"
     # Without a working cache every request is its own leader (uncached, never an error).
     if cache_call("add", lock, "1", int(wait) + 5, default=True):
         # A leader that finished between our miss and our lock already stored its answer.
-        cached = cache_call("get", key)
+        cached = get()
         if cached is not None:
             cache_call("delete", lock)
             return unwrap(cached)
@@ -124,7 +146,7 @@ def single_flight(
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             time.sleep(WAIT_STEP)
-            cached = cache_call("get", key)
+            cached = get()
             if cached is not None:
                 return unwrap(cached)
         # The leader took too long: ask ourselves.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.checks import Error, Warning, register
+from django.core.exceptions import ImproperlyConfigured
 
 
 @register()
@@ -43,3 +44,21 @@ def salesforce_settings(app_configs=None, **kwargs):
             )
             break
     return problems
+
+
+@register()
+def salesforce_pubsub_url(app_configs=None, **kwargs):
+    """Live updates (F2): the Pub/Sub endpoint is TLS, or plaintext on loopback only."""
+    from .pubsub import endpoint
+
+    try:
+        endpoint()
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                str(exc),
+                hint="Leave SALESFORCE_PUBSUB_URL unset for Salesforce's endpoint.",
+                id="salesforce.E002",
+            )
+        ]
+    return []

@@ -15,11 +15,12 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
-from . import services
+from . import live, services
 from .caching import (
     CachedFailure,
     cache_call,
     connection_key,
+    digest,
     failure_seconds,
     forget_failures,
     single_flight,
@@ -82,6 +83,7 @@ class LookupResult:
     near_misses: tuple[NearMiss, ...] = ()
     truncated: bool = False
     lead: ContactMatch | None = None  # R3: only when no Contact matched and Leads are asked
+    asked_at: datetime | None = None  # F3: when the query started (changes after it refuse it)
 
     @property
     def primary(self) -> ContactMatch | None:
@@ -182,6 +184,7 @@ def _ask_salesforce(connection: SalesforceConnection, values: MatchValues) -> Lo
 
     With Lead matching on (R3) and no Contact matched, at most one more query, for a Lead.
     """
+    asked_at = timezone.now()
     client = SalesforceClient(connection)
     answer = _query_contacts(
         connection,
@@ -201,6 +204,7 @@ def _ask_salesforce(connection: SalesforceConnection, values: MatchValues) -> Lo
         fetched_at=timezone.now(),
         truncated=len(matches) > MATCH_LIMIT or answer.get("totalSize", 0) > len(rows),
         lead=lead,
+        asked_at=asked_at,
     )
 
 
@@ -232,9 +236,16 @@ def _check_budget(connection: SalesforceConnection) -> None:
 
 
 def _store(connection: SalesforceConnection, result: LookupResult) -> None:
-    """The answer for the sidebar (60 s) and its stale copy for stale-on-error (B2, a day)."""
+    """The answer for the sidebar (60 s; with live updates healthy, F4, longer) and its stale
+    copy for stale-on-error (B2, a day)."""
     values = MatchValues.for_connection(connection, result.email, result.phone)
-    cache_call("set", _key(connection, "lookup", values), result, settings.SALESFORCE_CACHE_SECONDS)
+    seconds = live.cache_seconds(connection) if connection.live_updates else None
+    cache_call(
+        "set",
+        _key(connection, "lookup", values),
+        result,
+        seconds or settings.SALESFORCE_CACHE_SECONDS,
+    )
     cache_call("set", _key(connection, "stale", values), result, settings.SALESFORCE_STALE_SECONDS)
 
 
@@ -267,7 +278,26 @@ def find_contact(
         seconds=settings.SALESFORCE_CACHE_SECONDS,
         wait=2 * (settings.SALESFORCE_TIMEOUT + settings.SALESFORCE_CONNECT_TIMEOUT) + 1,
         store=lambda result: _store(connection, result),
+        usable=lambda cached: live.usable(connection, cached),
     )
+
+
+def result_version(connection: SalesforceConnection, result: LookupResult) -> str:
+    """F5: names one cached answer for one contact's values (the panel polls for a change)."""
+    values = MatchValues.for_connection(connection, result.email, result.phone)
+    return digest(_key(connection, "lookup", values), result.fetched_at.isoformat())
+
+
+def cached_version(connection: SalesforceConnection, *, email: str, phone: str) -> str:
+    """F5: the version of the answer a panel for these values would show now, from the cache
+    alone ("" when it would ask Salesforce). Never calls Salesforce."""
+    values = MatchValues.for_connection(connection, email, phone)
+    if not values:
+        return ""
+    cached = cache_call("get", _key(connection, "lookup", values))
+    if not isinstance(cached, LookupResult) or not live.usable(connection, cached):
+        return ""
+    return result_version(connection, cached)
 
 
 def stale_result(
@@ -295,11 +325,11 @@ def match_flags(connection: SalesforceConnection, contacts) -> dict[int, str]:
             flags[contact.pk] = ""
             continue
         cached = cache_call("get", _key(connection, "lookup", values))
-        if isinstance(cached, LookupResult):
+        if isinstance(cached, LookupResult) and live.usable(connection, cached):
             flags[contact.pk] = _flag(cached)
             continue
-        badge = cache_call("get", _key(connection, "badge", values))  # only when needed
-        if badge is not None:
+        badge = live.badge_flag(connection, cache_call("get", _key(connection, "badge", values)))
+        if badge is not None:  # only when needed
             flags[contact.pk] = badge
         else:
             unknown.append((contact, values))
@@ -311,27 +341,35 @@ def match_flags(connection: SalesforceConnection, contacts) -> dict[int, str]:
     unwrap(cache_call("get", failed_key))
     asked = [values for _, values in unknown]
     try:
-        rows, lead_rows = single_flight(
+        rows, lead_rows, asked_at = single_flight(
             connection_key(connection, "badge-query", *sorted(map(repr, asked))),
             lambda: _badge_rows(connection, asked),
             seconds=settings.SALESFORCE_CACHE_SECONDS,
             wait=2 * (settings.SALESFORCE_TIMEOUT + settings.SALESFORCE_CONNECT_TIMEOUT) + 1,
+            usable=lambda cached: live.rows_unchanged(
+                connection, [*cached[0], *cached[1]], asked, cached[2]
+            ),
         )
     except SalesforceError as exc:
         cache_call("set", failed_key, CachedFailure.of(exc), failure_seconds(failed_key))
         raise
     forget_failures(failed_key)
     complete = len(rows) < BADGE_LIMIT
-    now = timezone.now()
     for contact, values in unknown:
         mine = [_record(r) for r in rows if values.matches(r)]
         lead = any(values.matches(r) for r in lead_rows) and not mine
         flags[contact.pk] = "contact" if mine else ("lead" if lead else "")
-        cache_call(
-            "set",
-            _key(connection, "badge", values),
+        found_ids = [m.id for m in mine] + [r["Id"] for r in lead_rows if values.matches(r)]
+        entry = live.badge_entry(
+            connection,
             flags[contact.pk],
-            settings.SALESFORCE_CACHE_SECONDS,
+            asked_at=asked_at,
+            record_ids=found_ids,
+            email=values.email,
+            phone=values.phone,
+        )
+        cache_call(
+            "set", _key(connection, "badge", values), entry, settings.SALESFORCE_CACHE_SECONDS
         )
         if mine and complete and not connection.related_lists:
             # Share the cache with the sidebar: the same answer the exact query would give
@@ -342,7 +380,9 @@ def match_flags(connection: SalesforceConnection, contacts) -> dict[int, str]:
                     email=values.email,
                     phone=values.phone,
                     matches=tuple(mine[:MATCH_LIMIT]),
-                    fetched_at=now,
+                    # When the rows were read (they may come from the page's cached query).
+                    fetched_at=asked_at,
+                    asked_at=asked_at,
                 ),
             )
     return flags
@@ -350,14 +390,16 @@ def match_flags(connection: SalesforceConnection, contacts) -> dict[int, str]:
 
 def _badge_rows(
     connection: SalesforceConnection, asked: list[MatchValues]
-) -> tuple[list[dict], list[dict]]:
-    """The Contacts matching a page, and (R3) the Leads matching the rest of it."""
+) -> tuple[list[dict], list[dict], datetime]:
+    """The Contacts matching a page, and (R3) the Leads matching the rest of it; when asked."""
     _check_budget(connection)
+    asked_at = timezone.now()
     client = SalesforceClient(connection)
     rows = _query_contacts(connection, client, lambda fields: badge_query(fields, asked)).get(
         "records", []
     )
     unmatched = [v for v in asked if not any(v.matches(r) for r in rows)]
     if not (connection.match_leads and unmatched):
-        return rows, []
-    return rows, client.query(lead_query(unmatched, limit=BADGE_LIMIT)).get("records", [])
+        return rows, [], asked_at
+    leads = client.query(lead_query(unmatched, limit=BADGE_LIMIT)).get("records", [])
+    return rows, leads, asked_at

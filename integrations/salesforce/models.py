@@ -116,6 +116,8 @@ class SalesforceConnection(models.Model):
     dropped_related = models.JSONField(default=list, blank=True)
     # R3: when no Contact matches, also look for a Lead (off: the help page's Contacts-only rule).
     match_leads = models.BooleanField(default=False)
+    # F2: Change Data Capture events (Pub/Sub API) invalidate cached lookups within seconds.
+    live_updates = models.BooleanField(default=False)
     # Bumped on disconnect and field changes: cache keys carry it (the cache can't delete by prefix).
     cache_generation = models.PositiveIntegerField(default=1)
 
@@ -179,6 +181,7 @@ class SalesforceEvent(models.Model):
         LEAD_MATCHING = "lead_matching", "Lead matching changed"
         RECONNECT_NEEDED = "reconnect_needed", "Reconnect needed"
         CONNECT_FAILED = "connect_failed", "Connect failed"
+        LIVE_UPDATES = "live_updates", "Live updates changed"
 
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="salesforce_events"
@@ -204,3 +207,29 @@ class SalesforceEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class SalesforceReplayPosition(models.Model):
+    """F2: the last Pub/Sub replay id the listener processed, per connection and topic.
+
+    Written only after the events before it invalidated the cache (at-least-once): a restarted
+    listener resumes after it (replay preset CUSTOM) and misses nothing Salesforce still keeps.
+    """
+
+    connection = models.ForeignKey(
+        SalesforceConnection, on_delete=models.CASCADE, related_name="replay_positions"
+    )
+    topic = models.CharField(max_length=120)  # "/data/ContactChangeEvent"
+    replay_id = models.BinaryField(max_length=64)  # opaque bytes, as Salesforce sent them
+    # The newest event's commit time (Salesforce's clock) and when the listener got it: the lag.
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    last_received_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "topic"], name="sf_replay_conn_topic")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection_id} {self.topic}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from integrations.registry import IntegrationStatus
 from workspace.models import Workspace
 
-from .models import SalesforceConnection, SalesforceEvent
+from .models import SalesforceConnection, SalesforceEvent, SalesforceReplayPosition
 
 Status = SalesforceConnection.Status
 
@@ -67,3 +67,37 @@ def integration_status(workspace: Workspace) -> IntegrationStatus:
     if status == Status.RECONNECT_NEEDED:
         return IntegrationStatus("Reconnect needed", "warn")
     return IntegrationStatus("Not connected", "muted")
+
+
+def live_connections():
+    """F2: the connections whose admin turned live updates on and that Salesforce accepts."""
+    return (
+        SalesforceConnection.objects.filter(live_updates=True, status=Status.CONNECTED)
+        .select_related("workspace")
+        .order_by("pk")
+    )
+
+
+def replay_id(connection_id: int, topic: str) -> bytes | None:
+    """F2: where the listener resumes ``topic`` (None: from now, LATEST)."""
+    found = (
+        SalesforceReplayPosition.objects.filter(connection_id=connection_id, topic=topic)
+        .values_list("replay_id", flat=True)
+        .first()
+    )
+    return bytes(found) if found else None
+
+
+def last_live_event(connection: SalesforceConnection) -> tuple:
+    """F4: the newest event's commit time and its lag (received minus committed, seconds)."""
+    row = (
+        SalesforceReplayPosition.objects.filter(connection=connection, last_event_at__isnull=False)
+        .order_by("-last_received_at")
+        .values_list("last_event_at", "last_received_at")
+        .first()
+    )
+    if not row:
+        return None, None
+    committed, received = row
+    lag = (received - committed).total_seconds() if received else None
+    return committed, lag

@@ -15,11 +15,11 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .models import SalesforceConnection, SalesforceEvent
+from .models import SalesforceConnection, SalesforceEvent, SalesforceReplayPosition
 
 logger = logging.getLogger(__name__)
 Kind = SalesforceEvent.Kind
@@ -143,6 +143,50 @@ def set_lead_matching(connection: SalesforceConnection, *, on: bool, actor) -> b
     return _set(connection, "match_leads", on, kind=Kind.LEAD_MATCHING, actor=actor, detail=detail)
 
 
+def set_live_updates(connection: SalesforceConnection, *, on: bool, actor) -> bool:
+    """F2: Change Data Capture events invalidate the sidebar's cache; audited. True if changed.
+
+    Either way the cache starts over (new generation): entries stored under the other rule
+    (900 s with a listener, 60 s without) must not outlive the switch.
+    """
+    detail = (
+        "Live updates on: Salesforce's change events refresh the sidebar within seconds"
+        if on
+        else "Live updates off: the sidebar re-reads Salesforce after 60 s"
+    )
+    return _set(connection, "live_updates", on, kind=Kind.LIVE_UPDATES, actor=actor, detail=detail)
+
+
+def save_replay_position(
+    connection_id: int,
+    topic: str,
+    *,
+    replay_id: bytes,
+    last_event_at: datetime | None = None,
+    received_at: datetime | None = None,
+) -> None:
+    """F2: the listener processed ``topic`` up to ``replay_id`` (after invalidating for it)."""
+    defaults: dict[str, Any] = {"replay_id": replay_id, "updated_at": timezone.now()}
+    if last_event_at is not None:
+        defaults["last_event_at"] = last_event_at
+    if received_at is not None:
+        defaults["last_received_at"] = received_at
+    # No update_or_create: its read-then-write transaction is what SQLite refuses under load.
+    rows = SalesforceReplayPosition.objects.filter(connection_id=connection_id, topic=topic)
+    if not rows.update(**defaults):
+        try:
+            SalesforceReplayPosition.objects.create(
+                connection_id=connection_id, topic=topic, **defaults
+            )
+        except IntegrityError:  # created meanwhile (a lease handover): update it
+            rows.update(**defaults)
+
+
+def forget_replay_position(connection_id: int, topic: str) -> None:
+    """F2: Salesforce refused the stored replay id (older than its retention): start over."""
+    SalesforceReplayPosition.objects.filter(connection_id=connection_id, topic=topic).delete()
+
+
 def set_related_lists(connection: SalesforceConnection, *, names: list[str], actor) -> None:
     """R2: the admin's related lists (a list chosen again is no longer noted as dropped)."""
     before = list(connection.related_lists)
@@ -214,7 +258,11 @@ def record_connect_failure(*, workspace, actor, reason: str) -> SalesforceEvent:
 
 
 def record_connected(connection: SalesforceConnection, *, actor, reconnect: bool, detail: str):
-    """After the connect's save: nothing cached for the old tokens is reachable; audited."""
+    """After the connect's save: nothing cached for the old tokens is reachable; audited.
+
+    Replay positions go too: the org may be another one, and the cache starts over anyway.
+    """
+    SalesforceReplayPosition.objects.filter(connection=connection).delete()
     _changed(
         connection, Kind.RECONNECTED if reconnect else Kind.CONNECTED, actor=actor, detail=detail
     )

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from django.shortcuts import render
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from contacts.models import Contact
 from contacts.phones import e164
 from contacts.selectors import contacts_on_page
 from integrations.panels import render_panel_page
@@ -16,7 +19,7 @@ from workspace.access import workspace_view
 
 from .display import field_rows, related_lists
 from .errors import SalesforceError
-from .lookup import find_contact, match_flags, stale_result
+from .lookup import cached_version, find_contact, match_flags, result_version, stale_result
 from .models import SalesforceConnection
 from .selectors import connection_for
 
@@ -61,8 +64,47 @@ def render_salesforce_panel(request, contact):
                 ),
                 rows=field_rows(result.primary, connection, tz) if result.primary else [],
                 related=related_lists(result.primary, connection, tz) if result.primary else [],
+                live_url=_live_url(request, contact, connection, result),
             )
     return render_panel_page(request, contact, PANEL_TEMPLATE, context, title="Salesforce")
+
+
+def _live_url(request, contact, connection, result) -> str:
+    """F5: the panel's change check, when live updates are on and its answer is in the cache
+    (without a working cache every check would look like a change: no polling then)."""
+    if not connection.live_updates:
+        return ""
+    version = result_version(connection, result)
+    if cached_version(connection, email=contact.email, phone=contact.phone) != version:
+        return ""
+    url = reverse("integrations:salesforce:live_check", args=[request.workspace.slug, contact.pk])
+    return f"{url}?v={version}"
+
+
+@require_GET
+@workspace_view
+def live_check(request, contact_pk: int):
+    """F5: has the open panel's answer changed? From the cache alone: never calls Salesforce.
+
+    204 while the panel's answer is still the cached one; otherwise a loader that re-renders
+    the panel (its normal route: cache, or one query as the connecting user).
+    """
+    contact = get_object_or_404(
+        Contact.objects.only("pk", "email", "phone", "workspace_id"),
+        workspace=request.workspace,
+        pk=contact_pk,
+    )
+    connection = connection_for(request.workspace)
+    if (
+        connection is not None
+        and connection.is_connected
+        and connection.live_updates
+        and request.GET.get("v")
+        and cached_version(connection, email=contact.email, phone=contact.phone) == request.GET["v"]
+    ):
+        return HttpResponse(status=204)
+    panel_url = reverse("contacts:panel", args=[request.workspace.slug, contact.pk, "salesforce"])
+    return render(request, "salesforce/_live_reload.html", {"panel_url": panel_url})
 
 
 @require_GET

@@ -14,5 +14,7 @@ urlpatterns = [
     path("fields/", field_settings.fields, name="fields"),
     path("phone-matching/", views.phone_matching, name="phone_matching"),
     path("lead-matching/", views.lead_matching, name="lead_matching"),
+    path("live-updates/", views.live_updates, name="live_updates"),
     path("badges/", sidebar.contact_badges, name="badges"),
+    path("live/<int:contact_pk>/", sidebar.live_check, name="live_check"),
 ]

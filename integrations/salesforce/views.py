@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from workspace.access import ADMIN_ROLES, workspace_view
 
 from . import connection as service
-from . import pending, selectors, services
+from . import live, pending, selectors, services
 from .errors import SalesforceError
 from .forms import ConnectForm
 from .models import SalesforceConnection
@@ -51,6 +51,7 @@ def _render_manage(request, *, form=None, status=200, authorize_url=""):
         "can_connect": can_connect,
         "form": (form or ConnectForm()) if can_connect else None,
         "events": selectors.recent_events(request.workspace),
+        "live": _live_status(connection),
         "connect_failure": selectors.last_connect_failure(request.workspace) if is_admin else None,
         "pending": (
             pending.newest_pending(request.session, request.workspace) if can_connect else None
@@ -62,6 +63,14 @@ def _render_manage(request, *, form=None, status=200, authorize_url=""):
     }
     template = "salesforce/manage.html#status" if request.htmx else "salesforce/manage.html"
     return render(request, template, context, status=status)
+
+
+def _live_status(connection) -> live.ListenerStatus | None:
+    """F4: the listener's state, its last event and lag, for the Manage page."""
+    if connection is None or connection.status != SalesforceConnection.Status.CONNECTED:
+        return None
+    last_event_at, lag = selectors.last_live_event(connection)
+    return live.listener_status(connection, last_event_at=last_event_at, lag_seconds=lag)
 
 
 @require_GET
@@ -210,5 +219,22 @@ def lead_matching(request):
             "Leads are now looked up when no Contact matches."
             if connection.match_leads
             else "Only Contacts are looked up now.",
+        )
+    return redirect(_manage_url(request.workspace))
+
+
+@require_POST
+@workspace_view(roles=ADMIN_ROLES)
+def live_updates(request):
+    """F2: Owners and Managers turn live updates on or off; audited, effective at once."""
+    connection = selectors.connection_for(request.workspace)
+    if connection is not None and services.set_live_updates(
+        connection, on=request.POST.get("live_updates") == "on", actor=request.user
+    ):
+        messages.success(
+            request,
+            "Live updates are on: changes in Salesforce show in the sidebar within seconds."
+            if connection.live_updates
+            else "Live updates are off: the sidebar re-reads Salesforce after a minute.",
         )
     return redirect(_manage_url(request.workspace))

@@ -10,6 +10,8 @@
 ``authorizations``     pending authorize requests and authorization codes
 ``tokens``             token families, refresh tokens, access tokens (``TokenStore``)
 ``logs``               the request log and the REST writes log (``LogStore``)
+``events``             Change Data Capture: entity selection, event log, retention, delivery
+                       allocation, keepalive interval (``EventStore``; the Pub/Sub API reads it)
 =====================  ==========================================================================
 
 Every public method takes the lock, so the threaded listeners can call them concurrently; the lock
@@ -20,6 +22,7 @@ from .apps import AppStore
 from .authorizations import AuthorizationStore
 from .clock import Clock
 from .directory import Directory
+from .events import EventStore
 from .faults import FAULT_KINDS, FaultStore
 from .logs import LogStore
 from .records import RecordStore
@@ -32,6 +35,7 @@ __all__ = [
     "AuthorizationStore",
     "Clock",
     "Directory",
+    "EventStore",
     "FaultStore",
     "LogStore",
     "RecordStore",

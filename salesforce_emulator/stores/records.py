@@ -15,6 +15,9 @@ from .logs import LogStore
 
 _CHECKSUM_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 Row = dict[str, Any]
+# (org id, sObject, change type, record id, row before or None, row after or None, write log or
+# None): told of every change after it is made, under the store's lock
+ChangeListener = Callable[[str, str, str, str, Row | None, Row | None, dict | None], None]
 
 
 def to18(id15: str) -> str:
@@ -124,6 +127,20 @@ class RecordStore(Store):
         self.logs = logs
         self.by_org: dict[str, dict[str, dict[str, Row]]] = {}
         self._counter = itertools.count(1)  # not reset: ids stay unique across resets
+        self.on_change: ChangeListener | None = None
+
+    def _changed(
+        self,
+        org_id: str,
+        sobject: str,
+        change_type: str,
+        record_id: str,
+        before: Row | None,
+        after: Row | None,
+        log: dict | None,
+    ) -> None:
+        if self.on_change is not None:
+            self.on_change(org_id, sobject, change_type, record_id, before, after, log)
 
     def load(self, orgs: list[dict[str, Any]]) -> None:
         """Take the data file's orgs (as ``Directory.load`` completed them)."""
@@ -188,6 +205,7 @@ class RecordStore(Store):
             row["LastModifiedDate"] = stamp
             self.by_org[org_id][sobject][record_id] = row
             self._log(log, record_id, fields)
+            self._changed(org_id, sobject, "CREATE", record_id, None, dict(row), log)
             return record_id
 
     def update(
@@ -202,19 +220,26 @@ class RecordStore(Store):
     ) -> None:
         with self.lock:
             row = self._stored(org_id, sobject, record_id)
+            before = dict(row)
             changes = coerce(sobject, fields)
             row.update(changes)
             if touch and "LastModifiedDate" not in changes:
                 row["LastModifiedDate"] = sf_now()
             _compute(sobject, row)
             self._log(log, row["Id"], fields)
+            kind = "UNDELETE" if before.get("IsDeleted") and not row.get("IsDeleted") else "UPDATE"
+            if row.get("IsDeleted") and not before.get("IsDeleted"):
+                kind = "DELETE"
+            self._changed(org_id, sobject, kind, row["Id"], before, dict(row), log)
 
     def delete(self, org_id: str, sobject: str, record_id: str, *, log: dict | None) -> None:
         with self.lock:
             row = self._stored(org_id, sobject, record_id)
+            before = dict(row)
             row["IsDeleted"] = True
             row["LastModifiedDate"] = sf_now()
             self._log(log, row["Id"], None)
+            self._changed(org_id, sobject, "DELETE", row["Id"], before, None, log)
 
     def upsert(
         self, sobject: str, record_id: str, fields: Row, org_id: str | None
@@ -234,5 +259,7 @@ class RecordStore(Store):
                 raise EmulatorError("record not found; pass org_id to create it")
             if org_id not in self.by_org:
                 raise EmulatorError(f"unknown org {org_id!r}")
-            self.by_org[org_id][sobject][record_id] = _new_row(sobject, {**fields, "Id": record_id})
+            row = _new_row(sobject, {**fields, "Id": record_id})
+            self.by_org[org_id][sobject][record_id] = row
+            self._changed(org_id, sobject, "CREATE", record_id, None, dict(row), None)
             return record_id, True

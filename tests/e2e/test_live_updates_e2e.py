@@ -1,0 +1,146 @@
+"""Issue 15, F5 in chromium: an open sidebar shows an edit made in Salesforce without a reload.
+
+Its own stack (module scope): the emulator with its Pub/Sub API, the product (runserver) and
+``manage.py salesforce_listen`` as three processes, on their own SQLite file and database cache.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from salesforce_emulator.testing import spawn_emulator
+
+from .conftest import (
+    AGENT,
+    MANAGE_PATH,
+    OWNER,
+    ROOT,
+    LiveApp,
+    _app_env,
+    _csrf,
+    _free_port,
+    _manage,
+    shot,
+)
+
+pytestmark = pytest.mark.e2e
+JANE_ID = "0035g00000Con01AAB"
+
+
+def _stop(process: subprocess.Popen | None) -> None:
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def _wait(condition, what: str, deadline: float = 30.0) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def live_app():
+    """Overrides the package's live_app: the same product, plus Pub/Sub and the listener."""
+    emu = spawn_emulator(pubsub_port=0, pubsub_keepalive=0.5)
+    tmp = Path(tempfile.mkdtemp(prefix="e2e-live-"))
+    server = listener = None
+    try:
+        port = _free_port()
+        env = _app_env(tmp / "e2e.sqlite3", port, emu)
+        env.update(
+            SALESFORCE_PUBSUB_URL=f"http://{emu.pubsub_target}",
+            SALESFORCE_LISTENER_HEARTBEAT_SECONDS="0.5",
+            SALESFORCE_LISTENER_LEASE_SECONDS="3",
+        )
+        _manage(env, "migrate", "--noinput", "-v0")
+        _manage(env, "createcachetable")
+        _manage(env, "seed_demo")
+        log = tmp / "server.log"
+        with log.open("wb") as out:
+            server = subprocess.Popen(
+                [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        with (tmp / "listener.log").open("wb") as out:
+            listener = subprocess.Popen(
+                [sys.executable, "manage.py", "salesforce_listen"],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        app = LiveApp(f"http://127.0.0.1:{port}", emu, env, log)
+
+        def answers() -> bool:
+            if server.poll() is not None:
+                raise RuntimeError(f"live server exited:\n{log.read_text()}")
+            try:
+                return requests.get(app.url("/signin/"), timeout=2).ok
+            except requests.RequestException:
+                return False
+
+        _wait(answers, "the live server")
+        yield app
+    finally:
+        _stop(listener)
+        _stop(server)
+        emu.terminate()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _turn_live_updates_on(app: LiveApp) -> None:
+    page = app.manage_page()
+    if re.search(r'id="live-updates"[^>]*checked', page):
+        return
+    app.http(OWNER).post(
+        app.url(MANAGE_PATH + "live-updates/"),
+        data={"csrfmiddlewaretoken": _csrf(page), "live_updates": "on"},
+        timeout=10,
+    ).raise_for_status()
+
+
+def test_f5_open_sidebar_shows_a_salesforce_edit_without_reload(live_app, new_context, console):
+    live_app.ensure_connected()
+    _turn_live_updates_on(live_app)
+    _wait(lambda: 'data-state="healthy"' in live_app.manage_page(), "a healthy listener")
+
+    page = new_context(AGENT).new_page()
+    page.goto("/w/acme/contacts/")
+    page.get_by_label("Search contacts").fill("Jane Cooper")
+    page.get_by_role("button", name="Search").click()
+    page.locator("#contact-table").get_by_role("link", name="Jane Cooper", exact=True).click()
+    panel = page.locator("#panel-salesforce .sf-panel")
+    title = panel.locator('dl.sf-fields dd[data-field="Title"]')
+    expect(title).to_have_text("Head of Operations")
+    expect(panel.locator("[data-sf-live]")).to_be_attached()
+    loads = []
+    page.on("framenavigated", lambda frame: loads.append(frame.url))
+
+    live_app.emu.update_record("Contact", JANE_ID, Title="Chief Operating Officer")
+
+    # The panel's change check sees the event's invalidation and re-renders in place.
+    expect(title).to_have_text("Chief Operating Officer", timeout=15_000)
+    assert loads == []  # no navigation: the page was never reloaded
+    shot(page, "live-update-sidebar")
+    console.assert_clean()
