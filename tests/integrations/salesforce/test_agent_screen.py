@@ -63,19 +63,21 @@ def test_u2_failure_is_remembered_seconds_not_the_cache_window(
 
 
 def test_u2_failures_in_a_row_back_off(client, agent, connection, jane, sf, settings):
-    """1 s, then 2 s: each failure in a row is remembered twice as long (at most the maximum)."""
-    settings.SALESFORCE_FAILURE_SECONDS = 1
-    settings.SALESFORCE_FAILURE_MAX_SECONDS = 4
+    """2 s, then 4 s: each failure in a row is remembered twice as long (at most the maximum).
+    Generous margins: the checks sit seconds away from each expiry, on a loaded machine too."""
+    settings.SALESFORCE_FAILURE_SECONDS = 2
+    settings.SALESFORCE_FAILURE_MAX_SECONDS = 8
     sf.set_fault("http_503", org_id=connection.org_id)
     client_for(client, agent)
     panel(client, jane)
-    time.sleep(1.2)
-    panel(client, jane)  # the second failure: remembered 2 s
+    time.sleep(2.3)
+    panel(client, jane)  # the first failure has expired: the second failure, remembered 4 s
+    second = time.monotonic()
     assert len(rest_queries(sf)) == 2
-    time.sleep(1.2)
-    panel(client, jane)  # still inside the 2 s: not asked
+    time.sleep(2.3 - (time.monotonic() - second))
+    panel(client, jane)  # 2.3 s into the 4 s: not asked
     assert len(rest_queries(sf)) == 2
-    time.sleep(1.0)
+    time.sleep(max(0.0, 4.3 - (time.monotonic() - second)))
     panel(client, jane)
     assert len(rest_queries(sf)) == 3
 
