@@ -189,7 +189,7 @@ class _Subscription:
             self.events.condition.notify_all()
 
     def _start_position(self, first: pb.FetchRequest, org_id: str) -> int:
-        dropped, latest = self.events.bounds(org_id)
+        dropped, oldest_valid, latest = self.events.bounds(org_id)
         if first.replay_preset == pb.EARLIEST:
             return dropped
         if first.replay_preset == pb.CUSTOM:
@@ -200,7 +200,7 @@ class _Subscription:
                     "A CUSTOM replay preset needs a replay_id.",
                 )
             position = position_of(first.replay_id)
-            if position is None or position < dropped or position > latest:
+            if position is None or position < oldest_valid or position > latest:
                 raise PubSubError(
                     grpc.StatusCode.INVALID_ARGUMENT,
                     REPLAY_ID_CORRUPTED,

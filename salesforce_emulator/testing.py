@@ -236,7 +236,9 @@ class EmulatorControl:
             timeout=self.timeout,
         )
         if response.status_code != 204:
-            raise RuntimeError(f"PATCH {sobject} {record_id} answered {response.status_code}")
+            raise RuntimeError(
+                f"PATCH {sobject} {record_id} answered {response.status_code}: {response.text}"
+            )
 
     # -- Pub/Sub API (Change Data Capture)
     @property

@@ -47,6 +47,7 @@ class EventStore(Store):
         self.delivered: dict[str, int] = {}  # org id -> events delivered since reset
         self.log: dict[str, list[dict[str, Any]]] = {}  # org id -> kept events, oldest first
         self.dropped_upto: dict[str, int] = {}  # org id -> last position no longer kept
+        self.oldest_valid: dict[str, int] = {}  # org id -> oldest position a replay id may name
         # positions keep rising across resets, so a replay id from before a reset is not valid
         self._last_position = 0
         self._commits = itertools.count(1)
@@ -65,6 +66,7 @@ class EventStore(Store):
             self.delivered = {org["id"]: 0 for org in orgs}
             self.log = {org["id"]: [] for org in orgs}
             self.dropped_upto = {org["id"]: start for org in orgs}
+            self.oldest_valid = {org["id"]: start for org in orgs}
             self.keepalive_seconds = self.startup_keepalive_seconds
         self.notify()
 
@@ -170,15 +172,17 @@ class EventStore(Store):
         horizon = self.clock.now() - RETENTION_SECONDS
         while kept and kept[0]["time"] < horizon:
             self.dropped_upto[org_id] = kept.pop(0)["position"]
+            self.oldest_valid[org_id] = self.dropped_upto[org_id] + 1
 
-    def bounds(self, org_id: str) -> tuple[int, int]:
-        """(last position no longer kept, last position published) of the org's log."""
+    def bounds(self, org_id: str) -> tuple[int, int, int]:
+        """(last position no longer kept, oldest position a replay id may name, last position
+        published) of the org's log. An expired event's replay id is no longer valid."""
         with self.lock:
             self._org(org_id)
             self._expire(org_id)
             kept = self.log[org_id]
             latest = kept[-1]["position"] if kept else self.dropped_upto[org_id]
-            return self.dropped_upto[org_id], latest
+            return self.dropped_upto[org_id], self.oldest_valid[org_id], latest
 
     def after(
         self, org_id: str, position: int, entities: frozenset[str], limit: int
