@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 EMULATOR_PORT ?= 8765
+# The emulator's Pub/Sub API (gRPC) listener; the instance host takes EMULATOR_PORT + 1.
+PUBSUB_PORT ?= 8767
 PORT ?= 8000
 RECEIVER_PORT ?= 8025
 
@@ -54,7 +56,8 @@ run: $(VENV)/.installed var/secret_key var/field_key
 	@echo "Salesforce emulator: http://127.0.0.1:$(EMULATOR_PORT) (consent page) · app: http://127.0.0.1:$(PORT)/"
 	@echo "Webhook worker started beside the server; run 'make receiver' in another terminal to see replies."
 	@trap 'kill $$EMU $$WORKER 2>/dev/null; wait $$EMU $$WORKER 2>/dev/null' EXIT INT TERM; \
-	$(PY) -m salesforce_emulator --host 127.0.0.1 --port $(EMULATOR_PORT) --allow-loopback-callbacks & EMU=$$!; \
+	$(PY) -m salesforce_emulator --host 127.0.0.1 --port $(EMULATOR_PORT) --pubsub-port $(PUBSUB_PORT) \
+	  --allow-loopback-callbacks & EMU=$$!; \
 	$(RUN_ENV) $(PY) manage.py deliver_webhooks & WORKER=$$!; \
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 

@@ -493,3 +493,18 @@ def test_f1_command_line_starts_the_pubsub_listener():
                 pb.SchemaRequest(schema_id=event.event.schema_id), metadata=metadata
             ).schema_json
             assert avro.decode(schema_json, event.event.payload)["Title"] == "spawned"
+
+
+def test_f1_bitmap_helpers_round_trip_over_a_served_schema(pubsub):
+    """F1: ``salesforce_pubsub.avro`` writes and reads the documented bitmap form: a hex string
+    for top-level fields (bit i = schema field i) and ``P-0x..`` for a compound's parts."""
+    info = pubsub.stub.GetTopic(pb.TopicRequest(topic_name=CONTACTS), metadata=pubsub.metadata)
+    schema_json = pubsub.schema(info.schema_id)
+    positions = [f["name"] for f in json.loads(schema_json)["fields"]]
+    bitmap = avro.field_bitmap(schema_json, ["Email", "Name.LastName"])
+    assert bitmap[0] == "0x" + f"{1 << positions.index('Email'):X}".zfill(len(bitmap[0]) - 2)
+    assert bitmap[1].startswith(f"{positions.index('Name')}-0x")
+    assert avro.bitmap_field_names(schema_json, bitmap) == ["Email", "Name.LastName"]
+    assert avro.field_bitmap(schema_json, []) == []
+    with pytest.raises(ValueError):
+        avro.field_bitmap(schema_json, ["NoSuchField__c"])
