@@ -276,6 +276,11 @@ class EmulatorControl:
         """Subscribe's keepalive interval (Salesforce: 270 s); ``reset()`` restores it."""
         self._call("POST", "pubsub/keepalive", {"seconds": seconds})
 
+    def pubsub_stats(self) -> dict[str, Any]:
+        """Pub/Sub RPC calls since reset (``calls``), Subscribe streams open now per org
+        (``open_streams``), events delivered and deliveries left per org."""
+        return self._call("GET", "pubsub/stats")
+
     def change_events(self, org_id: str) -> list[dict[str, Any]]:
         """The org's kept change events: replay_id (hex), entity, schema_id, header,
         changed_fields (names)."""

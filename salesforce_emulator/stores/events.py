@@ -9,6 +9,7 @@ by their own request readers); the condition is never held while taking the stor
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import threading
 import uuid
@@ -54,6 +55,8 @@ class EventStore(Store):
         self.keepalive_seconds = 270.0
         self.startup_keepalive_seconds = 270.0
         self.version = 0  # rises on every notify: subscribers compare it to see news
+        self.calls: dict[str, int] = {}  # RPC name -> calls (GetTopic, GetSchema, Subscribe)
+        self.open_streams: dict[str, int] = {}  # org id -> Subscribe streams open now
 
     def load(self, orgs: list[dict[str, Any]]) -> None:
         """The data file's ``cdc_entities`` and ``event_delivery_allocation`` per org; empty logs."""
@@ -68,6 +71,7 @@ class EventStore(Store):
             self.dropped_upto = {org["id"]: start for org in orgs}
             self.oldest_valid = {org["id"]: start for org in orgs}
             self.keepalive_seconds = self.startup_keepalive_seconds
+            self.calls = {}
         self.notify()
 
     def notify(self) -> None:
@@ -194,9 +198,8 @@ class EventStore(Store):
             kept = self.log[org_id]
             position = max(position, self.dropped_upto[org_id])
             out: list[dict[str, Any]] = []
-            for event in kept:
-                if event["position"] <= position:
-                    continue
+            start = bisect.bisect_right(kept, position, key=lambda e: e["position"])
+            for event in kept[start:]:
                 if event["entity"] in entities:
                     if len(out) == limit:
                         return out, out[-1]["position"] if out else position
@@ -213,6 +216,24 @@ class EventStore(Store):
                 self.allocation[org_id] = left - granted
             self.delivered[org_id] = self.delivered.get(org_id, 0) + granted
             return granted
+
+    def count_call(self, name: str) -> None:
+        with self.lock:
+            self.calls[name] = self.calls.get(name, 0) + 1
+
+    def stream_opened(self, org_id: str, delta: int) -> None:
+        with self.lock:
+            self.open_streams[org_id] = self.open_streams.get(org_id, 0) + delta
+
+    def stats(self) -> dict[str, Any]:
+        """RPC calls since reset, open Subscribe streams and events delivered, per org."""
+        with self.lock:
+            return {
+                "calls": dict(self.calls),
+                "open_streams": {k: v for k, v in self.open_streams.items() if v},
+                "delivered": dict(self.delivered),
+                "allocation": dict(self.allocation),
+            }
 
     def allocation_spent(self, org_id: str) -> bool:
         with self.lock:

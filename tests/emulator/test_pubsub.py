@@ -508,3 +508,22 @@ def test_f1_bitmap_helpers_round_trip_over_a_served_schema(pubsub):
     assert avro.field_bitmap(schema_json, []) == []
     with pytest.raises(ValueError):
         avro.field_bitmap(schema_json, ["NoSuchField__c"])
+
+
+def test_f1_stats_count_calls_and_open_streams(sf_emulator, pubsub):
+    """F1 (for F2's one-active-listener checks): the control endpoint counts Pub/Sub calls and the
+    Subscribe streams open per org; a cancelled stream is no longer counted."""
+
+    def settled() -> dict:
+        deadline = time.monotonic() + WAIT  # earlier tests' cancelled streams wind down
+        while sf_emulator.pubsub_stats()["open_streams"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return sf_emulator.pubsub_stats()["open_streams"]
+
+    assert settled() == {}
+    stream = pubsub.subscribed()
+    stats = sf_emulator.pubsub_stats()
+    assert stats["open_streams"] == {ACME: 1}
+    assert stats["calls"]["Subscribe"] == 1
+    stream.close()
+    assert settled() == {}
