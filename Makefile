@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 EMULATOR_PORT ?= 8765
+# The emulator's Pub/Sub API (gRPC) listener; the instance host takes EMULATOR_PORT + 1.
+PUBSUB_PORT ?= 8767
 PORT ?= 8000
 RECEIVER_PORT ?= 8025
 PUBSUB_PORT ?= 8767

@@ -38,6 +38,8 @@ JSON in, JSON out, no auth, loopback clients only. Not counted as API use, not i
                                             (Salesforce: 270 s); reset restores the startup value
 ``GET  /__emulator__/pubsub/events?org_id=``  the org's kept change events (replay id as hex,
                                             entity, schema id, header, changed_fields by name)
+``GET  /__emulator__/pubsub/stats``         ``{"calls": {rpc: n}, "open_streams": {org: n},
+                                            "delivered": {org: n}, "allocation": {org: n|null}}``
 ``GET  /__emulator__/token-families``       one entry per approval (token family), no token
                                             values: ``id, org_id, user_id, client_id, created,
                                             revoked, revoke_reason, refresh_grants,
@@ -277,6 +279,10 @@ def _change_events(state: State, request: Request) -> Response:
     return json_response(state.events.summary(request.args["org_id"]))
 
 
+def _pubsub_stats(state: State, request: Request) -> Response:
+    return json_response(state.events.stats())
+
+
 # One rule per operation (the table in the module docstring); paths are below /__emulator__.
 ROUTES = Map(
     [
@@ -307,5 +313,6 @@ ROUTES = Map(
         Rule("/pubsub/allocation", endpoint=_set_allocation, methods=["POST"]),
         Rule("/pubsub/keepalive", endpoint=_set_keepalive, methods=["POST"]),
         Rule("/pubsub/events", endpoint=_change_events, methods=["GET"]),
+        Rule("/pubsub/stats", endpoint=_pubsub_stats, methods=["GET"]),
     ]
 )

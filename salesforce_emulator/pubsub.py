@@ -100,6 +100,7 @@ class PubSubService(pb_grpc.PubSubServicer):
     # -- unary calls
     def GetTopic(self, request: pb.TopicRequest, context: grpc.ServicerContext) -> pb.TopicInfo:
         rpc_id = str(uuid.uuid4())
+        self.state.events.count_call("GetTopic")
         try:
             org_id, _ = self._org(context)
             entities = _topic_entities(request.topic_name)
@@ -117,6 +118,7 @@ class PubSubService(pb_grpc.PubSubServicer):
 
     def GetSchema(self, request: pb.SchemaRequest, context: grpc.ServicerContext) -> pb.SchemaInfo:
         rpc_id = str(uuid.uuid4())
+        self.state.events.count_call("GetSchema")
         try:
             self._org(context)
             schema_json = change_events.schemas().get(request.schema_id)
@@ -135,6 +137,7 @@ class PubSubService(pb_grpc.PubSubServicer):
         self, request_iterator: Iterator[pb.FetchRequest], context: grpc.ServicerContext
     ) -> Iterator[pb.FetchResponse]:
         rpc_id = str(uuid.uuid4())
+        self.state.events.count_call("Subscribe")
         try:
             yield from _Subscription(self, request_iterator, context, rpc_id).run()
         except PubSubError as error:
@@ -189,7 +192,7 @@ class _Subscription:
             self.events.condition.notify_all()
 
     def _start_position(self, first: pb.FetchRequest, org_id: str) -> int:
-        dropped, latest = self.events.bounds(org_id)
+        dropped, oldest_valid, latest = self.events.bounds(org_id)
         if first.replay_preset == pb.EARLIEST:
             return dropped
         if first.replay_preset == pb.CUSTOM:
@@ -200,7 +203,7 @@ class _Subscription:
                     "A CUSTOM replay preset needs a replay_id.",
                 )
             position = position_of(first.replay_id)
-            if position is None or position < dropped or position > latest:
+            if position is None or position < oldest_valid or position > latest:
                 raise PubSubError(
                     grpc.StatusCode.INVALID_ARGUMENT,
                     REPLAY_ID_CORRUPTED,
@@ -223,6 +226,15 @@ class _Subscription:
         self.pending = min(max(first.num_requested, 0), MAX_REQUESTED)
         self.context.add_callback(self._stop)
         threading.Thread(target=self._read_requests, daemon=True).start()
+        self.events.stream_opened(org_id, 1)
+        try:
+            yield from self._deliver(org_id, token, entities, position)
+        finally:
+            self.events.stream_opened(org_id, -1)
+
+    def _deliver(
+        self, org_id: str, token: str, entities: frozenset[str], position: int
+    ) -> Iterator[pb.FetchResponse]:
         last_sent = time.monotonic()
         condition = self.events.condition
         while True:

@@ -236,7 +236,9 @@ class EmulatorControl:
             timeout=self.timeout,
         )
         if response.status_code != 204:
-            raise RuntimeError(f"PATCH {sobject} {record_id} answered {response.status_code}")
+            raise RuntimeError(
+                f"PATCH {sobject} {record_id} answered {response.status_code}: {response.text}"
+            )
 
     # -- Pub/Sub API (Change Data Capture)
     @property
@@ -273,6 +275,11 @@ class EmulatorControl:
     def set_pubsub_keepalive(self, seconds: float) -> None:
         """Subscribe's keepalive interval (Salesforce: 270 s); ``reset()`` restores it."""
         self._call("POST", "pubsub/keepalive", {"seconds": seconds})
+
+    def pubsub_stats(self) -> dict[str, Any]:
+        """Pub/Sub RPC calls since reset (``calls``), Subscribe streams open now per org
+        (``open_streams``), events delivered and deliveries left per org."""
+        return self._call("GET", "pubsub/stats")
 
     def change_events(self, org_id: str) -> list[dict[str, Any]]:
         """The org's kept change events: replay_id (hex), entity, schema_id, header,

@@ -9,6 +9,7 @@ by their own request readers); the condition is never held while taking the stor
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import threading
 import uuid
@@ -47,12 +48,15 @@ class EventStore(Store):
         self.delivered: dict[str, int] = {}  # org id -> events delivered since reset
         self.log: dict[str, list[dict[str, Any]]] = {}  # org id -> kept events, oldest first
         self.dropped_upto: dict[str, int] = {}  # org id -> last position no longer kept
+        self.oldest_valid: dict[str, int] = {}  # org id -> oldest position a replay id may name
         # positions keep rising across resets, so a replay id from before a reset is not valid
         self._last_position = 0
         self._commits = itertools.count(1)
         self.keepalive_seconds = 270.0
         self.startup_keepalive_seconds = 270.0
         self.version = 0  # rises on every notify: subscribers compare it to see news
+        self.calls: dict[str, int] = {}  # RPC name -> calls (GetTopic, GetSchema, Subscribe)
+        self.open_streams: dict[str, int] = {}  # org id -> Subscribe streams open now
 
     def load(self, orgs: list[dict[str, Any]]) -> None:
         """The data file's ``cdc_entities`` and ``event_delivery_allocation`` per org; empty logs."""
@@ -65,7 +69,9 @@ class EventStore(Store):
             self.delivered = {org["id"]: 0 for org in orgs}
             self.log = {org["id"]: [] for org in orgs}
             self.dropped_upto = {org["id"]: start for org in orgs}
+            self.oldest_valid = {org["id"]: start for org in orgs}
             self.keepalive_seconds = self.startup_keepalive_seconds
+            self.calls = {}
         self.notify()
 
     def notify(self) -> None:
@@ -170,15 +176,17 @@ class EventStore(Store):
         horizon = self.clock.now() - RETENTION_SECONDS
         while kept and kept[0]["time"] < horizon:
             self.dropped_upto[org_id] = kept.pop(0)["position"]
+            self.oldest_valid[org_id] = self.dropped_upto[org_id] + 1
 
-    def bounds(self, org_id: str) -> tuple[int, int]:
-        """(last position no longer kept, last position published) of the org's log."""
+    def bounds(self, org_id: str) -> tuple[int, int, int]:
+        """(last position no longer kept, oldest position a replay id may name, last position
+        published) of the org's log. An expired event's replay id is no longer valid."""
         with self.lock:
             self._org(org_id)
             self._expire(org_id)
             kept = self.log[org_id]
             latest = kept[-1]["position"] if kept else self.dropped_upto[org_id]
-            return self.dropped_upto[org_id], latest
+            return self.dropped_upto[org_id], self.oldest_valid[org_id], latest
 
     def after(
         self, org_id: str, position: int, entities: frozenset[str], limit: int
@@ -190,9 +198,8 @@ class EventStore(Store):
             kept = self.log[org_id]
             position = max(position, self.dropped_upto[org_id])
             out: list[dict[str, Any]] = []
-            for event in kept:
-                if event["position"] <= position:
-                    continue
+            start = bisect.bisect_right(kept, position, key=lambda e: e["position"])
+            for event in kept[start:]:
                 if event["entity"] in entities:
                     if len(out) == limit:
                         return out, out[-1]["position"] if out else position
@@ -209,6 +216,24 @@ class EventStore(Store):
                 self.allocation[org_id] = left - granted
             self.delivered[org_id] = self.delivered.get(org_id, 0) + granted
             return granted
+
+    def count_call(self, name: str) -> None:
+        with self.lock:
+            self.calls[name] = self.calls.get(name, 0) + 1
+
+    def stream_opened(self, org_id: str, delta: int) -> None:
+        with self.lock:
+            self.open_streams[org_id] = self.open_streams.get(org_id, 0) + delta
+
+    def stats(self) -> dict[str, Any]:
+        """RPC calls since reset, open Subscribe streams and events delivered, per org."""
+        with self.lock:
+            return {
+                "calls": dict(self.calls),
+                "open_streams": {k: v for k, v in self.open_streams.items() if v},
+                "delivered": dict(self.delivered),
+                "allocation": dict(self.allocation),
+            }
 
     def allocation_spent(self, org_id: str) -> bool:
         with self.lock:
