@@ -8,7 +8,6 @@ EMULATOR_PORT ?= 8765
 PUBSUB_PORT ?= 8767
 PORT ?= 8000
 RECEIVER_PORT ?= 8025
-PUBSUB_PORT ?= 8767
 
 # The demo's Connected App comes from the emulator's data file: one source of truth.
 DEMO_APP = $(PY) -c "import json,sys; a=json.load(open('salesforce_emulator/demo_data.json'))['connected_app']; print(a[sys.argv[1]])"
