@@ -21,6 +21,7 @@ from playwright.sync_api import expect
 from salesforce_emulator.testing import spawn_emulator
 
 from .conftest import (
+    ACME_ORG_ID,
     AGENT,
     MANAGE_PATH,
     OWNER,
@@ -124,6 +125,13 @@ def test_f5_open_sidebar_shows_a_salesforce_edit_without_reload(live_app, new_co
     live_app.ensure_connected()
     _turn_live_updates_on(live_app)
     _wait(lambda: 'data-state="healthy"' in live_app.manage_page(), "a healthy listener")
+    # Subscribed at LATEST: only events published after the stream is open reach it, so the
+    # edit waits for the emulator to hold the listener's stream (a healthy heartbeat can
+    # precede a stream restarted for a new connection).
+    _wait(
+        lambda: live_app.emu.pubsub_stats().get("open_streams", {}).get(ACME_ORG_ID, 0) >= 1,
+        "the listener's open stream",
+    )
 
     page = new_context(AGENT).new_page()
     page.goto("/w/acme/contacts/")
@@ -140,7 +148,11 @@ def test_f5_open_sidebar_shows_a_salesforce_edit_without_reload(live_app, new_co
     live_app.emu.update_record("Contact", JANE_ID, Title="Chief Operating Officer")
 
     # The panel's change check sees the event's invalidation and re-renders in place.
-    expect(title).to_have_text("Chief Operating Officer", timeout=15_000)
+    try:
+        expect(title).to_have_text("Chief Operating Officer", timeout=15_000)
+    except AssertionError:
+        print("listener log:\n" + (live_app.log.parent / "listener.log").read_text()[-4000:])
+        raise
     assert loads == []  # no navigation: the page was never reloaded
     shot(page, "live-update-sidebar")
     console.assert_clean()
