@@ -257,6 +257,7 @@ def workload(stack: LiveStack, contacts: list[int], minutes: float, seed: int = 
     stats = Counter()
     panel_times: list[float] = []
     errors: list[str] = []
+    edits: list[tuple[float, int]] = []
 
     def agent(k: int) -> None:
         rng = random.Random(seed * 1000 + k)
@@ -298,6 +299,7 @@ def workload(stack: LiveStack, contacts: list[int], minutes: float, seed: int = 
         i = 0
         while not stop.wait(interval) and time.monotonic() < end:
             n = rng.randrange(len(contacts))
+            edits.append((time.time(), n))
             stack.emulator.update_record("Contact", sf_id(n), Title=f"Load edit {i}")
             i += 1
             with lock:
@@ -317,16 +319,10 @@ def workload(stack: LiveStack, contacts: list[int], minutes: float, seed: int = 
     log = stack.emulator.request_log(ACME_ORG_ID)
     kinds = Counter(_kind(e["path"]) for e in log)
     per_minute = Counter(int((e["ts"] - started) // 60) for e in log)
-    seen: set[str] = set()
-    repeats = 0
-    for entry in log:
-        if _kind(entry["path"]) == "query":
-            repeats += entry["query"] in seen
-            seen.add(entry["query"])
     return {
         "prime_calls": prime_calls,
         "calls": len(log),
-        "repeat_queries": repeats,
+        "why": why_queries(log, edits, started),
         "kinds": dict(kinds),
         "per_minute": [per_minute.get(m, 0) for m in range(int(-(-minutes // 1)))],
         "panels": stats["panels"],
@@ -339,6 +335,27 @@ def workload(stack: LiveStack, contacts: list[int], minutes: float, seed: int = 
         "panel_p50": statistics.median(panel_times) if panel_times else float("nan"),
         "panel_p95": p95(panel_times) if panel_times else float("nan"),
     }
+
+
+def why_queries(log: list[dict], edits: list[tuple[float, int]], started: float) -> dict:
+    """Each lookup query of the window, by cause: the contact was edited since its last query
+    (or since the window began), its first in the window, or again with no edit between."""
+    last: dict[int, float] = {}
+    why = Counter()
+    for entry in log:
+        found = re.search(r"live\.bench(\d{3})@", entry.get("query") or "")
+        if _kind(entry["path"]) != "query" or found is None:
+            continue
+        n, ts = int(found.group(1)), entry["ts"]
+        since = last.get(n, started)
+        if any(e == n and since <= at <= ts for at, e in edits):
+            why["after an edit"] += 1
+        elif n not in last:
+            why["first in the window"] += 1
+        else:
+            why["again, no edit between"] += 1
+        last[n] = ts
+    return dict(why)
 
 
 def _kind(path: str) -> str:
@@ -374,10 +391,11 @@ def report(fresh: dict | None, live: dict, base: dict, args, info: dict, notes) 
 
     def run_line(name: str, r: dict) -> str:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(r["kinds"].items()))
+        why = ", ".join(f"{k} {v}" for k, v in sorted(r["why"].items())) or "none"
         return (
             f"| {name}: Salesforce REST calls in {args.minutes:g} min | **{r['calls']}** "
-            f"({kinds}; {r['repeat_queries']} queries for a contact already asked in the "
-            f"window); per minute {r['per_minute']}; {r['panels']} panels opened "
+            f"({kinds}; lookup queries by cause: {why}); per minute {r['per_minute']}; "
+            f"{r['panels']} panels opened "
             f"(p50 {r['panel_p50'] * 1000:.0f} ms, p95 {r['panel_p95'] * 1000:.0f} ms), "
             f"{r['checks']} change checks, {r['rerenders']} re-renders, {r['edits']} edits, "
             f"{r['errors']} errors | | |"
