@@ -88,6 +88,7 @@ test: lint test-suite
 
 # Benchmarks (issue 5) and bounded load with faults (issue 6) on the production shape:
 # gunicorn + PostgreSQL + Redis + emulator, started and stopped by the scripts. See bench/RESULTS.md.
+# Live updates (issue 15) have their own target, bench-live (about 25 min; not part of make test).
 bench: $(VENV)/.installed
 	$(PY) bench/run.py
 
