@@ -462,6 +462,8 @@ def main() -> int:
     else:
         args.command = " ".join(["python", "bench/live.py", *sys.argv[1:]])
     info = machine()
+    # SIGTERM (a stopped make, a CI timeout) unwinds like Ctrl-C: the stack's children stop too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with LiveStack() as stack:
         print(f"== {CONTACTS} contacts in the emulator and the product")
         contacts = stack.add_contacts(CONTACTS)
