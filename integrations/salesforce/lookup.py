@@ -288,15 +288,22 @@ def result_version(connection: SalesforceConnection, result: LookupResult) -> st
     return digest(_key(connection, "lookup", values), result.fetched_at.isoformat())
 
 
+# cached_version's answer when the cache holds an answer that a change since refuses.
+REFUSED = "refused"
+
+
 def cached_version(connection: SalesforceConnection, *, email: str, phone: str) -> str:
     """F5: the version of the answer a panel for these values would show now, from the cache
-    alone ("" when it would ask Salesforce). Never calls Salesforce."""
+    alone: "" when the cache holds none (or is down), ``REFUSED`` when it holds one that a
+    change since refuses (both mean a panel would ask Salesforce). Never calls Salesforce."""
     values = MatchValues.for_connection(connection, email, phone)
     if not values:
         return ""
     cached = cache_call("get", _key(connection, "lookup", values))
-    if not isinstance(cached, LookupResult) or not live.usable(connection, cached):
+    if not isinstance(cached, LookupResult):
         return ""
+    if not live.usable(connection, cached):
+        return REFUSED
     return result_version(connection, cached)
 
 

@@ -19,7 +19,7 @@ from workspace.access import workspace_view
 
 from .display import field_rows, related_lists
 from .errors import SalesforceError
-from .lookup import cached_version, find_contact, match_flags, result_version, stale_result
+from .lookup import REFUSED, cached_version, find_contact, match_flags, result_version, stale_result
 from .models import SalesforceConnection
 from .selectors import connection_for
 
@@ -70,12 +70,14 @@ def render_salesforce_panel(request, contact):
 
 
 def _live_url(request, contact, connection, result) -> str:
-    """F5: the panel's change check, when live updates are on and its answer is in the cache
-    (without a working cache every check would look like a change: no polling then)."""
+    """F5: the panel's change check, when live updates are on and the cache holds an answer for
+    the contact (without a working cache every check would look like a change: no polling then).
+    When that answer is no longer the panel's (a change landed while it rendered, or within the
+    clock margin before), the panel polls all the same and its first check reloads it."""
     if not connection.live_updates:
         return ""
     version = result_version(connection, result)
-    if cached_version(connection, email=contact.email, phone=contact.phone) != version:
+    if not cached_version(connection, email=contact.email, phone=contact.phone):
         return ""
     url = reverse("integrations:salesforce:live_check", args=[request.workspace.slug, contact.pk])
     return f"{url}?v={version}"
@@ -99,7 +101,7 @@ def live_check(request, contact_pk: int):
         connection is not None
         and connection.is_connected
         and connection.live_updates
-        and request.GET.get("v")
+        and request.GET.get("v") not in (None, "", REFUSED)
         and cached_version(connection, email=contact.email, phone=contact.phone) == request.GET["v"]
     ):
         return HttpResponse(status=204)

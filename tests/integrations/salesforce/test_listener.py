@@ -85,7 +85,9 @@ def subscribed(connection) -> bool:
 
 
 def cached(connection, email=JANE_EMAIL) -> bool:
-    return bool(lookup.cached_version(connection, email=email, phone=""))
+    """A panel would show the cached answer (one held but refused by a change does not count)."""
+    version = lookup.cached_version(connection, email=email, phone="")
+    return version not in ("", lookup.REFUSED)
 
 
 # --- F2 + F3: an edit in Salesforce reaches the sidebar ---------------------------------------

@@ -291,6 +291,21 @@ def test_f5_change_check_answers_from_the_cache_without_salesforce(
     assert "Chief Operating Officer" in panel(client, jane).content.decode()
 
 
+def test_f5_a_panel_rendered_just_after_a_change_still_polls(client, agent, live_connection, jane):
+    """F5 (found by bench/live.py): a panel opened within the clock margin of a change mark
+    reads Salesforce again, but the cache refuses that fresh answer for a second; such a panel
+    must keep its change check (its first check reloads it), not go without one for good."""
+    import re
+
+    client_for(client, agent)
+    healthy_beat(live_connection)
+    invalidate(live_connection, [event(JANE_ID, Title="Head of Operations")])
+    html = panel(client, jane).content.decode()
+    assert "data-sf-live" in html  # before the fix: no change check, never updated again
+    check = re.search(r'data-sf-live hx-get="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert client.get(check, headers=HTMX).status_code == 200  # refused now: reload the panel
+
+
 def test_f5_change_check_is_for_members_only(client, outsider, live_connection, jane):
     client_for(client, outsider)
     url = reverse("integrations:salesforce:live_check", args=["acme", jane.pk])
