@@ -15,7 +15,7 @@ each match one Salesforce Contact, turns Live updates on through the Manage page
    on (listener running) and once with the 60 s cache baseline (live updates off, listener
    stopped), same seeds. Target: live / baseline <= 0.1.
 
-Database ``helper_c`` and Redis db 5 by default (BENCH_DB_NAME, BENCH_REDIS_DB override them);
+Database ``bench_live`` and Redis db 5 by default (BENCH_DB_NAME, BENCH_REDIS_DB override them);
 both are dropped / flushed at the start and the end. A missed target makes the exit status 1.
 
     .venv/bin/python bench/live.py [--minutes 10] [--edits 50] [--no-write]
@@ -41,7 +41,7 @@ from pathlib import Path
 
 import requests
 
-os.environ.setdefault("BENCH_DB_NAME", "helper_c")
+os.environ.setdefault("BENCH_DB_NAME", "bench_live")
 os.environ.setdefault("BENCH_REDIS_DB", "5")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
