@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+
+from config.hosts import is_loopback_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -244,18 +245,8 @@ SALESFORCE_LISTENER_HEARTBEAT_SECONDS = env.float(
 SALESFORCE_LISTENER_LEASE_SECONDS = env.int("SALESFORCE_LISTENER_LEASE_SECONDS", default=20)
 
 
-def _is_loopback_url(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 # oauthlib refuses plain-http token URLs; allow that only for a loopback login URL (the emulator).
-if all(_is_loopback_url(u) for u in [SALESFORCE_LOGIN_URL, *SALESFORCE_LOGIN_URLS]) and (
+if all(is_loopback_url(u) for u in [SALESFORCE_LOGIN_URL, *SALESFORCE_LOGIN_URLS]) and (
     urlsplit(SALESFORCE_LOGIN_URL).scheme == "http"
 ):
     os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"

@@ -10,7 +10,6 @@ Tokens are never logged: the metadata stays inside this module.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import queue
 import threading
@@ -23,6 +22,7 @@ import grpc
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from config.hosts import is_loopback_host
 from salesforce_pubsub import avro
 from salesforce_pubsub import pubsub_api_pb2 as pb
 from salesforce_pubsub import pubsub_api_pb2_grpc as pb_grpc
@@ -58,15 +58,6 @@ class StreamFailed(PubSubError):
     """Anything else: unavailable, allocation spent, the stream closed (back off and retry)."""
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 @dataclass(frozen=True)
 class Endpoint:
     target: str  # host:port
@@ -80,7 +71,7 @@ def endpoint(url: str | None = None) -> Endpoint:
     host = parts.hostname or ""
     if parts.scheme not in ("https", "http") or not host:
         raise ImproperlyConfigured(f"SALESFORCE_PUBSUB_URL must be https://host:port, not {url!r}.")
-    if parts.scheme == "http" and not _is_loopback(host):
+    if parts.scheme == "http" and not is_loopback_host(host):
         raise ImproperlyConfigured(
             "SALESFORCE_PUBSUB_URL may use plaintext http only on loopback (the emulator); "
             "Salesforce's endpoint is https://api.pubsub.salesforce.com:7443."

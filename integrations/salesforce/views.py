@@ -206,35 +206,36 @@ def phone_matching(request):
     return redirect(_manage_url(request.workspace))
 
 
+def _switch(request, *, field: str, save, on_message: str, off_message: str):
+    """An audited on/off setting of the connection (R3, F2): the service saves and audits it."""
+    connection = selectors.connection_for(request.workspace)
+    on = request.POST.get(field) == "on"
+    if connection is not None and save(connection, on=on, actor=request.user):
+        messages.success(request, on_message if on else off_message)
+    return redirect(_manage_url(request.workspace))
+
+
 @require_POST
 @workspace_view(roles=ADMIN_ROLES)
 def lead_matching(request):
     """R3: Owners and Managers let the sidebar fall back to a Lead; audited, effective at once."""
-    connection = selectors.connection_for(request.workspace)
-    if connection is not None and services.set_lead_matching(
-        connection, on=request.POST.get("match_leads") == "on", actor=request.user
-    ):
-        messages.success(
-            request,
-            "Leads are now looked up when no Contact matches."
-            if connection.match_leads
-            else "Only Contacts are looked up now.",
-        )
-    return redirect(_manage_url(request.workspace))
+    return _switch(
+        request,
+        field="match_leads",
+        save=services.set_lead_matching,
+        on_message="Leads are now looked up when no Contact matches.",
+        off_message="Only Contacts are looked up now.",
+    )
 
 
 @require_POST
 @workspace_view(roles=ADMIN_ROLES)
 def live_updates(request):
     """F2: Owners and Managers turn live updates on or off; audited, effective at once."""
-    connection = selectors.connection_for(request.workspace)
-    if connection is not None and services.set_live_updates(
-        connection, on=request.POST.get("live_updates") == "on", actor=request.user
-    ):
-        messages.success(
-            request,
-            "Live updates are on: changes in Salesforce show in the sidebar within seconds."
-            if connection.live_updates
-            else "Live updates are off: the sidebar re-reads Salesforce after a minute.",
-        )
-    return redirect(_manage_url(request.workspace))
+    return _switch(
+        request,
+        field="live_updates",
+        save=services.set_live_updates,
+        on_message="Live updates are on: changes in Salesforce show in the sidebar within seconds.",
+        off_message="Live updates are off: the sidebar re-reads Salesforce after a minute.",
+    )

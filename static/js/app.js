@@ -53,25 +53,19 @@
     });
   });
 
-  // --- U8: aria-busy on panel bodies while htmx loads them -----------------------------------
-  function panelBody(event) {
-    var elt = event.detail && (event.detail.target || event.detail.elt);
-    return elt && elt.closest ? elt.closest(".panel-body") : null;
-  }
+  // --- U8: a panel body is busy while a request fills it, and only then -------------------------
   document.addEventListener("htmx:beforeRequest", function (event) {
-    var body = panelBody(event);
+    var elt = event.detail && event.detail.target;
+    var body = elt && elt.closest ? elt.closest(".panel-body") : null;
     if (body) body.setAttribute("aria-busy", "true");
   });
-  ["htmx:afterSettle", "htmx:afterRequest", "htmx:sendError"].forEach(function (name) {
-    document.addEventListener(name, function (event) {
-      var body = panelBody(event);
-      if (body && !body.querySelector("[hx-trigger='load']")) body.setAttribute("aria-busy", "false");
-    });
-  });
-  document.addEventListener("htmx:afterSettle", function () {
+  function settle() {
     document.querySelectorAll(".panel-body[aria-busy=true]").forEach(function (body) {
-      if (!body.querySelector("[hx-trigger='load']")) body.setAttribute("aria-busy", "false");
+      if (!body.querySelector(".htmx-request, [hx-trigger='load']")) body.setAttribute("aria-busy", "false");
     });
+  }
+  ["htmx:afterSettle", "htmx:afterRequest", "htmx:sendError"].forEach(function (name) {
+    document.addEventListener(name, settle);
   });
 
   // --- U5: open Salesforce's consent page once the connect form was accepted ------------------

@@ -12,6 +12,7 @@ screens are also written there (the committed ones are regenerated that way).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -211,28 +212,47 @@ def _app_env(db_file: Path, port: int, emu) -> dict:
     return env
 
 
-@pytest.fixture(scope="package")
-def live_app():
-    """The product (runserver, threaded, own SQLite file) and the emulator, for this package."""
-    emu = spawn_emulator()
+def _stop(process: subprocess.Popen | None) -> None:
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+@contextlib.contextmanager
+def serve_app(emu, *, env: dict | None = None, workers: tuple[str, ...] = ()):
+    """The product (runserver, threaded, own SQLite file) beside ``emu``; ``env`` adds settings,
+    ``workers`` are management commands run beside the server (their logs: ``<name>.log``)."""
     tmp = Path(tempfile.mkdtemp(prefix="e2e-"))
-    server = None
+    processes: list[subprocess.Popen] = []
     try:
         port = _free_port()
-        env = _app_env(tmp / "e2e.sqlite3", port, emu)
-        _manage(env, "migrate", "--noinput", "-v0")
-        _manage(env, "createcachetable")
-        _manage(env, "seed_demo")
-        log = tmp / "server.log"
-        with log.open("wb") as out:
-            server = subprocess.Popen(
-                [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
+        app_env = {**_app_env(tmp / "e2e.sqlite3", port, emu), **(env or {})}
+        _manage(app_env, "migrate", "--noinput", "-v0")
+        _manage(app_env, "createcachetable")
+        _manage(app_env, "seed_demo")
+        for command in ("runserver", *workers):
+            args = (
+                [command, f"127.0.0.1:{port}", "--noreload"]
+                if command == "runserver"
+                else [command]
             )
-        app = LiveApp(f"http://127.0.0.1:{port}", emu, env, log)
+            log = tmp / ("server.log" if command == "runserver" else f"{command}.log")
+            with log.open("wb") as out:
+                processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "manage.py", *args],
+                        cwd=ROOT,
+                        env=app_env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+        server, log = processes[0], tmp / "server.log"
+        app = LiveApp(f"http://127.0.0.1:{port}", emu, app_env, log)
         deadline = time.monotonic() + 30
         while True:
             if server.poll() is not None:
@@ -246,15 +266,20 @@ def live_app():
                 time.sleep(0.1)
         yield app
     finally:
-        if server is not None and server.poll() is None:
-            server.terminate()
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(10)
-        emu.terminate()
+        for process in reversed(processes):
+            _stop(process)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="package")
+def live_app():
+    """The product and the emulator, for this package."""
+    emu = spawn_emulator()
+    try:
+        with serve_app(emu) as app:
+            yield app
+    finally:
+        emu.terminate()
 
 
 @pytest.fixture(scope="package")

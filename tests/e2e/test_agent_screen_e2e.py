@@ -323,10 +323,7 @@ def test_u5_connect_errors_stay_in_this_tab_and_a_good_form_opens_one_tab(
     # A denied consent is reported in the first tab: Activity and the failure notice.
     with context.expect_page() as new_tab:
         page.get_by_role("button", name="Connect Salesforce").click()
-    tab = new_tab.value
-    tab.get_by_label("Username").select_option("admin@acme-corp.example")
-    tab.get_by_role("button", name="Log In").click()
-    tab.get_by_role("button", name="Deny").click()
+    consent_in_tab(new_tab.value, "admin@acme-corp.example", decision="Deny")
     console.allow(r"status of 400")
     page.bring_to_front()
     page.reload()
@@ -374,7 +371,7 @@ def test_u7_reply_button_is_disabled_while_sending_and_405_leads_back(live_app, 
     expect(page).to_have_url(url)
 
 
-def test_sign_in_page_is_usable_at_390(live_app, new_context, console):
+def test_u1_sign_in_page_fits_at_390(live_app, new_context, console):
     page = new_context().new_page()
     page.set_viewport_size(PHONE)
     sign_in(page, AGENT)

@@ -7,15 +7,9 @@ Its own stack (module scope): the emulator with its Pub/Sub API, the product (ru
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
-import requests
 from playwright.sync_api import expect
 
 from salesforce_emulator.testing import spawn_emulator
@@ -25,27 +19,14 @@ from .conftest import (
     AGENT,
     MANAGE_PATH,
     OWNER,
-    ROOT,
     LiveApp,
-    _app_env,
     _csrf,
-    _free_port,
-    _manage,
+    serve_app,
     shot,
 )
 
 pytestmark = pytest.mark.e2e
 JANE_ID = "0035g00000Con01AAB"
-
-
-def _stop(process: subprocess.Popen | None) -> None:
-    if process is not None and process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
 
 
 def _wait(condition, what: str, deadline: float = 30.0) -> None:
@@ -61,53 +42,16 @@ def _wait(condition, what: str, deadline: float = 30.0) -> None:
 def live_app():
     """Overrides the package's live_app: the same product, plus Pub/Sub and the listener."""
     emu = spawn_emulator(pubsub_port=0, pubsub_keepalive=0.5)
-    tmp = Path(tempfile.mkdtemp(prefix="e2e-live-"))
-    server = listener = None
     try:
-        port = _free_port()
-        env = _app_env(tmp / "e2e.sqlite3", port, emu)
-        env.update(
-            SALESFORCE_PUBSUB_URL=f"http://{emu.pubsub_target}",
-            SALESFORCE_LISTENER_HEARTBEAT_SECONDS="0.5",
-            SALESFORCE_LISTENER_LEASE_SECONDS="3",
-        )
-        _manage(env, "migrate", "--noinput", "-v0")
-        _manage(env, "createcachetable")
-        _manage(env, "seed_demo")
-        log = tmp / "server.log"
-        with log.open("wb") as out:
-            server = subprocess.Popen(
-                [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        with (tmp / "listener.log").open("wb") as out:
-            listener = subprocess.Popen(
-                [sys.executable, "manage.py", "salesforce_listen"],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        app = LiveApp(f"http://127.0.0.1:{port}", emu, env, log)
-
-        def answers() -> bool:
-            if server.poll() is not None:
-                raise RuntimeError(f"live server exited:\n{log.read_text()}")
-            try:
-                return requests.get(app.url("/signin/"), timeout=2).ok
-            except requests.RequestException:
-                return False
-
-        _wait(answers, "the live server")
-        yield app
+        live = {
+            "SALESFORCE_PUBSUB_URL": f"http://{emu.pubsub_target}",
+            "SALESFORCE_LISTENER_HEARTBEAT_SECONDS": "0.5",
+            "SALESFORCE_LISTENER_LEASE_SECONDS": "3",
+        }
+        with serve_app(emu, env=live, workers=("salesforce_listen",)) as app:
+            yield app
     finally:
-        _stop(listener)
-        _stop(server)
         emu.terminate()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _turn_live_updates_on(app: LiveApp) -> None:
@@ -151,7 +95,9 @@ def test_f5_open_sidebar_shows_a_salesforce_edit_without_reload(live_app, new_co
     try:
         expect(title).to_have_text("Chief Operating Officer", timeout=15_000)
     except AssertionError:
-        print("listener log:\n" + (live_app.log.parent / "listener.log").read_text()[-4000:])
+        print(
+            "listener log:\n" + (live_app.log.parent / "salesforce_listen.log").read_text()[-4000:]
+        )
         raise
     assert loads == []  # no navigation: the page was never reloaded
     shot(page, "live-update-sidebar")

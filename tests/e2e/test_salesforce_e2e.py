@@ -34,15 +34,17 @@ def sign_in(page: Page, email: str) -> None:
     expect(page).not_to_have_url(re.compile(r"/signin/"))
 
 
-def consent_in_tab(tab: Page, username: str, *, screenshot: str | None = None) -> None:
-    """The emulator's Salesforce sign-in and consent pages."""
+def consent_in_tab(
+    tab: Page, username: str, *, screenshot: str | None = None, decision: str = "Allow"
+) -> None:
+    """The emulator's Salesforce sign-in and consent pages; ``decision`` is "Allow" or "Deny"."""
     tab.get_by_label("Username").select_option(username)
     tab.get_by_role("button", name="Log In").click()
-    allow = tab.get_by_role("button", name="Allow")
-    expect(allow).to_be_visible()
+    button = tab.get_by_role("button", name=decision)
+    expect(button).to_be_visible()
     if screenshot:
         shot(tab, screenshot, keep=True)
-    allow.click()
+    button.click()
 
 
 def start_connect(context, page: Page, username: str, *, screenshot: str | None = None) -> Page:
