@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from datetime import UTC, datetime
 from typing import Annotated
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
+from django.db import DataError
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
@@ -22,7 +25,25 @@ from . import ratelimit
 from .inbound import Sender, receive_message
 from .keys import api_key_authenticate
 
+logger = logging.getLogger(__name__)
+
 CHANNEL_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
+# H2: what the database cannot hold (PostgreSQL refuses NUL and unpaired surrogates; other C0
+# controls are refused too: no bridge sends them in a message, and they hide text on screen).
+# Tab, line feed and carriage return (CRLF line ends) stay.
+_FORBIDDEN_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+# H2: dates a conversation can be shown with (and a UTC conversion cannot overflow).
+EARLIEST_SENT_AT = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_SENT_AT = datetime(2200, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+def storable_text(value):
+    """Refuse control characters and unpaired surrogates (a 400 naming the field, never a 5xx)."""
+    if isinstance(value, str) and _FORBIDDEN_CHARACTERS.search(value):
+        raise ValueError(
+            "Remove control characters (other than tab and line breaks) and invalid characters."
+        )
+    return value
 
 
 class ApiError(Exception):
@@ -75,7 +96,7 @@ class SenderIn(Schema):
     @field_validator("name", "email", "phone", mode="before")
     @classmethod
     def _strip(cls, value):
-        return value.strip() if isinstance(value, str) else value
+        return storable_text(value).strip() if isinstance(value, str) else value
 
     @field_validator("email")
     @classmethod
@@ -121,7 +142,20 @@ class MessageIn(Schema):
     @field_validator("external_id", "text", mode="before")
     @classmethod
     def _strip(cls, value):
-        return value.strip() if isinstance(value, str) else value
+        return storable_text(value).strip() if isinstance(value, str) else value
+
+    @field_validator("sent_at")
+    @classmethod
+    def _storable_date(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            utc = value.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+14:00 is in year 0 in UTC
+            utc = None
+        if utc is None or not EARLIEST_SENT_AT <= utc <= LATEST_SENT_AT:
+            raise ValueError("Give a date between 1900 and 2200 (UTC).")
+        return utc
 
 
 class MessageOut(Schema):
@@ -179,6 +213,19 @@ def _http_error(request, exc: HttpError):
     if exc.status_code == 400 and detail.startswith("Cannot parse request body"):
         detail = "The body is not valid JSON."
     return _json(request, exc.status_code, {"detail": detail})
+
+
+@api.exception_handler(DataError)
+def _unstorable(request, exc: DataError):
+    # H2: a value the database refuses is the sender's mistake, not an outage: never the 503
+    # with Retry-After that a bridge would honour by resending forever. (Validation refuses
+    # every such value we know of first, naming its field; this is the last line.)
+    logger.warning("Inbound message refused by the database: %s", type(exc).__name__)
+    return _json(
+        request,
+        400,
+        {"detail": "Invalid input.", "errors": {"body": ["A value cannot be stored."]}},
+    )
 
 
 @api.exception_handler(NinjaValidationError)
