@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from inbox.models import Conversation, Message
+from workspace.emails import email_key
 from workspace.models import Workspace
 
 from .models import ApiKey, InboundMessage
@@ -44,11 +45,11 @@ class InboundResult:
 
 
 def contact_for_sender(*, workspace: Workspace, sender: Sender) -> Contact | None:
-    """The workspace's contact with this exact email (case aside, as Salesforce compares) or,
-    failing that, this exact phone; the oldest one where several match."""
+    """The workspace's contact with this email (the same identity: workspace.emails) or, failing
+    that, this exact phone; the oldest one where several match."""
     contacts = Contact.objects.filter(workspace=workspace).order_by("id")
     if sender.email:
-        found = contacts.filter(email__iexact=sender.email).first()
+        found = contacts.filter(email_key=email_key(sender.email)).first()
         if found is not None:
             return found
     if sender.phone:
@@ -59,7 +60,7 @@ def contact_for_sender(*, workspace: Workspace, sender: Sender) -> Contact | Non
 def _identities(sender: Sender) -> list[str]:
     names = []
     if sender.email:
-        names.append(f"email:{sender.email.lower()}")
+        names.append(f"email:{email_key(sender.email)}")
     if sender.phone:
         names.append(f"phone:{sender.phone}")
     return names

@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import F
 from django.db.models.functions import Upper
 
+from workspace.emails import email_key
 from workspace.models import Workspace
 
 PHONE_MAX_LENGTH = 40
@@ -24,6 +25,9 @@ class Contact(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="contacts")
     name = models.CharField(max_length=200)
     email = models.EmailField(max_length=254, blank=True)
+    # H1: the email's identity (workspace.emails.email_key), kept in step by save(); the inbound
+    # API finds a sender's contact by it. Text: IDNA can make a domain longer than typed.
+    email_key = models.TextField(blank=True, default="", editable=False)
     phone = models.CharField(max_length=PHONE_MAX_LENGTH, blank=True, validators=[phone_validator])
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -44,7 +48,15 @@ class Contact(models.Model):
             models.Index(fields=["workspace", "email"], name="contact_ws_email"),
             models.Index(F("workspace"), Upper("email"), name="contact_ws_email_upper"),
             models.Index(fields=["workspace", "phone"], name="contact_ws_phone"),
+            models.Index(fields=["workspace", "email_key"], name="contact_ws_email_key"),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs):
+        self.email_key = email_key(self.email)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "email" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "email_key"}
+        super().save(*args, **kwargs)

@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from .emails import email_key
 from .models import Invitation, Membership, Role, User, Workspace, WorkspaceEvent
 
 SALT = "workspace.invitation"
@@ -76,7 +77,7 @@ def invitation_create(
     inviter = Membership.objects.filter(workspace=workspace, user=invited_by).first()
     if role == Role.OWNER and (inviter is None or inviter.role != Role.OWNER):
         raise InvitationError("Only Owners may invite Owners.")
-    if Membership.objects.filter(workspace=workspace, user__email__iexact=email).exists():
+    if Membership.objects.filter(workspace=workspace, user__email_key=email_key(email)).exists():
         raise InvitationError(f"{email} is already a member of this workspace.")
     pending = Invitation.objects.filter(
         workspace=workspace, email=email, accepted_at__isnull=True, revoked_at__isnull=True
@@ -128,7 +129,7 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
     locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if not locked.is_pending or locked.nonce != invitation.nonce:
         raise InvitationError("This invitation link is no longer valid.")
-    if user.email.lower() != locked.email.lower():
+    if email_key(user.email) != email_key(locked.email):
         raise InvitationError(f"This invitation is for {locked.email}.")
     membership, _ = Membership.objects.get_or_create(
         workspace=locked.workspace, user=user, defaults={"role": locked.role}
@@ -143,7 +144,7 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
 @transaction.atomic
 def invitation_accept_new_account(*, invitation: Invitation, full_name: str, password: str) -> User:
     """Create the invited person's account with their chosen password, then accept."""
-    if User.objects.filter(email__iexact=invitation.email).exists():
+    if User.objects.filter(email_key=email_key(invitation.email)).exists():
         raise InvitationError("An account with this email exists: sign in to accept.")
     user = User.objects.create_user(
         email=invitation.email, password=password, full_name=full_name.strip()

@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .emails import email_key
+
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
@@ -32,6 +34,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     """A person who signs in with an email address and a password."""
 
     email = models.EmailField("email address", unique=True)
+    # H1: the email's identity (workspace.emails.email_key), kept in step by save(); "is this
+    # address someone's account" is asked of this column, never of email__iexact.
+    email_key = models.TextField(blank=True, default="", editable=False, db_index=True)
     full_name = models.CharField(max_length=150, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
@@ -45,6 +50,13 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.display_name
+
+    def save(self, *args, **kwargs):
+        self.email_key = email_key(self.email)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "email" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "email_key"}
+        super().save(*args, **kwargs)
 
     @property
     def display_name(self) -> str:

@@ -14,6 +14,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.text import slugify
 
+from .emails import email_key
 from .models import Membership, Role, User, Workspace
 
 
@@ -72,7 +73,7 @@ def workspace_create(*, name: str, owner_email: str, slug: str | None = None) ->
     else:
         slug = unique_slug(name)
     workspace = Workspace.objects.create(name=name, slug=slug)
-    owner = User.objects.filter(email__iexact=email).first()
+    owner = User.objects.filter(email_key=email_key(email)).first()
     if owner is None:
         owner = User.objects.create_user(email=email, password=None)  # unusable password
     Membership.objects.create(user=owner, workspace=workspace, role=Role.OWNER)

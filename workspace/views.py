@@ -18,6 +18,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .access import ADMIN_ROLES, OWNER_ROLES, workspace_view
+from .emails import email_key
 from .forms import (
     AcceptInvitationForm,
     GeneralSettingsForm,
@@ -206,12 +207,12 @@ def invitation_accept_view(request, token: str):
     invitation = invitation_from_token(token)
     if invitation is None:
         return render(request, "workspace/invitation_invalid.html", status=404)
-    has_account = User.objects.filter(email__iexact=invitation.email).exists()
+    has_account = User.objects.filter(email_key=email_key(invitation.email)).exists()
     context = {"invitation": invitation, "has_account": has_account}
     if has_account:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if request.user.email.lower() != invitation.email.lower():
+        if email_key(request.user.email) != email_key(invitation.email):
             context["wrong_user"] = True
             return render(request, "workspace/invitation_accept.html", context, status=403)
         if request.method == "POST":
