@@ -1,5 +1,6 @@
 """Outgoing webhook URLs: https only, never to a loopback, private, link-local or metadata
-address, checked when saved and again (on the resolved addresses) at every delivery.
+address (nor an IPv6 address that wraps one: 6to4, Teredo, NAT64), checked when saved and again
+(on the resolved addresses) at every delivery.
 ``WEBHOOK_ALLOW_PRIVATE_URLS`` lifts both rules for demos and tests."""
 
 from __future__ import annotations
@@ -19,9 +20,26 @@ class UnresolvableWebhookHost(UnsafeWebhookUrl):
     """The host name does not resolve (maybe for now): a delivery retries."""
 
 
-def _forbidden(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+# H5: IPv6 prefixes that carry an IPv4 address a gateway connects to; the IPv4 must pass too.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# RFC 8215's local-use NAT64 prefix: whatever it embeds is the operator's own network.
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses a 6to4 (2002::/16), Teredo (2001::/32) or NAT64 (64:ff9b::/96)
+    address reaches; [] for other addresses."""
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    if ip.teredo is not None:
+        server, client = ip.teredo
+        return [server, client]
+    if ip in _NAT64:
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    return []
+
+
+def _not_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return (
         ip.is_private
         or ip.is_loopback
@@ -31,6 +49,19 @@ def _forbidden(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         or ip.is_unspecified
         or not ip.is_global
     )
+
+
+def _forbidden(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip in _NAT64:
+            # Where DNS64 answers for IPv4-only hosts, this is how every public receiver looks;
+            # the wrapped IPv4 is the destination (Python counts all of ::/8 as reserved).
+            ip = _embedded_ipv4(ip)[0]
+        elif ip in _LOCAL_NAT64 or any(_not_public(inner) for inner in _embedded_ipv4(ip)):
+            return True
+    return _not_public(ip)
 
 
 def check_webhook_url(url: str, *, resolve: bool = True) -> list[str]:
