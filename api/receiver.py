@@ -3,8 +3,9 @@
     python -m api.receiver --port 8025 --secret-file var/demo_webhook_secret
 
 Standalone (standard library only, no Django): it shows what a real receiver does. It checks the
-``X-Inbox-Signature`` (HMAC-SHA256 of ``"<timestamp>.<body>"``), rejects a timestamp more than
-5 minutes away (replays), and drops repeats by ``X-Inbox-Delivery`` (deliveries are at least once).
+``X-Inbox-Signature`` (HMAC-SHA256 of ``"<timestamp>.<delivery id>.<body>"``), rejects a timestamp
+more than 5 minutes away (replays), and drops repeats by ``X-Inbox-Delivery`` (deliveries are at
+least once; the id is signed, so a replay under a new id fails the signature).
 """
 
 from __future__ import annotations
@@ -23,14 +24,17 @@ from pathlib import Path
 REPLAY_WINDOW_SECONDS = 300
 
 
-def signature_ok(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
+def signature_ok(
+    secret: str, timestamp: str, delivery_id: str, body: bytes, signature: str
+) -> bool:
     try:
         if abs(time.time() - int(timestamp)) > REPLAY_WINDOW_SECONDS:
             return False
     except (TypeError, ValueError):
         return False
-    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return hmac.compare_digest("v1=" + expected.hexdigest(), signature or "")
+    signed = f"{timestamp}.{delivery_id}.".encode() + body
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return hmac.compare_digest("v2=" + expected, signature or "")
 
 
 class State:
@@ -83,9 +87,11 @@ def make_handler(state: State):
             if fail:
                 self._answer(503)
                 return
-            if not signature_ok(
+            delivery = self.headers.get("X-Inbox-Delivery", "")
+            if not delivery or not signature_ok(
                 state.secret,
                 self.headers.get("X-Inbox-Timestamp", ""),
+                delivery,
                 body,
                 self.headers.get("X-Inbox-Signature", ""),
             ):
@@ -93,7 +99,6 @@ def make_handler(state: State):
                     state.bad_signatures += 1
                 self._answer(401)
                 return
-            delivery = self.headers.get("X-Inbox-Delivery", "")
             with state.lock:
                 repeat = delivery in state.seen
                 state.seen.add(delivery)

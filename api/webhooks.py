@@ -47,23 +47,34 @@ def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
-def sign(secret: str, timestamp: int | str, body: bytes) -> str:
-    """``v1=`` + hex HMAC-SHA256 of ``"<timestamp>.<body>"`` under the workspace's secret."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return "v1=" + mac.hexdigest()
+def sign(secret: str, timestamp: int | str, delivery_id: str, body: bytes) -> str:
+    """``v2=`` + hex HMAC-SHA256 of ``"<timestamp>.<delivery id>.<body>"`` under the secret.
+
+    H4: the delivery id is signed too: receivers drop repeats by it, so a captured delivery
+    replayed under a new id must fail the check (v1 signed only the timestamp and body).
+    """
+    signed = f"{timestamp}.{delivery_id}.".encode() + body
+    return "v2=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
 def verify(
-    secret: str, timestamp: str, body: bytes, signature: str, *, now: float | None = None
+    secret: str,
+    timestamp: str,
+    delivery_id: str,
+    body: bytes,
+    signature: str,
+    *,
+    now: float | None = None,
 ) -> bool:
-    """What a receiver does: the signature matches and the timestamp is within 5 minutes."""
+    """What a receiver does: the signature (over timestamp, delivery id and body) matches and
+    the timestamp is within 5 minutes; then it drops a delivery id it has seen."""
     try:
         age = abs((now if now is not None else time.time()) - int(timestamp))
     except (TypeError, ValueError):
         return False
     if age > REPLAY_WINDOW_SECONDS:
         return False
-    return hmac.compare_digest(sign(secret, timestamp, body), signature or "")
+    return hmac.compare_digest(sign(secret, timestamp, delivery_id, body), signature or "")
 
 
 def reply_payload(message, delivery_id) -> dict:
@@ -235,7 +246,7 @@ def attempt(delivery: WebhookDelivery, session: requests.Session | None = None) 
         EVENT_HEADER: EVENT,
         DELIVERY_HEADER: str(delivery.pk),
         TIMESTAMP_HEADER: timestamp,
-        SIGNATURE_HEADER: sign(endpoint.secret, timestamp, body),
+        SIGNATURE_HEADER: sign(endpoint.secret, timestamp, str(delivery.pk), body),
     }
     http = session or requests
     url = endpoint.url

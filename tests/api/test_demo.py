@@ -67,10 +67,10 @@ def test_o7_seed_demo_points_acme_replies_at_the_receiver_with_a_kept_secret(tmp
 def test_o7_receiver_checks_the_signature_and_the_replay_window():
     body = b'{"a":1}'
     now = str(int(time.time()))
-    assert demo_receiver.signature_ok("s", now, body, webhooks.sign("s", now, body))
-    assert not demo_receiver.signature_ok("s", now, body, webhooks.sign("t", now, body))
+    assert demo_receiver.signature_ok("s", now, "d1", body, webhooks.sign("s", now, "d1", body))
+    assert not demo_receiver.signature_ok("s", now, "d1", body, webhooks.sign("t", now, "d1", body))
     old = str(int(time.time()) - 301)
-    assert not demo_receiver.signature_ok("s", old, body, webhooks.sign("s", old, body))
+    assert not demo_receiver.signature_ok("s", old, "d1", body, webhooks.sign("s", old, "d1", body))
 
 
 def _free_port() -> int:
@@ -114,7 +114,7 @@ def test_o7_receiver_process_prints_a_signed_reply_once(acme, agent, conversatio
             headers={
                 "X-Inbox-Delivery": str(delivery.pk),
                 "X-Inbox-Timestamp": ts,
-                "X-Inbox-Signature": webhooks.sign("whsec_demo", ts, body),
+                "X-Inbox-Signature": webhooks.sign("whsec_demo", ts, str(delivery.pk), body),
             },
             timeout=5,
         )

@@ -79,12 +79,12 @@ def test_o6_delivery_is_signed_and_carries_the_message_and_channel_ids(
     assert headers["content-type"] == "application/json"
     timestamp = headers["x-inbox-timestamp"]
     assert abs(int(timestamp) - time.time()) < 30
-    assert webhooks.verify(WEBHOOK_SECRET, timestamp, request["body"], headers["x-inbox-signature"])
+    delivery_id = headers["x-inbox-delivery"]
+    signature = headers["x-inbox-signature"]
+    assert webhooks.verify(WEBHOOK_SECRET, timestamp, delivery_id, request["body"], signature)
+    assert not webhooks.verify("another-secret", timestamp, delivery_id, request["body"], signature)
     assert not webhooks.verify(
-        "another-secret", timestamp, request["body"], headers["x-inbox-signature"]
-    )
-    assert not webhooks.verify(
-        WEBHOOK_SECRET, timestamp, request["body"] + b" ", headers["x-inbox-signature"]
+        WEBHOOK_SECRET, timestamp, delivery_id, request["body"] + b" ", signature
     )
     payload = json.loads(request["body"])
     assert payload["delivery_id"] == str(delivery.pk)
@@ -104,9 +104,9 @@ def test_o6_delivery_is_signed_and_carries_the_message_and_channel_ids(
 def test_o6_signature_outside_the_five_minute_replay_window_is_rejected():
     body = b'{"x":1}'
     ts = str(int(time.time()) - 301)
-    assert not webhooks.verify("s", ts, body, webhooks.sign("s", ts, body))
+    assert not webhooks.verify("s", ts, "d", body, webhooks.sign("s", ts, "d", body))
     ts = str(int(time.time()) - 299)
-    assert webhooks.verify("s", ts, body, webhooks.sign("s", ts, body))
+    assert webhooks.verify("s", ts, "d", body, webhooks.sign("s", ts, "d", body))
 
 
 @pytest.mark.django_db
