@@ -224,6 +224,7 @@ class Stack:
             "SALESFORCE_CLIENT_ID": self.emulator.client_id,
             "SALESFORCE_CLIENT_SECRET": self.emulator.client_secret,
             "SALESFORCE_CALLBACK_URL": f"{self.base}/integrations/salesforce/callback/",
+            "SITE_URL": self.base,
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "PYTHONPATH": str(ROOT),
             **self.extra_env,

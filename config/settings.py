@@ -194,8 +194,20 @@ vars().update(
 if env.str("EMAIL_FILE_PATH", default=""):
     EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Team Inbox <no-reply@localhost>")
-# Links in emails and in `createworkspace`'s output start with this (no request to build them from).
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# H3: every emailed or callback link (invitations, password resets, `createworkspace`'s link,
+# the OAuth callback) starts with this, never with the request's Host header. Required without
+# DEBUG; with DEBUG and no value, links follow the request (workspace.site.site_url).
+SITE_URL = env.str("SITE_URL", default="").rstrip("/")
+if not DEBUG and not (
+    urlsplit(SITE_URL).scheme in ("http", "https") and urlsplit(SITE_URL).hostname
+):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "SITE_URL is not set (or is not an http(s) URL). Set it to the product's public address, "
+        "for example https://inbox.example.com: emailed links and the Salesforce callback are "
+        "built from it. Or set DEBUG=1 for a local development run."
+    )
 # Set-password links from `createworkspace` and password reset: valid 3 days (Django's default).
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
 INVITATION_MAX_AGE = env.int("INVITATION_MAX_AGE", default=7 * 24 * 3600)

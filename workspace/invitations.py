@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from .emails import email_key
 from .models import Invitation, Membership, Role, User, Workspace, WorkspaceEvent
+from .site import site_url
 
 SALT = "workspace.invitation"
 
@@ -27,8 +28,9 @@ def invitation_token(invitation: Invitation) -> str:
 
 
 def invitation_url(invitation: Invitation, base_url: str | None = None) -> str:
+    """The emailed link: on ``base_url`` (the view's ``site_url(request)``), else SITE_URL."""
     path = reverse("invitation_accept", kwargs={"token": invitation_token(invitation)})
-    return f"{(base_url or settings.SITE_URL).rstrip('/')}{path}"
+    return f"{(base_url or site_url()).rstrip('/')}{path}"
 
 
 def invitation_from_token(token: str) -> Invitation | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -16,6 +15,7 @@ from django.utils.text import slugify
 
 from .emails import email_key
 from .models import Membership, Role, User, Workspace
+from .site import site_url
 
 
 class WorkspaceSetupError(ValueError):
@@ -39,7 +39,7 @@ def set_password_url(user: User) -> str:
             "token": default_token_generator.make_token(user),
         },
     )
-    return f"{settings.SITE_URL}{path}"
+    return f"{site_url()}{path}"
 
 
 def unique_slug(name: str) -> str:

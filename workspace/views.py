@@ -38,6 +38,7 @@ from .invitations import (
 from .middleware import database_unavailable_response
 from .models import Invitation, Membership, Role, User, WorkspaceEvent
 from .roles import change_role
+from .site import site_url
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ def _members_page(request, *, invite_form=None, status=200):
 
 
 def _base_url(request) -> str:
-    return request.build_absolute_uri("/").rstrip("/")
+    return site_url(request)
 
 
 @require_POST
@@ -268,6 +269,8 @@ class ThrottledPasswordResetView(auth_views.PasswordResetView):
             )
             response["Retry-After"] = "3600"
             return response
+        # H3: the reset link starts with SITE_URL, not the Host header (the template's site_url).
+        self.extra_email_context = {"site_url": site_url(self.request)}
         email = form.cleaned_data["email"].strip().lower()
         digest = hashlib.sha256(email.encode()).hexdigest()
         if not _count_within_hour(f"pwreset-email:{digest}", self.EMAILS_PER_ADDRESS_PER_HOUR):

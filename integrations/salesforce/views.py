@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from workspace.access import ADMIN_ROLES, workspace_view
+from workspace.site import site_url
 
 from . import connection as service
 from . import live, pending, selectors, services
@@ -96,8 +97,9 @@ def connect(request):
         service.check_can_connect(workspace)
         if not form.is_valid():
             return _render_manage(request, form=form, status=422 if request.htmx else 400)
-        redirect_uri = settings.SALESFORCE_CALLBACK_URL or request.build_absolute_uri(
-            reverse("salesforce_oauth:callback")
+        # H3: SALESFORCE_CALLBACK_URL, else SITE_URL: never the request's Host header.
+        redirect_uri = settings.SALESFORCE_CALLBACK_URL or (
+            site_url(request) + reverse("salesforce_oauth:callback")
         )
         url = pending.start_connect(
             session=request.session,
