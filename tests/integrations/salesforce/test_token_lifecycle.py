@@ -346,7 +346,7 @@ def test_t8_no_secret_key_without_debug_refuses_to_start(tmp_path):
     ok = subprocess.run(  # noqa: S603
         [sys.executable, "-c", "import django; django.setup()"],
         cwd=ROOT,
-        env={**env, "SECRET_KEY": "x" * 60},
+        env={**env, "SECRET_KEY": "x" * 60, "SITE_URL": "https://inbox.example.com"},
         capture_output=True,
         text=True,
         timeout=60,
