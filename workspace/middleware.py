@@ -41,6 +41,15 @@ def _now() -> float:
     return time.time()
 
 
+def record_sign_in(sender, request, user, **kwargs) -> None:
+    """H6: the session's clocks start at sign-in (``user_logged_in``), not at the first request
+    after it: otherwise a session left unused after sign-in would get its timeouts late."""
+    if request is not None and hasattr(request, "session"):
+        now = _now()
+        request.session[SessionTimeoutMiddleware.STARTED] = now
+        request.session[SessionTimeoutMiddleware.SEEN] = now
+
+
 class SessionTimeoutMiddleware:
     """Signed-in sessions end after an absolute and an idle timeout (T8).
 
@@ -63,7 +72,7 @@ class SessionTimeoutMiddleware:
             now = _now()
             started = request.session.get(self.STARTED)
             seen = request.session.get(self.SEEN) or started
-            if started is None:
+            if started is None:  # signed in before H6 recorded sign-ins: count from now
                 request.session[self.STARTED] = request.session[self.SEEN] = now
             elif now - started > settings.SESSION_ABSOLUTE_TIMEOUT:
                 return self._sign_out(request, "Your session has ended: please sign in again.")
