@@ -19,7 +19,7 @@ RUN_ENV = DEBUG=0 SECURE_COOKIES=0 SECURE_HSTS_SECONDS=0 \
 	EMAIL_URL=consolemail:// SITE_URL=http://127.0.0.1:$(PORT) WEBHOOK_ALLOW_PRIVATE_URLS=1 \
 	SALESFORCE_PUBSUB_URL=http://127.0.0.1:$(PUBSUB_PORT)
 
-.PHONY: proto run receiver test lint test-suite install install-test browser bench bench-live bench-scale load load-inbound soak bench-phones clean
+.PHONY: proto run receiver var-secrets test lint test-suite install install-test browser bench bench-live bench-scale load load-inbound soak bench-phones clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (found $$($(PYTHON) --version))."; exit 1; }
@@ -43,10 +43,13 @@ proto: $(VENV)/.installed
 	$(PY) -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. \
 	  salesforce_pubsub/pubsub_api.proto
 
-var/secret_key var/field_key: | $(VENV)/.installed
-	mkdir -p var
-	test -s var/secret_key || $(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > var/secret_key
-	test -s var/field_key || $(PY) -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())" > var/field_key
+# H8: the demo's keys are for their owner only (0600 in a 0700 folder), earlier ones made 0644 too.
+var/secret_key var/field_key: var-secrets
+var-secrets: | $(VENV)/.installed
+	@mkdir -p var && chmod 700 var
+	@test -s var/secret_key || (umask 077 && $(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > var/secret_key)
+	@test -s var/field_key || (umask 077 && $(PY) -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())" > var/field_key)
+	@chmod 600 var/secret_key var/field_key
 
 run: $(VENV)/.installed var/secret_key var/field_key
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
