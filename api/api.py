@@ -61,8 +61,19 @@ class ApiKeyAuth(HttpBearer):
     then the per-key rate, then the body's type and size, all before the body is parsed."""
 
     def authenticate(self, request: HttpRequest, token: str):
+        # H7: an address that keeps sending wrong keys is slowed down before any look-up.
+        address = request.META.get("REMOTE_ADDR", "")
+        wait = ratelimit.failed_key_wait(address)
+        if wait is not None:
+            raise ApiError(
+                429,
+                f"Too many requests with a wrong API key from this address (limit "
+                f"{settings.API_FAILED_KEYS_PER_MINUTE} a minute). Retry in {wait} s.",
+                {"Retry-After": str(wait)},
+            )
         key = api_key_authenticate(token)
         if key is None:
+            ratelimit.record_failed_key(address)
             return None
         slug = (request.resolver_match.kwargs if request.resolver_match else {}).get("slug")
         if slug != key.workspace.slug:

@@ -1,5 +1,7 @@
 """The built-in contact-details panel: proves the lazy sidebar works with no integration."""
 
+from workspace.emails import mailto_url
+
 from .panels import render_panel_page
 from .registry import SidebarPanel, register_panel
 
@@ -10,7 +12,7 @@ def render_contact_details(request, contact):
         request,
         contact,
         "integrations/panels/contact_details.html",
-        {"open_conversations": open_conversations},
+        {"open_conversations": open_conversations, "mailto": mailto_url(contact.email)},
         title="Contact",
     )
 

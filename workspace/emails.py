@@ -10,6 +10,7 @@ after NFC. Databases' case-insensitive matches are not used for identity: Postgr
 from __future__ import annotations
 
 import unicodedata
+from urllib.parse import quote
 
 import idna
 
@@ -41,3 +42,16 @@ def email_key(address: str) -> str:
         return unicodedata.normalize("NFC", address).translate(_ASCII_LOWER)
     local = local.lower() if local.isascii() else unicodedata.normalize("NFC", local)
     return f"{local}@{_domain_key(domain)}"
+
+
+def mailto_url(address: str) -> str | None:
+    """A ``mailto:`` link that can only address ``address`` (H7), or None when none is offered.
+
+    A quoted local part (``"x?cc=a@b&body=..."@example.com``) is a valid address whose characters
+    would become mailto headers: no link for it. Otherwise every character outside the RFC 6068
+    safe set is percent-encoded, so nothing in the address reads as ``?``, ``&`` or ``#``.
+    """
+    address = (address or "").strip()
+    if not address or address.startswith('"') or any(ord(ch) < 0x21 for ch in address):
+        return None
+    return "mailto:" + quote(address, safe="@!$'()*+,;=-._~")

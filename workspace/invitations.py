@@ -118,6 +118,14 @@ def invitation_resend(*, invitation: Invitation, actor, base_url: str | None = N
 
 
 def invitation_revoke(*, invitation: Invitation, actor) -> Invitation:
+    """Revoke a pending invitation; an Owner's invitation only by an Owner (H7)."""
+    if (
+        invitation.role == Role.OWNER
+        and not Membership.objects.filter(
+            workspace=invitation.workspace, user=actor, role=Role.OWNER
+        ).exists()
+    ):
+        raise InvitationError("Only Owners may revoke Owners' invitations.")
     if invitation.accepted_at is None and invitation.revoked_at is None:
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])

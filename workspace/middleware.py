@@ -1,6 +1,7 @@
 """Request-wide rules: a friendly 503 when the database is down; session timeouts (T8)."""
 
 import logging
+import re
 import time
 
 from django.conf import settings
@@ -35,6 +36,45 @@ class DatabaseUnavailableMiddleware:
             logger.error("Database unavailable: %s", type(exception).__name__)
             return database_unavailable_response()
         return None
+
+
+# H7: bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) in UTF-8. A
+# right-to-left override in a name ("invoice\u202Efdp.exe") makes the page show text in another
+# order than it is stored; right-to-left scripts display correctly without them.
+_BIDI_CONTROLS = re.compile(rb"\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]")
+
+
+class BidiControlMiddleware:
+    """H7: pages never carry bidi control characters, wherever a name (ours, a customer's or
+    Salesforce's) is shown: removed from every HTML response, so text shows in stored order."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            not response.streaming
+            and response.get("Content-Type", "").startswith("text/html")
+            and _BIDI_CONTROLS.search(response.content)
+        ):
+            response.content = _BIDI_CONTROLS.sub(b"", response.content)
+            if response.has_header("Content-Length"):
+                response["Content-Length"] = str(len(response.content))
+        return response
+
+
+class PermissionsPolicyMiddleware:
+    """H7: browser features the product never uses are off for it (settings.PERMISSIONS_POLICY)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if settings.PERMISSIONS_POLICY:
+            response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
+        return response
 
 
 def _now() -> float:

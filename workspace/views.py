@@ -197,6 +197,8 @@ def invitation_resend_view(request, pk: int):
 @workspace_view(roles=ADMIN_ROLES)
 def invitation_revoke_view(request, pk: int):
     invitation = _invitation(request, pk)
+    if invitation.role == Role.OWNER and not request.membership.is_owner:
+        raise PermissionDenied("Only Owners may revoke Owners' invitations.")  # H7
     invitation_revoke(invitation=invitation, actor=request.user)
     messages.success(request, f"Invitation to {invitation.email} revoked.")
     return redirect("workspace:members", slug=request.workspace.slug)

@@ -139,6 +139,7 @@ def _production_env(**extra) -> dict:
         ALLOWED_HOSTS="inbox.example.com",
         SECURE_SSL_REDIRECT="1",
         SECURE_HSTS_PRELOAD="1",
+        TRUSTED_PROXY_COUNT="1",  # README: behind one TLS-terminating proxy (H7)
         FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode(),
         SALESFORCE_CLIENT_ID="3MVG9production-client-id",
         SALESFORCE_CLIENT_SECRET=secrets.token_hex(32),
