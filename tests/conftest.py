@@ -33,7 +33,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
 @pytest.fixture(autouse=True)
 def _settings(settings):
     settings.FIELD_ENCRYPTION_KEY = [TEST_FIELD_KEY]
-    # Webhook receivers in tests listen on loopback over http (DECISIONS: the suite sets it).
+    # Webhook receivers in tests listen on loopback over http (docs/decisions.md: the suite sets it).
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
     settings.SECURE_COOKIES = False
     settings.SESSION_COOKIE_SECURE = False

@@ -104,7 +104,7 @@ def test_sign_in_next_to_a_foreign_host_is_ignored(client, owner, acme):
     assert "evil.example.com" not in response["Location"]
 
 
-# --- the Connect form's login host (S2, DECISIONS.md "Login host per connection") ---------------
+# --- the Connect form's login host (S2, docs/decisions.md "Login host per connection") -------
 FOREIGN_HOSTS = [
     "https://evil.example.com",
     "https://login.salesforce.com.evil.example.com",

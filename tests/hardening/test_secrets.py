@@ -167,6 +167,6 @@ def test_secrets_never_in_oauth_error_messages(sf, connection):
 
 
 def test_secrets_oauth_libraries_never_log_at_debug():
-    """DECISIONS.md: at DEBUG, oauthlib and requests_oauthlib print token bodies and the secret."""
+    """docs/decisions.md: at DEBUG, oauthlib and requests_oauthlib print token bodies and the secret."""
     for name in ("oauthlib", "requests_oauthlib", "requests_oauthlib.oauth2_session"):
         assert logging.getLogger(name).getEffectiveLevel() >= logging.INFO, name

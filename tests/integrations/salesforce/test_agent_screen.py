@@ -277,7 +277,7 @@ def test_u7_get_on_a_reply_url_leads_back_to_the_conversation(client, agent, con
     client_for(client, agent)
     url = reverse("inbox:reply", args=["acme", conversation.pk])
     response = client.get(url)
-    assert response.status_code == 405  # DECISIONS: 405 for everyone
+    assert response.status_code == 405  # docs/decisions.md: 405 for everyone
     back = reverse("inbox:detail", args=["acme", conversation.pk])
     assert f'href="{back}"'.encode() in response.content
 

@@ -207,7 +207,7 @@ def test_s11_lookups_never_write(connection, sf):
 
 
 def test_invalid_relationship_field_is_dropped_and_the_lookup_retried(connection, sf):
-    """DECISIONS: a chosen field Salesforce no longer knows is dropped; relationships too."""
+    """docs/decisions.md: a chosen field Salesforce no longer knows is dropped; relationships too."""
     connection.field_names = [*connection.field_names, "Region__r.Name"]
     connection.save()
     assert find_contact(connection, email="jane.cooper@northwind.example").primary is not None
