@@ -5,7 +5,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from integrations.salesforce.crypto import key_configured
+from core.encryption import key_configured
 from workspace.access import ADMIN_ROLES, workspace_view
 
 from .forms import ApiKeyForm, WebhookForm

@@ -6,7 +6,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from api.models import WebhookDelivery
 from api.webhooks import retry_now
-from contacts.keyset import AFTER, BEFORE, InvalidCursor, page_links
+from core.keyset import AFTER, BEFORE, InvalidCursor, page_links
 from integrations.panels import sidebar_panels
 from workspace.access import workspace_view
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from core.encryption import key_configured
 from workspace.models import Workspace
 
 from . import oauth, services
 from .client import SalesforceClient
-from .crypto import key_configured
 from .describe import field_meta_from_describe
 from .errors import (
     AlreadyConnected,

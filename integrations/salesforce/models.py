@@ -6,9 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from core.encryption import EncryptedTextField
 from workspace.models import Workspace
-
-from .crypto import EncryptedTextField
 
 DEFAULT_FIELDS = [
     "Name",

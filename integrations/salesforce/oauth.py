@@ -16,6 +16,8 @@ from django.conf import settings
 from oauthlib.oauth2 import InvalidGrantError, OAuth2Error
 from requests_oauthlib import OAuth2Session
 
+from core.hosts import is_loopback_host
+
 from .errors import NotConfigured, OAuthFailed, ReconnectNeeded, Unavailable
 
 logger = logging.getLogger(__name__)
@@ -45,7 +47,6 @@ SALESFORCE_DOMAINS = (
     "salesforce.mil",
     "sfcrmproducts.cn",
 )
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
@@ -135,8 +136,8 @@ def _trusted_url(url: object, *, login_url: str, what: str, detail: str) -> str:
         parts, host = urlsplit(""), ""
     login_host = (urlsplit(login_url).hostname or "").lower()
     if (
-        host in LOOPBACK_HOSTS
-        and login_host in LOOPBACK_HOSTS
+        is_loopback_host(host)
+        and is_loopback_host(login_host)
         and parts.scheme in ("http", "https")
     ):
         return str(url)
