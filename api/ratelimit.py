@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-import time
-
 from django.conf import settings
-from django.core.cache import cache
 
-logger = logging.getLogger(__name__)
+from core.cache import count_in_window
+
 WINDOW_SECONDS = 60
 
 
@@ -17,17 +14,7 @@ def hit(key_id: int) -> int | None:
     limit = settings.API_RATE_LIMIT_PER_MINUTE
     if limit <= 0:
         return None
-    now = time.time()
-    window = int(now // WINDOW_SECONDS)
-    cache_key = f"api-rate:{key_id}:{window}"
-    try:
-        count = 1 if cache.add(cache_key, 1, WINDOW_SECONDS + 5) else cache.incr(cache_key)
-    except ValueError:  # expired between add and incr
-        cache.set(cache_key, 1, WINDOW_SECONDS + 5)
-        count = 1
-    except Exception:  # a cache outage must not stop customer messages
-        logger.warning("API rate limit not applied: the cache is unavailable")
+    count, seconds_left = count_in_window(f"api-rate:{key_id}", seconds=WINDOW_SECONDS)
+    if count is None or count <= limit:  # a cache outage must not stop customer messages
         return None
-    if count <= limit:
-        return None
-    return max(1, int((window + 1) * WINDOW_SECONDS - now + 0.999))
+    return max(1, int(seconds_left + 0.999))

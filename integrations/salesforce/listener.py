@@ -31,8 +31,10 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
 
+from core.cache import CacheLock
+
 from . import live, selectors, services, tokens
-from .caching import cache_call, live_key
+from .caching import live_key
 from .errors import ReconnectNeeded, SalesforceError
 from .models import SalesforceConnection
 from .pubsub import (
@@ -85,20 +87,19 @@ class Lease:
     def __init__(self, owner: str) -> None:
         self.owner = owner
 
+    def _lock(self, connection_id: int) -> CacheLock:
+        return CacheLock(
+            live_key(connection_id, "lease"),
+            seconds=settings.SALESFORCE_LISTENER_LEASE_SECONDS,
+            owner=self.owner,
+        )
+
     def hold(self, connection_id: int) -> bool:
         """Take or renew the lease; False when another listener holds it."""
-        key, seconds = live_key(connection_id, "lease"), settings.SALESFORCE_LISTENER_LEASE_SECONDS
-        if cache_call("add", key, self.owner, seconds, default=False):
-            return True
-        if cache_call("get", key) == self.owner:
-            cache_call("set", key, self.owner, seconds)
-            return True
-        return False
+        return self._lock(connection_id).renew()
 
     def release(self, connection_id: int) -> None:
-        key = live_key(connection_id, "lease")
-        if cache_call("get", key) == self.owner:
-            cache_call("delete", key)
+        self._lock(connection_id).release()
 
 
 # --- one topic of one connection --------------------------------------------------------------
