@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "csp",
     "axes",
     "ninja",
+    "demo",
     "workspace",
     "contacts",
     "inbox",

@@ -78,6 +78,7 @@ def world(acme, globex, owner, manager, agent, outsider, conversation, contact):
         "slug": "acme",
         "contacts": contact.pk,
         "inbox": conversation.pk,
+        "deliveries": conversation.pk,  # a reply's retry, served by api beside its conversation
         "workspace": Membership.objects.get(user=agent, workspace=acme).pk,
         "panel": "salesforce",
         # Issue 14: an API key; <pk> of an invitation route reuses "workspace" (a 404 or 403 either way).
