@@ -16,8 +16,8 @@ from integrations.salesforce import lookup
 from integrations.salesforce.client import SalesforceClient
 from integrations.salesforce.lookup import find_contact
 from integrations.salesforce.matching import MatchValues
+from salesforce_emulator.demo_names import ACME_ORG_ID
 from tests.conftest import client_for
-from tests.integrations.salesforce.conftest import ACME_ORG_ID
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}

@@ -12,8 +12,8 @@ from integrations.salesforce import oauth
 from integrations.salesforce.models import SalesforceConnection
 from integrations.salesforce.pending import PENDING_SESSION_KEY
 from tests.conftest import PASSWORD, client_for
-from tests.integrations.salesforce.conftest import consent
 from tests.integrations.salesforce.flow import callback, connect_url, manage_url, start
+from tests.salesforce_support import consent
 from workspace.models import Membership, Role
 
 pytestmark = pytest.mark.django_db

@@ -15,8 +15,8 @@ from integrations.salesforce import oauth
 from integrations.salesforce.errors import SalesforceError
 from integrations.salesforce.lookup import find_contact
 from integrations.salesforce.models import SalesforceConnection
+from salesforce_emulator.demo_names import ACME_ORG_ID
 from tests.conftest import client_for
-from tests.integrations.salesforce.conftest import ACME_ORG_ID
 from tests.integrations.salesforce.flow import connect_via_views, disconnect_url, manage_url
 
 pytestmark = pytest.mark.django_db
