@@ -14,7 +14,7 @@ from workspace.access import workspace_view
 from .forms import ContactForm
 from .models import Contact
 from .phones import e164
-from .selectors import PAGE_SIZE, contact_page, list_params  # noqa: F401 (PAGE_SIZE re-exported)
+from .selectors import contact_page, list_params
 
 
 @require_GET

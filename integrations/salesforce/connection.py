@@ -65,14 +65,6 @@ def check_can_connect(workspace: Workspace) -> None:
         )
 
 
-def _revoke_quietly(login_url: str, token: str) -> None:
-    """Best effort: tokens the product will not keep are revoked at once."""
-    try:
-        oauth.revoke(login_url=login_url, token=token)
-    except SalesforceError as exc:
-        logger.warning("Could not revoke an unused Salesforce token: %s", exc.detail)
-
-
 IMMEDIATE_EXPIRY_MESSAGE = (
     "Salesforce issued a refresh token that it refused at once, so this connection would stop "
     "working when the first session expires. The app's refresh token policy is probably "
@@ -111,7 +103,7 @@ def complete_connect(*, pending: PendingConnect, workspace: Workspace, user, cod
         tokens = _probe_refresh(pending.login_url, tokens)
         return _verify_and_save(pending=pending, workspace=workspace, user=user, tokens=tokens)
     except Exception as exc:
-        _revoke_quietly(pending.login_url, tokens.refresh_token)
+        oauth.revoke_quietly(login_url=pending.login_url, token=tokens.refresh_token)
         if isinstance(exc, SalesforceError):
             raise
         logger.exception("Salesforce connect failed after the code exchange")

@@ -110,7 +110,6 @@ class TopicStream(threading.Thread):
         super().__init__(name=f"sf-listen-{connection_id}-{topic}", daemon=True)
         self.connection_id, self.topic, self.pubsub_url = connection_id, topic, pubsub_url
         self.state, self.reason = live.State.STARTING, "Subscribing."
-        self.events_seen = 0
         self._halt = threading.Event()
         self._subscriber: Subscriber | None = None
         self._backoff = BACKOFF_FIRST
@@ -221,7 +220,6 @@ class TopicStream(threading.Thread):
         received = datetime.now(tz=UTC)
         if batch.events:
             invalidate(connection, batch.events)
-            self.events_seen += len(batch.events)
             newest = batch.events[-1]
             services.save_replay_position(
                 connection.pk,

@@ -9,6 +9,8 @@ from django.utils import timezone
 from core.encryption import EncryptedTextField
 from workspace.models import Workspace
 
+from .related import RELATED
+
 DEFAULT_FIELDS = [
     "Name",
     "Email",
@@ -37,11 +39,7 @@ DEFAULT_FIELD_META = {
 
 # R1: related lists in the Contact lookup, by child relationship name, with their objects.
 RELATED_LISTS = {
-    "Cases": {"label": "Open cases", "objects": ("Case",)},
-    "OpportunityContactRoles": {
-        "label": "Open opportunities",
-        "objects": ("OpportunityContactRole", "Opportunity"),
-    },
+    name: {"label": related.label, "objects": related.objects} for name, related in RELATED.items()
 }
 
 

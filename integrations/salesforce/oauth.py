@@ -18,7 +18,7 @@ from requests_oauthlib import OAuth2Session
 
 from core.hosts import is_loopback_host
 
-from .errors import NotConfigured, OAuthFailed, ReconnectNeeded, Unavailable
+from .errors import NotConfigured, OAuthFailed, ReconnectNeeded, SalesforceError, Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -265,6 +265,14 @@ def revoke(*, login_url: str, token: str) -> None:
             f"Salesforce did not confirm the revocation (HTTP {response.status_code}).",
             detail=f"revoke_{response.status_code}",
         )
+
+
+def revoke_quietly(*, login_url: str, token: str) -> None:
+    """Best effort: tokens the product will not keep are revoked at once (a failure is logged)."""
+    try:
+        revoke(login_url=login_url, token=token)
+    except SalesforceError as exc:
+        logger.warning("Could not revoke an unused Salesforce token: %s", exc.detail)
 
 
 def fetch_identity(*, identity_url: str, access_token: str) -> dict:

@@ -172,7 +172,7 @@ def _save_refreshed(connection, row, tokens) -> str:
         access_token=tokens.access_token,
         refresh_token=tokens.refresh_token,
     ):  # cannot happen under the lock, but never leave live tokens unowned
-        _revoke_quietly(row.login_url, tokens.refresh_token)
+        oauth.revoke_quietly(login_url=row.login_url, token=tokens.refresh_token)
         raise Unavailable("Salesforce was disconnected.", detail="disconnected")
     logger.info(
         "Salesforce tokens refreshed for connection %s (refresh token %s)",
@@ -180,13 +180,6 @@ def _save_refreshed(connection, row, tokens) -> str:
         "rotated" if rotated else "kept",
     )
     return _adopt(connection, row)
-
-
-def _revoke_quietly(login_url: str, token: str) -> None:
-    try:
-        oauth.revoke(login_url=login_url, token=token)
-    except SalesforceError as exc:
-        logger.warning("Could not revoke an unused Salesforce token: %s", exc.detail)
 
 
 # --- keep-alive (T3) --------------------------------------------------------------------------
