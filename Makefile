@@ -81,9 +81,11 @@ browser:
 	  fi; \
 	fi
 
+# ruff, then the import contracts of pyproject.toml: the layers of docs/architecture.md (Q3).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 # axe-core for the accessibility checks of the e2e suite (issue 13, U8), from npm's registry.
 node_modules/.installed: package.json package-lock.json

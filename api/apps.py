@@ -6,3 +6,11 @@ class ApiConfig(AppConfig):
     label = "api"
     verbose_name = "Inbound API and outgoing webhooks"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from inbox.signals import reply_created
+
+        from .webhooks import queue_reply_delivery
+
+        # inbox knows api only through this: each reply's outbox row, in the reply's transaction.
+        reply_created.connect(queue_reply_delivery, dispatch_uid="api.queue_reply_delivery")

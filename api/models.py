@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from integrations.salesforce.crypto import EncryptedTextField
+from core.encryption import EncryptedTextField
 from workspace.models import Workspace
 
 

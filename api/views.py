@@ -1,17 +1,20 @@
-"""Settings › API (O4, O6): workspace API keys and the outgoing webhook URL."""
+"""Settings › API (O4, O6): workspace API keys and the outgoing webhook URL; a reply's retry."""
+
+import uuid
 
 from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from integrations.salesforce.crypto import key_configured
+from core.encryption import key_configured
+from inbox.models import Conversation
 from workspace.access import ADMIN_ROLES, workspace_view
 
 from .forms import ApiKeyForm, WebhookForm
 from .keys import api_key_create, api_key_revoke
 from .models import ApiKey, WebhookDelivery, WebhookEndpoint
-from .webhooks import new_secret
+from .webhooks import new_secret, retry_now
 
 
 def _render(
@@ -123,3 +126,37 @@ def webhook_delete(request):
     WebhookEndpoint.objects.filter(workspace=request.workspace).delete()
     messages.success(request, "Webhook removed: new replies are no longer sent anywhere.")
     return redirect("api:settings", slug=request.workspace.slug)
+
+
+# The agent's "Retry now" beside a reply in the Inbox; served under the conversation's URL
+# (api/delivery_urls.py) so inbox needs to know nothing of deliveries.
+@require_POST
+@workspace_view
+def reply_retry_view(request, pk: int):
+    """An agent sends a reply's failed (or waiting) webhook delivery again now (O6)."""
+    conversation = get_object_or_404(Conversation, workspace=request.workspace, pk=pk)
+    delivery = (
+        WebhookDelivery.objects.filter(
+            workspace=request.workspace,
+            message__conversation=conversation,
+            pk=request.POST.get("delivery") or None,
+        )
+        .exclude(status=WebhookDelivery.Status.SENT)
+        .first()
+        if _is_uuid(request.POST.get("delivery", ""))
+        else None
+    )
+    if delivery is None:
+        messages.error(request, "Choose a reply that has not been delivered yet.")
+    else:
+        retry_now(delivery=delivery)
+        messages.success(request, "The reply will be sent again in a moment.")
+    return redirect("inbox:detail", slug=request.workspace.slug, pk=conversation.pk)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

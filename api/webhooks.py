@@ -1,7 +1,7 @@
 """Outgoing signed webhooks (O6): the outbox row, the signature, one delivery attempt, retries.
 
-A reply and its :class:`WebhookDelivery` are written in one transaction
-(:func:`enqueue_reply`, called from ``inbox.actions.conversation_reply``); workers
+A reply and its :class:`WebhookDelivery` are written in one transaction (:func:`enqueue_reply`,
+on inbox's ``reply_created`` signal, connected in ``ApiConfig.ready``); workers
 (``manage.py deliver_webhooks``) claim due rows and POST them. Delivery is at least once: a
 worker that dies mid-request leaves its lease to expire and another sends the row again, with
 the same ``X-Inbox-Delivery`` id, which receivers use to drop repeats.
@@ -133,6 +133,11 @@ def enqueue_reply(message) -> WebhookDelivery | None:
     delivery.payload = reply_payload(message, delivery.id)
     delivery.save(force_insert=True)
     return delivery
+
+
+def queue_reply_delivery(sender, *, message, **kwargs) -> None:
+    """``inbox.signals.reply_created`` receiver: the reply's outbox row (O6)."""
+    enqueue_reply(message)
 
 
 def retry_delay(attempts: int) -> float:

@@ -325,7 +325,7 @@ def seed(stack: Stack, slug: str, agent_email: str, size: int, log=print) -> flo
 
 
 CURSORS = """
-from contacts.keyset import KeysetPaginator
+from core.keyset import KeysetPaginator
 from contacts.selectors import ORDERING as CONTACT_ORDER, PAGE_SIZE as CONTACT_PAGE
 from contacts.models import Contact
 from inbox.models import Conversation

@@ -33,11 +33,10 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from salesforce_emulator.demo_names import ACME_ADMIN, ACME_ORG_ID  # noqa: E402
 from salesforce_emulator.testing import consent, spawn_emulator  # noqa: E402
 
 PY = sys.executable
-ACME_ORG_ID = "00D5g000004AcmEEAS"
-ACME_ADMIN = "admin@acme-corp.example"
 PASSWORD = "demo-pass-123"
 DB_NAME = os.environ.get("BENCH_DB_NAME", "bench_inbox")
 REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "3"))

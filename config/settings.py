@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import environ
 
-from config.hosts import is_loopback_url
+from core.hosts import is_loopback_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "csp",
     "axes",
     "ninja",
+    "demo",
     "workspace",
     "contacts",
     "inbox",

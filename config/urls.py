@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("workspace.urls")),
     path("", include("workspace.password_urls")),
     path("w/<slug:slug>/inbox/", include("inbox.urls")),
+    path("w/<slug:slug>/inbox/", include("api.delivery_urls")),
     path("w/<slug:slug>/contacts/", include("contacts.urls")),
     path("w/<slug:slug>/settings/integrations/", include("integrations.urls")),
     path("w/<slug:slug>/settings/api/", include("api.urls")),

@@ -8,9 +8,9 @@ from django.core.exceptions import BadRequest
 from django.db import connection
 from django.db.models import Q, QuerySet
 
+from core.keyset import AFTER, BEFORE, KeysetPage, KeysetPaginator
 from workspace.models import Workspace
 
-from .keyset import AFTER, BEFORE, KeysetPage, KeysetPaginator
 from .models import Contact
 
 PAGE_SIZE = 25

@@ -6,15 +6,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core.keyset import InvalidCursor, page_links
 from integrations.panels import render_panel, sidebar_panels
 from integrations.registry import badges
 from workspace.access import workspace_view
 
 from .forms import ContactForm
-from .keyset import InvalidCursor, page_links
 from .models import Contact
 from .phones import e164
-from .selectors import PAGE_SIZE, contact_page, list_params  # noqa: F401 (PAGE_SIZE re-exported)
+from .selectors import contact_page, list_params
 
 
 @require_GET

@@ -3,14 +3,14 @@
 from django.db import transaction
 from django.utils import timezone
 
-from api.webhooks import enqueue_reply
-
 from .models import Conversation, Message
+from .signals import reply_created
 
 
 @transaction.atomic
 def conversation_reply(*, conversation: Conversation, author, body: str) -> Message:
-    """Add the team's reply, bump the conversation's last activity and queue its webhook."""
+    """Add the team's reply and bump the conversation's last activity; other apps add their
+    part (the webhook outbox, O6) through ``reply_created`` in the same transaction."""
     now = timezone.now()
     message = Message.objects.create(
         conversation=conversation,
@@ -21,8 +21,7 @@ def conversation_reply(*, conversation: Conversation, author, body: str) -> Mess
     )
     Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=now)
     conversation.last_activity_at = now
-    # The outbox row for the workspace's webhook, in this same transaction (O6).
-    enqueue_reply(message)
+    reply_created.send(sender=Message, message=message)
     return message
 
 

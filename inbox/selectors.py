@@ -1,6 +1,6 @@
 from django.db.models import QuerySet
 
-from contacts.keyset import KeysetPaginator
+from core.keyset import KeysetPaginator
 from workspace.models import Workspace
 
 from .models import Conversation

@@ -10,5 +10,4 @@ urlpatterns = [
     path("<int:pk>/reply/", views.conversation_reply_view, name="reply"),
     path("<int:pk>/status/", views.conversation_status_view, name="status"),
     path("<int:pk>/assign/", views.conversation_assign_view, name="assign"),
-    path("<int:pk>/retry-delivery/", views.reply_retry_view, name="retry_delivery"),
 ]

@@ -1,12 +1,8 @@
-import uuid
-
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from api.models import WebhookDelivery
-from api.webhooks import retry_now
-from contacts.keyset import AFTER, BEFORE, InvalidCursor, page_links
+from core.keyset import AFTER, BEFORE, InvalidCursor, page_links
 from integrations.panels import sidebar_panels
 from workspace.access import workspace_view
 
@@ -125,35 +121,3 @@ def conversation_assign_view(request, pk: int):
     who = assignee.display_name if assignee else "nobody"
     messages.success(request, f"Assigned to {who}.")
     return redirect("inbox:detail", slug=request.workspace.slug, pk=conversation.pk)
-
-
-@require_POST
-@workspace_view
-def reply_retry_view(request, pk: int):
-    """An agent sends a reply's failed (or waiting) webhook delivery again now (O6)."""
-    conversation = _conversation(request, pk)
-    delivery = (
-        WebhookDelivery.objects.filter(
-            workspace=request.workspace,
-            message__conversation=conversation,
-            pk=request.POST.get("delivery") or None,
-        )
-        .exclude(status=WebhookDelivery.Status.SENT)
-        .first()
-        if _is_uuid(request.POST.get("delivery", ""))
-        else None
-    )
-    if delivery is None:
-        messages.error(request, "Choose a reply that has not been delivered yet.")
-    else:
-        retry_now(delivery=delivery)
-        messages.success(request, "The reply will be sent again in a moment.")
-    return redirect("inbox:detail", slug=request.workspace.slug, pk=conversation.pk)
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True

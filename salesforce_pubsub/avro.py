@@ -38,11 +38,6 @@ def decode(schema_json: str, payload: bytes) -> dict[str, Any]:
     return fastavro.schemaless_reader(io.BytesIO(payload), parse_schema(schema_json))
 
 
-def change_event_header(record: dict[str, Any]) -> dict[str, Any]:
-    """The ``ChangeEventHeader`` of a decoded Change Data Capture event."""
-    return record["ChangeEventHeader"]
-
-
 def _record_of(avro_type: Any) -> dict[str, Any] | None:
     """The record schema inside a field type (``["null", {record}]`` or a bare record)."""
     for candidate in avro_type if isinstance(avro_type, list) else [avro_type]:

@@ -33,7 +33,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
 @pytest.fixture(autouse=True)
 def _settings(settings):
     settings.FIELD_ENCRYPTION_KEY = [TEST_FIELD_KEY]
-    # Webhook receivers in tests listen on loopback over http (DECISIONS: the suite sets it).
+    # Webhook receivers in tests listen on loopback over http (docs/decisions.md: the suite sets it).
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
     settings.SECURE_COOKIES = False
     settings.SESSION_COOKIE_SECURE = False
@@ -128,7 +128,7 @@ def emulator():
 @pytest.fixture
 def sf(emulator, settings, monkeypatch):
     """The emulator, reset, with the product's settings pointed at it."""
-    from tests.integrations.salesforce.conftest import CALLBACK
+    from tests.salesforce_support import CALLBACK
 
     emulator.reset()
     # What config/settings.py does when SALESFORCE_LOGIN_URL is a loopback http URL.
@@ -147,7 +147,7 @@ def sf(emulator, settings, monkeypatch):
 @pytest.fixture
 def connection(sf, acme, owner):
     """Acme connected to the emulator's Acme Corporation org as admin@acme-corp.example."""
-    from tests.integrations.salesforce.conftest import connect_workspace
+    from tests.salesforce_support import connect_workspace
 
     conn = connect_workspace(acme, login_url=sf.login_url, user=owner)
     sf.reset_log()

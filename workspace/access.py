@@ -20,10 +20,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 
-from .models import Membership, Role
+from .models import ADMIN_ROLES, OWNER_ROLES, Membership
 
-ADMIN_ROLES = frozenset({Role.OWNER, Role.MANAGER})
-OWNER_ROLES = frozenset({Role.OWNER})
+__all__ = ["ADMIN_ROLES", "OWNER_ROLES", "get_membership", "workspace_view"]
 
 
 def get_membership(user, slug: str) -> Membership:

@@ -137,7 +137,7 @@ class MethodNotAllowedPageMiddleware:
     """U7: a GET on a POST-only address (a reply URL opened from history, a bookmarked action)
     gets a page that leads back, not a blank 405.
 
-    The status stays 405 with its ``Allow`` header (DECISIONS: 405 for everyone), and the page is
+    The status stays 405 with its ``Allow`` header (docs/decisions.md: 405 for everyone), and the page is
     built from the requested path alone, so it says nothing about whether a workspace exists.
     """
 

@@ -107,6 +107,12 @@ class Role(models.TextChoices):
     AGENT = "agent", "Agent"
 
 
+# The roles that may manage (W3, S1) and the Owner-only actions. Views check them only through
+# workspace.access, which re-exports them; they live here so that models need not import access.
+ADMIN_ROLES = frozenset({Role.OWNER, Role.MANAGER})
+OWNER_ROLES = frozenset({Role.OWNER})
+
+
 class Membership(models.Model):
     """A person's one role in one workspace (W1)."""
 
@@ -129,8 +135,6 @@ class Membership(models.Model):
     @property
     def is_admin(self) -> bool:
         """Owners and Managers manage integrations (W3)."""
-        from .access import ADMIN_ROLES  # the one place the rule is written
-
         return self.role in ADMIN_ROLES
 
     @property

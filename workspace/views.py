@@ -1,7 +1,6 @@
 import hashlib
 import logging
 import sys
-import time
 
 from django.conf import settings
 from django.contrib import messages
@@ -9,13 +8,14 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, InterfaceError
 from django.http import HttpResponseRedirect, HttpResponseServerError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from core.cache import count_in_window
 
 from .access import ADMIN_ROLES, OWNER_ROLES, workspace_view
 from .emails import email_key
@@ -283,15 +283,5 @@ class ThrottledPasswordResetView(auth_views.PasswordResetView):
 
 def _count_within_hour(key: str, limit: int) -> bool:
     """Count one more for ``key`` in this hour's window; False once over ``limit``."""
-    window = int(time.time() // 3600)
-    key = f"{key}:{window}"
-    try:
-        if cache.add(key, 1, 3700):
-            return limit >= 1
-        return cache.incr(key) <= limit
-    except ValueError:
-        cache.set(key, 1, 3700)
-        return True
-    except Exception:
-        logger.warning("Password-reset throttle not applied: the cache is unavailable")
-        return True
+    count, _ = count_in_window(key, seconds=3600)
+    return count is None or count <= limit  # a cache outage does not stop password resets

@@ -3,7 +3,8 @@
 Every cached Salesforce answer goes through here: the sidebar lookup, the Contacts-list badges
 and the describe behind the field chooser.
 
-- A cache outage degrades to uncached calls (logged), never to an error page.
+- A cache outage degrades to uncached calls (logged), never to an error page
+  (:func:`core.cache.cache_call`).
 - Keys carry the connection's cache generation: a disconnect or a field-set change bumps it, so
   every older entry becomes unreachable at once (Django's cache cannot delete by prefix).
 - :func:`single_flight`: however many threads and processes miss the same key, one of them asks
@@ -16,7 +17,6 @@ and the describe behind the field chooser.
 from __future__ import annotations
 
 import hashlib
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,24 +24,15 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
+
+from core.cache import CacheLock, cache_call
 
 from . import errors
 from .errors import SalesforceError
 
-logger = logging.getLogger(__name__)
 T = TypeVar("T")
 WAIT_STEP = 0.05
-
-
-def cache_call(method: str, *args, default=None):
-    """``cache.<method>(*args)``, or ``default`` when the cache is down (logged)."""
-    try:
-        return getattr(cache, method)(*args)
-    except Exception:  # noqa: BLE001 - Redis down, DB cache locked...
-        logger.warning("Cache unavailable (%s): Salesforce data continues uncached", method)
-        return default
 
 
 def digest(*parts: str) -> str:
@@ -67,18 +58,33 @@ def changed_key(connection_id: int, kind: str, value: str) -> str:
     return f"salesforce:changed:{connection_id}:{kind}:{digest(value)}"
 
 
+def clock() -> float:
+    """Wall-clock seconds that end a remembered failure (U2); tests move it instead of sleeping."""
+    return time.time()
+
+
 @dataclass(frozen=True)
 class CachedFailure:
-    """A Salesforce failure kept in the cache like an answer (no retry storm)."""
+    """A Salesforce failure kept in the cache like an answer (no retry storm).
+
+    With ``seconds`` it also carries its own end on :func:`clock`, so a failure is over when the
+    clock says so even where the cache entry outlives it (the cache's timeout is the same
+    length and only cleans up)."""
 
     error: str  # class name in errors.py
     user_message: str
     detail: str
     at: datetime = field(default_factory=timezone.now)
+    until: float | None = None
 
     @classmethod
-    def of(cls, exc: SalesforceError) -> CachedFailure:
-        return cls(type(exc).__name__, exc.user_message, exc.detail)
+    def of(cls, exc: SalesforceError, *, seconds: float | None = None) -> CachedFailure:
+        until = None if seconds is None else clock() + seconds
+        return cls(type(exc).__name__, exc.user_message, exc.detail, until=until)
+
+    def over(self) -> bool:
+        until = getattr(self, "until", None)  # entries cached before the field existed
+        return until is not None and clock() >= until
 
     def exception(self) -> SalesforceError:
         cls = getattr(errors, self.error, errors.Unavailable)
@@ -86,8 +92,10 @@ class CachedFailure:
 
 
 def unwrap(cached: Any) -> Any:
-    """Re-raise a cached failure; pass anything else through."""
+    """Re-raise a cached failure that is not over; pass anything else through (None if over)."""
     if isinstance(cached, CachedFailure):
+        if cached.over():
+            return None
         raise cached.exception()
     return cached
 
@@ -127,6 +135,8 @@ def single_flight(
 
     def get():
         value = cache_call("get", key)
+        if isinstance(value, CachedFailure) and value.over():
+            return None
         if value is not None and usable is not None and not usable(value):
             return None
         return value
@@ -134,13 +144,13 @@ def single_flight(
     cached = get()
     if cached is not None:
         return unwrap(cached)
-    lock = f"{key}:lock"
+    lock = CacheLock(f"{key}:lock", seconds=int(wait) + 5)
     # Without a working cache every request is its own leader (uncached, never an error).
-    if cache_call("add", lock, "1", int(wait) + 5, default=True):
+    if lock.take(default=True):
         # A leader that finished between our miss and our lock already stored its answer.
         cached = get()
         if cached is not None:
-            cache_call("delete", lock)
+            lock.release()
             return unwrap(cached)
     else:
         deadline = time.monotonic() + wait
@@ -153,7 +163,8 @@ def single_flight(
     try:
         value = compute()
     except SalesforceError as exc:
-        cache_call("set", key, CachedFailure.of(exc), failure_seconds(key))
+        seconds = failure_seconds(key)
+        cache_call("set", key, CachedFailure.of(exc, seconds=seconds), seconds)
         raise
     else:
         forget_failures(key)
@@ -163,4 +174,4 @@ def single_flight(
             cache_call("set", key, value, seconds)
         return value
     finally:
-        cache_call("delete", lock)
+        lock.release()

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from core.encryption import key_configured
 from workspace.models import Workspace
 
 from . import oauth, services
 from .client import SalesforceClient
-from .crypto import key_configured
 from .describe import field_meta_from_describe
 from .errors import (
     AlreadyConnected,
@@ -63,14 +63,6 @@ def check_can_connect(workspace: Workspace) -> None:
             f"Salesforce is already connected to {existing.org_name or existing.org_id}. "
             "Disconnect it first to connect another org."
         )
-
-
-def _revoke_quietly(login_url: str, token: str) -> None:
-    """Best effort: tokens the product will not keep are revoked at once."""
-    try:
-        oauth.revoke(login_url=login_url, token=token)
-    except SalesforceError as exc:
-        logger.warning("Could not revoke an unused Salesforce token: %s", exc.detail)
 
 
 IMMEDIATE_EXPIRY_MESSAGE = (
@@ -111,7 +103,7 @@ def complete_connect(*, pending: PendingConnect, workspace: Workspace, user, cod
         tokens = _probe_refresh(pending.login_url, tokens)
         return _verify_and_save(pending=pending, workspace=workspace, user=user, tokens=tokens)
     except Exception as exc:
-        _revoke_quietly(pending.login_url, tokens.refresh_token)
+        oauth.revoke_quietly(login_url=pending.login_url, token=tokens.refresh_token)
         if isinstance(exc, SalesforceError):
             raise
         logger.exception("Salesforce connect failed after the code exchange")

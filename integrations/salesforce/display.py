@@ -11,7 +11,7 @@ from django.utils import formats
 
 from .lookup import ContactMatch
 from .models import DEFAULT_FIELD_META, RELATED_LISTS, SalesforceConnection
-from .soql import RELATED_LIMIT
+from .related import RELATED_LIMIT
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,10 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
 
+from core.cache import CacheLock
+
 from . import live, selectors, services, tokens
-from .caching import cache_call, live_key
+from .caching import live_key
 from .errors import ReconnectNeeded, SalesforceError
 from .models import SalesforceConnection
 from .pubsub import (
@@ -85,20 +87,19 @@ class Lease:
     def __init__(self, owner: str) -> None:
         self.owner = owner
 
+    def _lock(self, connection_id: int) -> CacheLock:
+        return CacheLock(
+            live_key(connection_id, "lease"),
+            seconds=settings.SALESFORCE_LISTENER_LEASE_SECONDS,
+            owner=self.owner,
+        )
+
     def hold(self, connection_id: int) -> bool:
         """Take or renew the lease; False when another listener holds it."""
-        key, seconds = live_key(connection_id, "lease"), settings.SALESFORCE_LISTENER_LEASE_SECONDS
-        if cache_call("add", key, self.owner, seconds, default=False):
-            return True
-        if cache_call("get", key) == self.owner:
-            cache_call("set", key, self.owner, seconds)
-            return True
-        return False
+        return self._lock(connection_id).renew()
 
     def release(self, connection_id: int) -> None:
-        key = live_key(connection_id, "lease")
-        if cache_call("get", key) == self.owner:
-            cache_call("delete", key)
+        self._lock(connection_id).release()
 
 
 # --- one topic of one connection --------------------------------------------------------------
@@ -109,7 +110,6 @@ class TopicStream(threading.Thread):
         super().__init__(name=f"sf-listen-{connection_id}-{topic}", daemon=True)
         self.connection_id, self.topic, self.pubsub_url = connection_id, topic, pubsub_url
         self.state, self.reason = live.State.STARTING, "Subscribing."
-        self.events_seen = 0
         self._halt = threading.Event()
         self._subscriber: Subscriber | None = None
         self._backoff = BACKOFF_FIRST
@@ -220,7 +220,6 @@ class TopicStream(threading.Thread):
         received = datetime.now(tz=UTC)
         if batch.events:
             invalidate(connection, batch.events)
-            self.events_seen += len(batch.events)
             newest = batch.events[-1]
             services.save_replay_position(
                 connection.pk,

@@ -29,6 +29,7 @@ from django.conf import settings
 from contacts.phones import parse
 
 from .caching import cache_call, changed_key, live_key
+from .related import RELATED
 
 # A query that started this close after a change mark may have read the old data (clocks of
 # the listener and the web machines differ a little): it is refused too.
@@ -36,10 +37,7 @@ CLOCK_MARGIN_SECONDS = 1.0
 
 CONTACT_TOPIC = "/data/ContactChangeEvent"
 # Related lists (R1) and Lead matching (R3) need their objects' events too.
-RELATED_TOPICS = {
-    "Cases": "/data/CaseChangeEvent",
-    "OpportunityContactRoles": "/data/OpportunityChangeEvent",
-}
+RELATED_TOPICS = {name: related.topic for name, related in RELATED.items()}
 LEAD_TOPIC = "/data/LeadChangeEvent"
 
 
@@ -70,7 +68,6 @@ class ListenerStatus:
 
     state: str
     reason: str = ""
-    beat_at: float | None = None
     topics: tuple[str, ...] = ()
     last_event_at: datetime | None = None
     lag_seconds: float | None = None

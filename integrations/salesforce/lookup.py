@@ -35,7 +35,6 @@ from .soql import (
     MATCH_LIMIT,
     RELATED_SUBQUERIES,
     badge_query,
-    exact_query,
     lead_query,
     lookup_query,
     selected_fields,
@@ -44,7 +43,7 @@ from .soql import (
 logger = logging.getLogger(__name__)
 
 REFRESH_MIN_SECONDS = 10
-__all__ = ["exact_query", "find_contact", "match_flags", "selected_fields", "stale_result"]
+__all__ = ["find_contact", "match_flags", "selected_fields", "stale_result"]
 
 
 @dataclass(frozen=True)

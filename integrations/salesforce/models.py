@@ -6,9 +6,10 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from core.encryption import EncryptedTextField
 from workspace.models import Workspace
 
-from .crypto import EncryptedTextField
+from .related import RELATED
 
 DEFAULT_FIELDS = [
     "Name",
@@ -38,11 +39,7 @@ DEFAULT_FIELD_META = {
 
 # R1: related lists in the Contact lookup, by child relationship name, with their objects.
 RELATED_LISTS = {
-    "Cases": {"label": "Open cases", "objects": ("Case",)},
-    "OpportunityContactRoles": {
-        "label": "Open opportunities",
-        "objects": ("OpportunityContactRole", "Opportunity"),
-    },
+    name: {"label": related.label, "objects": related.objects} for name, related in RELATED.items()
 }
 
 

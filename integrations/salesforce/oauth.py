@@ -16,7 +16,9 @@ from django.conf import settings
 from oauthlib.oauth2 import InvalidGrantError, OAuth2Error
 from requests_oauthlib import OAuth2Session
 
-from .errors import NotConfigured, OAuthFailed, ReconnectNeeded, Unavailable
+from core.hosts import is_loopback_host
+
+from .errors import NotConfigured, OAuthFailed, ReconnectNeeded, SalesforceError, Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +47,6 @@ SALESFORCE_DOMAINS = (
     "salesforce.mil",
     "sfcrmproducts.cn",
 )
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
@@ -135,8 +136,8 @@ def _trusted_url(url: object, *, login_url: str, what: str, detail: str) -> str:
         parts, host = urlsplit(""), ""
     login_host = (urlsplit(login_url).hostname or "").lower()
     if (
-        host in LOOPBACK_HOSTS
-        and login_host in LOOPBACK_HOSTS
+        is_loopback_host(host)
+        and is_loopback_host(login_host)
         and parts.scheme in ("http", "https")
     ):
         return str(url)
@@ -264,6 +265,14 @@ def revoke(*, login_url: str, token: str) -> None:
             f"Salesforce did not confirm the revocation (HTTP {response.status_code}).",
             detail=f"revoke_{response.status_code}",
         )
+
+
+def revoke_quietly(*, login_url: str, token: str) -> None:
+    """Best effort: tokens the product will not keep are revoked at once (a failure is logged)."""
+    try:
+        revoke(login_url=login_url, token=token)
+    except SalesforceError as exc:
+        logger.warning("Could not revoke an unused Salesforce token: %s", exc.detail)
 
 
 def fetch_identity(*, identity_url: str, access_token: str) -> dict:

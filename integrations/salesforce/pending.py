@@ -70,10 +70,6 @@ def start_connect(*, session, workspace: Workspace, user, login_url: str, redire
     return request.url
 
 
-def has_pending_connect(session, workspace: Workspace) -> bool:
-    return newest_pending(session, workspace) is not None
-
-
 @dataclass(frozen=True)
 class PendingSummary:
     """What the Manage page says about a sign-in in progress (U5): since when, until when."""

@@ -22,7 +22,7 @@ import grpc
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from config.hosts import is_loopback_host
+from core.hosts import is_loopback_host
 from salesforce_pubsub import avro
 from salesforce_pubsub import pubsub_api_pb2 as pb
 from salesforce_pubsub import pubsub_api_pb2_grpc as pb_grpc

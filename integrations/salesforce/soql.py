@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from .matching import BADGE_SPELLINGS, MatchValues, lookup_conditions, match_conditions
+from .related import RELATED
 
 MATCH_LIMIT = 20  # newest first; "N more matches" beyond the first
 # The one query also brings the near-match candidates (P4): room for both.
@@ -52,21 +53,8 @@ def contact_soql(fields: list[str], conditions: list[str], limit: int, sobject="
     )
 
 
-# R1, R2: the related lists, as parent-child subqueries of the ONE lookup query. Open records
-# only, newest first; up to RELATED_LIMIT so "N more" can be counted without another call.
-RELATED_LIMIT = 50  # written into the subqueries below
-RELATED_SUBQUERIES = {
-    "Cases": (
-        "(SELECT Id, CaseNumber, Subject, Status, Priority, LastModifiedDate FROM Cases "
-        "WHERE IsClosed = false ORDER BY LastModifiedDate DESC LIMIT 50)"
-    ),
-    "OpportunityContactRoles": (
-        "(SELECT Id, OpportunityId, Opportunity.Name, Opportunity.StageName, "
-        "Opportunity.Amount, Opportunity.CloseDate FROM OpportunityContactRoles "
-        "WHERE Opportunity.IsClosed = false ORDER BY Opportunity.CloseDate ASC "
-        "LIMIT 50)"
-    ),
-}
+# R1, R2: the related lists, as parent-child subqueries of the ONE lookup query (related.py).
+RELATED_SUBQUERIES = {name: related.subquery for name, related in RELATED.items()}
 
 
 def lookup_query(
@@ -80,11 +68,6 @@ def lookup_query(
         return soql
     head, _, rest = soql.partition(" FROM Contact WHERE ")
     return f"{head}, {', '.join(subqueries)} FROM Contact WHERE {rest}"
-
-
-def exact_query(fields: list[str], *, email: str, phone: str, limit: int = LOOKUP_LIMIT) -> str:
-    """The lookup query of a connection in the default mode (exact, US) for these values."""
-    return lookup_query(fields, MatchValues.of(email, phone), limit)
 
 
 def badge_query(fields: list[str], values: list[MatchValues]) -> str:

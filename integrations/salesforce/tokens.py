@@ -19,17 +19,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection as db
 from django.db import transaction
 from django.utils import timezone
+
+from core.cache import CacheLock
 
 from . import oauth, services
 from .errors import ReconnectNeeded, SalesforceError, Unavailable
@@ -68,12 +68,12 @@ def refresh_lock(connection_id: int) -> Iterator[None]:
     local = _process_lock(connection_id)
     if not local.acquire(timeout=budget):
         raise Unavailable("Salesforce's session renewal took too long.", detail="refresh_lock")
-    key, owner, held = f"salesforce:refresh-lock:{connection_id}", uuid.uuid4().hex, False
+    lock = CacheLock(f"salesforce:refresh-lock:{connection_id}", seconds=REFRESH_LOCK_SECONDS)
+    held: bool | None = False
     try:
         while True:
-            try:
-                held = bool(cache.add(key, owner, timeout=REFRESH_LOCK_SECONDS))
-            except Exception:  # noqa: BLE001 - a cache outage must not stop the refresh
+            held = lock.take(default=None)
+            if held is None:  # a cache outage must not stop the refresh
                 logger.warning("Cache unavailable: Salesforce token lock held by the database only")
                 break
             if held:
@@ -86,11 +86,7 @@ def refresh_lock(connection_id: int) -> Iterator[None]:
         yield
     finally:
         if held:
-            try:
-                if cache.get(key) == owner:
-                    cache.delete(key)
-            except Exception:  # noqa: BLE001 - it expires on its own
-                logger.warning("Cache unavailable: the Salesforce token lock will expire")
+            lock.release()  # or, with the cache gone meanwhile, it expires on its own
         local.release()
 
 
@@ -176,7 +172,7 @@ def _save_refreshed(connection, row, tokens) -> str:
         access_token=tokens.access_token,
         refresh_token=tokens.refresh_token,
     ):  # cannot happen under the lock, but never leave live tokens unowned
-        _revoke_quietly(row.login_url, tokens.refresh_token)
+        oauth.revoke_quietly(login_url=row.login_url, token=tokens.refresh_token)
         raise Unavailable("Salesforce was disconnected.", detail="disconnected")
     logger.info(
         "Salesforce tokens refreshed for connection %s (refresh token %s)",
@@ -184,13 +180,6 @@ def _save_refreshed(connection, row, tokens) -> str:
         "rotated" if rotated else "kept",
     )
     return _adopt(connection, row)
-
-
-def _revoke_quietly(login_url: str, token: str) -> None:
-    try:
-        oauth.revoke(login_url=login_url, token=token)
-    except SalesforceError as exc:
-        logger.warning("Could not revoke an unused Salesforce token: %s", exc.detail)
 
 
 # --- keep-alive (T3) --------------------------------------------------------------------------

@@ -18,8 +18,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from workspace.access import ADMIN_ROLES, workspace_view
 from workspace.site import site_url
 
-from . import connection as service
 from . import live, pending, selectors, services
+from .connection import check_can_connect, handle_callback
+from .connection import disconnect as disconnect_connection
 from .errors import SalesforceError
 from .forms import ConnectForm
 from .models import SalesforceConnection
@@ -94,7 +95,7 @@ def connect(request):
     workspace = request.workspace
     form = ConnectForm(request.POST)
     try:
-        service.check_can_connect(workspace)
+        check_can_connect(workspace)
         if not form.is_valid():
             return _render_manage(request, form=form, status=422 if request.htmx else 400)
         # H3: SALESFORCE_CALLBACK_URL, else SITE_URL: never the request's Host header.
@@ -136,9 +137,7 @@ def cancel_connect(request):
 @login_required
 def callback(request):
     """Salesforce's answer (S2, S3, S5): the flow is one service call; this renders its outcome."""
-    outcome = service.handle_callback(
-        session=request.session, user=request.user, params=request.GET
-    )
+    outcome = handle_callback(session=request.session, user=request.user, params=request.GET)
     if outcome.result is None:
         context = {
             "title": outcome.title,
@@ -181,7 +180,7 @@ def disconnect(request):
             "salesforce/confirm_disconnect.html",
             {"connection": connection, "nav": "settings", "settings_tab": "integrations"},
         )
-    result = service.disconnect(connection=connection, actor=request.user)
+    result = disconnect_connection(connection=connection, actor=request.user)
     if result.revoked:
         messages.success(request, "Salesforce disconnected and its access revoked.")
     else:

@@ -1,4 +1,4 @@
-"""O6 / DECISIONS: the resolved address is checked at delivery and the connection goes to that
+"""O6 / docs/decisions.md: the resolved address is checked at delivery and the connection goes to that
 very address (TLS still verifies the host name), so a DNS answer that changes after the check
 cannot point a delivery at the internal network."""
 

@@ -76,8 +76,8 @@ def test_l1_no_exact_hit_falls_back_to_fragments_of_name_email_and_phone(acme, g
 @postgres_only
 def test_l1_trigram_indexes_serve_fragment_search(acme):
     """The query a search sends beyond its ordered window (keyset._rows, step 2)."""
-    from contacts.keyset import KeysetPaginator
     from contacts.selectors import ORDERING
+    from core.keyset import KeysetPaginator
 
     for name in ("Ann Smith", "Bo Smithers", "Cy Jones"):
         Contact.objects.create(workspace=acme, name=name)
@@ -222,8 +222,8 @@ def test_l3_badges_receive_the_ids_of_the_page_shown(
 @postgres_only
 def test_l4_contacts_pages_are_an_index_range_in_name_order(acme, sixty):
     _, first = contact_page(workspace=acme)
-    from contacts.keyset import KeysetPaginator
     from contacts.selectors import ORDERING
+    from core.keyset import KeysetPaginator
 
     cursor = KeysetPaginator(Contact.objects.all(), ORDERING, PAGE_SIZE).cursor_for(
         first.object_list[-1], 26
@@ -242,8 +242,8 @@ def test_l4_contacts_pages_are_an_index_range_in_name_order(acme, sixty):
 def test_l1_windowed_search_pages_equal_the_plain_filter(acme, window):
     """The search strategy (walk a window in order, then the search's own indexes) changes the
     plan, never the answer: same rows, same order, both directions, whatever the window."""
-    from contacts.keyset import KeysetPaginator
     from contacts.selectors import ORDERING
+    from core.keyset import KeysetPaginator
 
     Contact.objects.bulk_create(
         Contact(workspace=acme, name=f"N{(i * 37) % 90:02d}", email=f"e{i}@x.example")

@@ -28,6 +28,7 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
+from salesforce_emulator import demo_names
 from salesforce_emulator.testing import consent, spawn_emulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,9 +38,9 @@ PASSWORD = "demo-pass-123"
 OWNER = "owner@acme.test"
 MANAGER = "manager@acme.test"
 AGENT = "agent@acme.test"
-SF_ADMIN = "admin@acme-corp.example"
-SF_NO_API_ORG_USER = "peter@initech.example"
-ACME_ORG_ID = "00D5g000004AcmEEAS"
+SF_ADMIN = demo_names.ACME_ADMIN
+SF_NO_API_ORG_USER = demo_names.INITECH_USER
+ACME_ORG_ID = demo_names.ACME_ORG_ID
 VIEWPORT = {"width": 1400, "height": 900}
 TIMEOUT_MS = 10_000
 CHROMIUM_ARGS = [

@@ -13,15 +13,16 @@ import requests
 from simple_salesforce import Salesforce
 
 from integrations.salesforce.transport import InstanceSession
+from salesforce_emulator import demo_names
 from salesforce_emulator.testing import EmulatorServer, consent, running_emulator
 
-ACME = "00D5g000004AcmEEAS"
-ACME_SANDBOX = "00D5g000004AcSBEA0"
-INITECH = "00D5g000004InTkEAK"
-ADMIN = "admin@acme-corp.example"
-NOAPI = "noapi@acme-corp.example"
-SANDBOX_ADMIN = "admin@acme-corp.example.fullsb"
-PETER = "peter@initech.example"
+ACME = demo_names.ACME_ORG_ID
+ACME_SANDBOX = demo_names.ACME_SANDBOX_ORG_ID
+INITECH = demo_names.INITECH_ORG_ID
+ADMIN = demo_names.ACME_ADMIN
+NOAPI = demo_names.NOAPI_USER
+SANDBOX_ADMIN = demo_names.ACME_SANDBOX_ADMIN
+PETER = demo_names.INITECH_USER
 CALLBACK = "http://127.0.0.1:8000/integrations/salesforce/callback/"
 
 

@@ -174,7 +174,7 @@ NOT_FOUND = [{"errorCode": "NOT_FOUND", "message": "The requested resource does 
         ),
     ],
 )
-def test_i10_rest_routes_answer_salesforce_errors(acme_token, method, path, status, body):
+def test_rest_routes_answer_salesforce_errors(acme_token, method, path, status, body):
     r = requests.request(
         method,
         f"{acme_token['instance_url']}/services/data/v62.0/{path}",
@@ -185,7 +185,7 @@ def test_i10_rest_routes_answer_salesforce_errors(acme_token, method, path, stat
     assert r.headers["Sforce-Limit-Info"].startswith("api-usage=")  # an authorised API call
 
 
-def test_i10_sobject_names_any_case_empty_segments_and_head(acme_token):
+def test_sobject_names_any_case_empty_segments_and_head(acme_token):
     base = f"{acme_token['instance_url']}/services/data/v62.0"
     auth = {"Authorization": f"Bearer {acme_token['access_token']}"}
     record = requests.get(f"{base}/sobjects//contact/{JANE}/", headers=auth, timeout=5)

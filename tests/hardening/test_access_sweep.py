@@ -7,7 +7,7 @@ The sweep walks the resolver, so a URL added tomorrow is swept too:
 - a non-member (member of Globex only) gets 404 for every Acme URL, GET and POST;
 - an Agent (and a Manager, for Owner-only actions) gets 403 on every action their role lacks;
 - a method the view does not take answers 405 for everyone, member or not, existing workspace
-  or not (DECISIONS.md), so 405 tells nobody that a workspace exists.
+  or not (docs/decisions.md: 405 for everyone), so 405 tells nobody that a workspace exists.
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ def world(acme, globex, owner, manager, agent, outsider, conversation, contact):
         "slug": "acme",
         "contacts": contact.pk,
         "inbox": conversation.pk,
+        "deliveries": conversation.pk,  # a reply's retry, served by api beside its conversation
         "workspace": Membership.objects.get(user=agent, workspace=acme).pk,
         "panel": "salesforce",
         # Issue 14: an API key; <pk> of an invitation route reuses "workspace" (a 404 or 403 either way).

@@ -17,8 +17,8 @@ from contacts.models import Contact
 from integrations.salesforce import oauth
 from integrations.salesforce.errors import Unavailable
 from integrations.salesforce.models import SalesforceConnection, SalesforceEvent
+from salesforce_emulator.demo_names import ACME_ORG_ID
 from tests.conftest import PASSWORD, client_for, run_threads
-from tests.integrations.salesforce.conftest import ACME_ORG_ID
 from tests.integrations.salesforce.flow import connect_via_views, disconnect_url, manage_url
 
 HTMX = {"HX-Request": "true"}

@@ -16,8 +16,8 @@ from django.urls import reverse
 from contacts.models import Contact
 from integrations.salesforce import lookup
 from integrations.salesforce.models import SalesforceConnection
+from salesforce_emulator.demo_names import ACME_ORG_ID
 from tests.conftest import client_for
-from tests.integrations.salesforce.conftest import ACME_ORG_ID
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}

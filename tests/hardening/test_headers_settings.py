@@ -77,7 +77,7 @@ def test_csrf_sign_in_form_needs_its_token(acme, owner):
 
 
 def test_csrf_htmx_requests_carry_the_token_header(client, owner, conversation):
-    """htmx posts (reply, close) send the token through hx-headers on <body> (DECISIONS.md)."""
+    """htmx posts (reply, close) send the token through hx-headers on <body> (docs/decisions.md)."""
     client_for(client, owner)
     html = client.get(reverse("inbox:detail", args=["acme", conversation.pk])).content.decode()
     assert re.search(r"<body[^>]*hx-headers='\{&quot;X-CSRFToken&quot;: &quot;[^&]+", html) or (

@@ -16,8 +16,8 @@ from integrations.salesforce import lookup
 from integrations.salesforce.client import SalesforceClient
 from integrations.salesforce.lookup import find_contact
 from integrations.salesforce.matching import MatchValues
+from salesforce_emulator.demo_names import ACME_ORG_ID
 from tests.conftest import client_for
-from tests.integrations.salesforce.conftest import ACME_ORG_ID
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
@@ -93,10 +93,10 @@ def test_s07_a_value_with_metacharacters_matches_itself_exactly(connection, sf, 
 
 def test_b1_like_wildcards_in_email_are_literal_in_the_lookup_query(connection, sf):
     """The lookup's near-miss condition uses LIKE: ``%`` and ``_`` must not match everything."""
-    soql = lookup.exact_query(["Id"], email="%", phone="")
+    soql = lookup.lookup_query(["Id"], MatchValues.of("%", ""))
     answer = SalesforceClient(connection).query(soql)
     assert answer["totalSize"] == 0
-    soql = lookup.exact_query(["Id"], email="_", phone="")
+    soql = lookup.lookup_query(["Id"], MatchValues.of("_", ""))
     assert SalesforceClient(connection).query(soql)["totalSize"] == 0
     # Control: an unescaped LIKE '%%%' would have matched every Contact with an email.
     assert (
@@ -110,7 +110,7 @@ def test_b1_like_wildcards_in_email_are_literal_in_the_lookup_query(connection, 
 def test_s07_field_names_cannot_carry_soql(connection):
     connection.field_names = ["Name", "Email FROM Lead WHERE Name != null --"]
     with pytest.raises(ValueError):
-        lookup.exact_query(lookup.selected_fields(connection), email="a@b.c", phone="")
+        lookup.lookup_query(lookup.selected_fields(connection), MatchValues.of("a@b.c", ""))
 
 
 # --- HTML / JS renders inert ------------------------------------------------------------------

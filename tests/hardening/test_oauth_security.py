@@ -12,8 +12,8 @@ from integrations.salesforce import oauth
 from integrations.salesforce.models import SalesforceConnection
 from integrations.salesforce.pending import PENDING_SESSION_KEY
 from tests.conftest import PASSWORD, client_for
-from tests.integrations.salesforce.conftest import consent
 from tests.integrations.salesforce.flow import callback, connect_url, manage_url, start
+from tests.salesforce_support import consent
 from workspace.models import Membership, Role
 
 pytestmark = pytest.mark.django_db
@@ -104,7 +104,7 @@ def test_sign_in_next_to_a_foreign_host_is_ignored(client, owner, acme):
     assert "evil.example.com" not in response["Location"]
 
 
-# --- the Connect form's login host (S2, DECISIONS.md "Login host per connection") ---------------
+# --- the Connect form's login host (S2, docs/decisions.md "Login host per connection") -------
 FOREIGN_HOSTS = [
     "https://evil.example.com",
     "https://login.salesforce.com.evil.example.com",

@@ -15,8 +15,8 @@ from integrations.salesforce import oauth
 from integrations.salesforce.errors import SalesforceError
 from integrations.salesforce.lookup import find_contact
 from integrations.salesforce.models import SalesforceConnection
+from salesforce_emulator.demo_names import ACME_ORG_ID
 from tests.conftest import client_for
-from tests.integrations.salesforce.conftest import ACME_ORG_ID
 from tests.integrations.salesforce.flow import connect_via_views, disconnect_url, manage_url
 
 pytestmark = pytest.mark.django_db
@@ -167,6 +167,6 @@ def test_secrets_never_in_oauth_error_messages(sf, connection):
 
 
 def test_secrets_oauth_libraries_never_log_at_debug():
-    """DECISIONS.md: at DEBUG, oauthlib and requests_oauthlib print token bodies and the secret."""
+    """docs/decisions.md: at DEBUG, oauthlib and requests_oauthlib print token bodies and the secret."""
     for name in ("oauthlib", "requests_oauthlib", "requests_oauthlib.oauth2_session"):
         assert logging.getLogger(name).getEffectiveLevel() >= logging.INFO, name

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from contacts.keyset import KeysetPaginator
+from core.keyset import KeysetPaginator
 from inbox.models import Conversation
 from inbox.selectors import FILTERS, ORDERING, PAGE_SIZE, conversation_page
 from tests.conftest import client_for

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import integrations.salesforce.crypto
+import core.encryption
 import integrations.salesforce.models
 from django.conf import settings
 from django.db import migrations, models
@@ -30,8 +30,8 @@ class Migration(migrations.Migration):
                 ('identity_url', models.URLField(blank=True, max_length=255)),
                 ('sf_user_id', models.CharField(blank=True, max_length=18)),
                 ('sf_username', models.CharField(blank=True, max_length=255)),
-                ('access_token', integrations.salesforce.crypto.EncryptedTextField(blank=True)),
-                ('refresh_token', integrations.salesforce.crypto.EncryptedTextField(blank=True)),
+                ('access_token', core.encryption.EncryptedTextField(blank=True)),
+                ('refresh_token', core.encryption.EncryptedTextField(blank=True)),
                 ('connected_at', models.DateTimeField(blank=True, null=True)),
                 ('disconnected_at', models.DateTimeField(blank=True, null=True)),
                 ('field_names', models.JSONField(default=integrations.salesforce.models.default_fields)),

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import requests
 
+from salesforce_emulator.demo_names import ACME_ADMIN, ACME_ORG_ID
+
 HERE = Path(__file__).resolve().parent / "recorded"
 VERSION = "62.0"
-ACME_ORG_ID = "00D5g000004AcmEEAS"
-ACME_ADMIN = "admin@acme-corp.example"
 
 # name: (kind, fault or None, what to send)
 REST_CASES = {

@@ -12,6 +12,7 @@ import pytest
 from django.urls import reverse
 
 from contacts.models import Contact
+from integrations.salesforce import caching
 from integrations.salesforce.models import SalesforceConnection, SalesforceEvent
 from integrations.salesforce.pending import PENDING_SESSION_KEY
 from integrations.salesforce.templatetags.salesforce_display import timedelta_ago
@@ -43,42 +44,59 @@ def test_u2_error_has_retry_and_no_http_code(client, agent, connection, jane, sf
     assert last_error == "Salesforce is not answering right now. [SERVER_UNAVAILABLE]"
 
 
+class FailureClock:
+    """The clock that ends remembered failures (``caching.clock``), moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def failure_clock(monkeypatch, settings) -> FailureClock:
+    """U2 on an injected clock instead of real sleeps. The lengths are long in real time (the
+    cache's own timeout only cleans up and must not end a failure before the test's clock does)
+    and the test moves its clock across them in an instant."""
+    clock = FailureClock()
+    monkeypatch.setattr(caching, "clock", lambda: clock.now)
+    settings.SALESFORCE_FAILURE_SECONDS = 60
+    settings.SALESFORCE_FAILURE_MAX_SECONDS = 240
+    return clock
+
+
 def test_u2_failure_is_remembered_seconds_not_the_cache_window(
-    client, agent, connection, jane, sf, settings
+    client, agent, connection, jane, sf, failure_clock
 ):
     """A reload soon after Salesforce recovers shows the data: the failure was kept briefly."""
-    settings.SALESFORCE_FAILURE_SECONDS = 1
-    settings.SALESFORCE_FAILURE_MAX_SECONDS = 4
     sf.set_fault("http_503", org_id=connection.org_id)
     client_for(client, agent)
     assert "not answering" in panel(client, jane).content.decode()
+    failure_clock.advance(59)
     assert "not answering" in panel(client, jane).content.decode()  # remembered: not asked
     assert len(rest_queries(sf)) == 1
     sf.clear_faults()
-    time.sleep(1.2)  # the first failure is remembered 1 s (SALESFORCE_FAILURE_SECONDS)
+    failure_clock.advance(1)  # the first failure is remembered SALESFORCE_FAILURE_SECONDS
     html = panel(client, jane).content.decode()
     assert "Northwind Traders" in html and "not answering" not in html
     assert len(rest_queries(sf)) == 2
 
 
-def test_u2_failures_in_a_row_back_off(client, agent, connection, jane, sf, settings):
-    """2 s, then 4 s: each failure in a row is remembered twice as long (at most the maximum).
-    Generous margins: the checks sit seconds away from each expiry, on a loaded machine too."""
-    settings.SALESFORCE_FAILURE_SECONDS = 2
-    settings.SALESFORCE_FAILURE_MAX_SECONDS = 8
+def test_u2_failures_in_a_row_back_off(client, agent, connection, jane, sf, failure_clock):
+    """60 s, then 120 s, then 240 s (the maximum), then still 240 s: each failure in a row is
+    remembered twice as long as the one before, at most SALESFORCE_FAILURE_MAX_SECONDS."""
     sf.set_fault("http_503", org_id=connection.org_id)
     client_for(client, agent)
-    panel(client, jane)
-    time.sleep(2.3)
-    panel(client, jane)  # the first failure has expired: the second failure, remembered 4 s
-    second = time.monotonic()
-    assert len(rest_queries(sf)) == 2
-    time.sleep(2.3 - (time.monotonic() - second))
-    panel(client, jane)  # 2.3 s into the 4 s: not asked
-    assert len(rest_queries(sf)) == 2
-    time.sleep(max(0.0, 4.3 - (time.monotonic() - second)))
-    panel(client, jane)
-    assert len(rest_queries(sf)) == 3
+    asked = []
+    for remembered in (60, 120, 240, 240):
+        panel(client, jane)  # the previous failure is over: Salesforce is asked again
+        asked.append(len(rest_queries(sf)))
+        failure_clock.advance(remembered - 1)
+        panel(client, jane)  # a second before its end: not asked
+        assert len(rest_queries(sf)) == asked[-1]
+        failure_clock.advance(1)
+    assert asked == [1, 2, 3, 4]
 
 
 def test_u2_retry_recovers_at_once(client, agent, connection, jane, sf):
@@ -277,7 +295,7 @@ def test_u7_get_on_a_reply_url_leads_back_to_the_conversation(client, agent, con
     client_for(client, agent)
     url = reverse("inbox:reply", args=["acme", conversation.pk])
     response = client.get(url)
-    assert response.status_code == 405  # DECISIONS: 405 for everyone
+    assert response.status_code == 405  # docs/decisions.md: 405 for everyone
     back = reverse("inbox:detail", args=["acme", conversation.pk])
     assert f'href="{back}"'.encode() in response.content
 

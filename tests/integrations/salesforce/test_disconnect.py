@@ -34,7 +34,7 @@ def test_s14_disconnect_revokes_and_deletes_tokens(client, sf, owner, connection
     assert conn.cache_generation == generation + 1  # cached lookups are unreachable
     event = conn.events.get(kind=SalesforceEvent.Kind.DISCONNECTED)
     assert event.actor == owner
-    # The row, its field set and audit stay (DECISIONS.md).
+    # The row, its field set and audit stay (docs/decisions.md: disconnect keeps the row).
     assert conn.org_id == ACME_ORG_ID and conn.field_names
     # Salesforce really forgot the token.
     with pytest.raises(ReconnectNeeded):

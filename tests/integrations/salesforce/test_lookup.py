@@ -7,7 +7,9 @@ from django.db import connections
 
 from integrations.salesforce import lookup, services
 from integrations.salesforce.errors import Unavailable
-from integrations.salesforce.lookup import exact_query, find_contact, stale_result
+from integrations.salesforce.lookup import find_contact, stale_result
+from integrations.salesforce.matching import MatchValues
+from integrations.salesforce.soql import lookup_query
 
 pytestmark = pytest.mark.django_db
 
@@ -17,16 +19,16 @@ def rest_queries(sf):
 
 
 def test_s07_one_soql_query_on_contact_only_with_quoted_values():
-    soql = exact_query(["Id", "Name"], email="o'brien@example.com", phone="+1 555")
+    soql = lookup_query(["Id", "Name"], MatchValues.of("o'brien@example.com", "+1 555"))
     assert soql == (
         "SELECT Id, Name FROM Contact WHERE Email = 'o\\'brien@example.com' OR "
         "Email LIKE '%o\\'brien@example.com%' OR "  # B1's candidates, in the same query (P4)
         "Phone = '+1 555' OR MobilePhone = '+1 555' ORDER BY LastModifiedDate DESC LIMIT 50"
     )
-    assert "Phone" not in exact_query(["Id"], email="a@b.c", phone="")
-    assert "Email" not in exact_query(["Id"], email="", phone="555")
+    assert "Phone" not in lookup_query(["Id"], MatchValues.of("a@b.c", ""))
+    assert "Email" not in lookup_query(["Id"], MatchValues.of("", "555"))
     with pytest.raises(ValueError):
-        exact_query(["Id"], email="", phone="")
+        lookup_query(["Id"], MatchValues.of("", ""))
 
 
 def test_s07_email_match_and_apostrophe(connection, sf):
@@ -207,7 +209,7 @@ def test_s11_lookups_never_write(connection, sf):
 
 
 def test_invalid_relationship_field_is_dropped_and_the_lookup_retried(connection, sf):
-    """DECISIONS: a chosen field Salesforce no longer knows is dropped; relationships too."""
+    """docs/decisions.md: a chosen field Salesforce no longer knows is dropped; relationships too."""
     connection.field_names = [*connection.field_names, "Region__r.Name"]
     connection.save()
     assert find_contact(connection, email="jane.cooper@northwind.example").primary is not None

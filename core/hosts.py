@@ -1,4 +1,6 @@
-"""Host rules shared by settings and the product, with no Django import (settings use it)."""
+"""Host rules shared by settings and the product, with no Django import (settings use it).
+
+The one loopback rule: plain http is for the emulator on this machine, never the internet."""
 
 from __future__ import annotations
 

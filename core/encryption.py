@@ -1,4 +1,5 @@
-"""Tokens encrypted at rest: Fernet keys from FIELD_ENCRYPTION_KEY, MultiFernet for rotation."""
+"""Secrets encrypted at rest (tokens, webhook secrets): Fernet keys from FIELD_ENCRYPTION_KEY,
+MultiFernet for rotation."""
 
 from __future__ import annotations
 

@@ -1,0 +1,10 @@
+"""What inbox tells other apps, so that it imports none of them.
+
+``reply_created`` is sent inside the reply's transaction (``message=`` the new Message): a
+receiver's rows are written with the reply or not at all, as api's webhook outbox needs (O6).
+Receivers connect in their app's ``ready()``.
+"""
+
+from django.dispatch import Signal
+
+reply_created = Signal()
