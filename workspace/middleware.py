@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
-from django.db import DatabaseError, InterfaceError
+from django.db import DatabaseError, DataError, InterfaceError
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils.cache import patch_cache_control
@@ -32,6 +32,11 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
+        if isinstance(exception, DataError):
+            # H2: a value the database cannot hold (a NUL, an out-of-range date) is bad input,
+            # not an outage: no 503 with Retry-After for a client or monitor to act on.
+            logger.warning("Request refused by the database: %s", type(exception).__name__)
+            return HttpResponse(render_to_string("errors/400_unstorable.html"), status=400)
         if isinstance(exception, (DatabaseError, InterfaceError)):
             logger.error("Database unavailable: %s", type(exception).__name__)
             return database_unavailable_response()
