@@ -32,6 +32,7 @@ def world(acme, owner, agent, conversation, contact):
     return {
         "contacts": contact.pk,
         "inbox": conversation.pk,
+        "deliveries": conversation.pk,  # a reply's retry, served by api beside its conversation
         "workspace": Membership.objects.get(user=agent, workspace=acme).pk,
         "panel": "salesforce",
         "api": 1,  # an API key's id (issue 14): the POST is refused before any lookup
