@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
 
+from ops import heartbeat
+
 from . import live, selectors, services, tokens
 from .caching import cache_call, live_key
 from .errors import ReconnectNeeded, SalesforceError
@@ -286,6 +288,7 @@ class Listener:
 
     def step(self) -> None:
         """One beat: leases, streams, heartbeats."""
+        heartbeat.beat("listener")  # V1: the process is alive (`manage.py probe listener`)
         close_old_connections()
         wanted = {c.pk: c for c in selectors.live_connections()}
         for connection_id in list(self.led):

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
 from api.webhooks import deliver_due
+from ops import heartbeat
 
 logger = logging.getLogger("api.webhooks")
 
@@ -37,6 +38,7 @@ class Command(BaseCommand):
         if not once:
             self.stdout.write("Webhook worker started (Ctrl-C stops it).")
         while not stop.is_set():
+            heartbeat.beat("worker")  # V1: `manage.py probe worker` restarts a stuck worker
             close_old_connections()
             try:
                 done = deliver_due(batch=batch, session=session)
