@@ -27,6 +27,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from ops import metrics
+
 from . import errors
 from .errors import SalesforceError
 
@@ -133,6 +135,7 @@ def single_flight(
 
     cached = get()
     if cached is not None:
+        metrics.cache_request("hit")
         return unwrap(cached)
     lock = f"{key}:lock"
     # Without a working cache every request is its own leader (uncached, never an error).
@@ -140,6 +143,7 @@ def single_flight(
         # A leader that finished between our miss and our lock already stored its answer.
         cached = get()
         if cached is not None:
+            metrics.cache_request("hit")
             cache_call("delete", lock)
             return unwrap(cached)
     else:
@@ -148,8 +152,10 @@ def single_flight(
             time.sleep(WAIT_STEP)
             cached = get()
             if cached is not None:
+                metrics.cache_request("shared")
                 return unwrap(cached)
         # The leader took too long: ask ourselves.
+    metrics.cache_request("miss")
     try:
         value = compute()
     except SalesforceError as exc:

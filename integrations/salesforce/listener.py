@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
 
-from ops import heartbeat
+from ops import heartbeat, metrics
 
 from . import live, selectors, services, tokens
 from .caching import cache_call, live_key
@@ -224,6 +224,8 @@ class TopicStream(threading.Thread):
             invalidate(connection, batch.events)
             self.events_seen += len(batch.events)
             newest = batch.events[-1]
+            lag = (received - newest.commit_at).total_seconds() if newest.commit_at else None
+            metrics.listener_events(self.topic, len(batch.events), lag)
             services.save_replay_position(
                 connection.pk,
                 self.topic,

@@ -16,6 +16,8 @@ from django.conf import settings
 from oauthlib.oauth2 import InvalidGrantError, OAuth2Error
 from requests_oauthlib import OAuth2Session
 
+from ops import metrics
+
 from .errors import NotConfigured, OAuthFailed, ReconnectNeeded, Unavailable
 
 logger = logging.getLogger(__name__)
@@ -231,6 +233,7 @@ def _refresh_refused(exc: OAuth2Error):
     return Unavailable("Salesforce refused to renew the session.", detail=exc.error)
 
 
+@metrics.refresh_grant()  # V2: grants by outcome
 def refresh_access_token(*, login_url: str, refresh_token: str) -> TokenSet:
     """A new access token from the refresh token. ``invalid_grant`` means reconnect (S15)."""
 
