@@ -19,7 +19,7 @@ RUN_ENV = DEBUG=0 SECURE_COOKIES=0 SECURE_HSTS_SECONDS=0 \
 	EMAIL_URL=consolemail:// SITE_URL=http://127.0.0.1:$(PORT) WEBHOOK_ALLOW_PRIVATE_URLS=1 \
 	SALESFORCE_PUBSUB_URL=http://127.0.0.1:$(PUBSUB_PORT)
 
-.PHONY: proto run receiver test lint test-suite install install-test browser bench bench-live bench-scale load load-inbound soak bench-phones clean
+.PHONY: proto run prod receiver test lint test-suite install install-test browser bench bench-live bench-scale load load-inbound soak bench-phones clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (found $$($(PYTHON) --version))."; exit 1; }
@@ -62,6 +62,19 @@ run: $(VENV)/.installed var/secret_key var/field_key
 	$(RUN_ENV) $(PY) manage.py deliver_webhooks & WORKER=$$!; \
 	$(RUN_ENV) $(PY) manage.py salesforce_listen & LISTENER=$$!; \
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+# The production shape on this machine (issue 25, V4), one Ctrl-C stops all: PostgreSQL and
+# Redis from DATABASE_URL / CACHE_URL (default: this machine's, database "teaminbox" created when
+# missing), migrate, gunicorn with WORKERS gthread workers, the webhook worker and the
+# live-updates listener (ops/stack.py, the launcher the benchmarks and e2e tests use too).
+# EMULATOR=1 adds the Salesforce emulator (ports as `make run`) and the demo data.
+WORKERS ?= 4
+PROD_ENV = DEBUG=0 SECURE_COOKIES=0 SECURE_HSTS_SECONDS=0 \
+	SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}" \
+	FIELD_ENCRYPTION_KEY="$${FIELD_ENCRYPTION_KEY:-$$(cat var/field_key)}"
+prod: $(VENV)/.installed var/secret_key var/field_key
+	$(PROD_ENV) $(PY) -m ops.stack --workers $(WORKERS) --port $(PORT) \
+	  $(if $(filter 1,$(EMULATOR)),--emulator --emulator-port $(EMULATOR_PORT) --pubsub-port $(PUBSUB_PORT) --seed-demo)
 
 # Prints the signed replies that `make run`'s webhook worker sends for Acme (O7).
 receiver: $(VENV)/.installed var/secret_key
