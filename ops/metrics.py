@@ -215,6 +215,27 @@ class _Sources:
                 logger.warning("Metrics source %s failed", getattr(source, "__name__", source))
 
 
+def heartbeats() -> Iterator[Metric]:
+    """V1's process heartbeats as a gauge: seconds since any worker / listener replica beat
+    (+Inf when none ever did)."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    from . import heartbeat
+
+    family = GaugeMetricFamily(
+        "teaminbox_process_heartbeat_age_seconds",
+        "Seconds since any replica of the webhook worker or the listener last beat.",
+        labels=["kind"],
+    )
+    for kind in heartbeat.KINDS:
+        state = heartbeat.shared(kind)
+        family.add_metric([kind], state["age_seconds"] if state["seen"] else float("inf"))
+    yield family
+
+
+register_source(heartbeats)
+
+
 def registry() -> CollectorRegistry:
     """What one scrape reports: every process's samples, and the scrape-time state."""
     scrape = CollectorRegistry(auto_describe=False)
