@@ -302,3 +302,6 @@ OPS_HEARTBEAT_DIR = env.str("OPS_HEARTBEAT_DIR", default="")
 METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+# The webhook worker and the listener answer /metrics on this port when set (a pod of their own).
+OPS_METRICS_PORT = env.int("OPS_METRICS_PORT", default=0)
+OPS_METRICS_ADDRESS = env.str("OPS_METRICS_ADDRESS", default="0.0.0.0")  # noqa: S104

@@ -258,16 +258,21 @@ class _Default:
 
 # --- /metrics ---------------------------------------------------------------------------------
 def allowed(request) -> bool:
-    """METRICS_TOKEN set: only its bearer. Otherwise: clients in METRICS_ALLOWED_NETWORKS."""
+    return allowed_meta(request.META)
+
+
+def allowed_meta(meta) -> bool:
+    """METRICS_TOKEN set: only its bearer. Otherwise: clients in METRICS_ALLOWED_NETWORKS.
+    ``meta``: a request's META, or a WSGI environ (the worker's and listener's own port)."""
     token = settings.METRICS_TOKEN
     if token:
-        header = request.META.get("HTTP_AUTHORIZATION", "")
+        header = meta.get("HTTP_AUTHORIZATION", "")
         scheme, _, given = header.partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(
             given.strip().encode(), token.encode()
         )
     try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+        address = ipaddress.ip_address(meta.get("REMOTE_ADDR", ""))
     except ValueError:
         return False
     return any(
@@ -286,3 +291,41 @@ def view(request) -> HttpResponse:
     response = HttpResponse(generate_latest(registry()), content_type=CONTENT_TYPE_LATEST)
     response["Cache-Control"] = "no-store"
     return response
+
+
+# --- the worker's and the listener's own /metrics (a pod of their own) ------------------------
+def serve_if_configured():
+    """With ``OPS_METRICS_PORT`` set, this process (the webhook worker, the listener) answers
+    ``/metrics`` on that port, under the same access rule; the server, or None.
+
+    On one machine they share gunicorn's PROMETHEUS_MULTIPROC_DIR and the web's /metrics
+    already shows them; in a pod of their own nothing else would."""
+    port = settings.OPS_METRICS_PORT
+    if not port:
+        return None
+    import threading
+    from socketserver import ThreadingMixIn
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    from prometheus_client import make_wsgi_app
+
+    exporter = make_wsgi_app(registry())
+
+    def guarded(environ, start_response):
+        if not allowed_meta(environ):
+            start_response("403 Forbidden", [("Content-Type", "text/plain")])
+            return [b"Forbidden\n"]
+        return exporter(environ, start_response)
+
+    class Server(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, *args):  # scrapes every few seconds are not news
+            pass
+
+    server = make_server(
+        settings.OPS_METRICS_ADDRESS, port, guarded, server_class=Server, handler_class=QuietHandler
+    )
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server

@@ -243,3 +243,28 @@ def test_v2_multiprocess_mode_adds_up_processes_and_child_exit_retires_live_gaug
     samples = scrape(client)
     assert value(samples, "teaminbox_live_connections_open") == 1
     assert value(samples, "teaminbox_webhook_deliveries_total", outcome="sent") == 2
+
+
+def test_v2_the_worker_and_listener_answer_metrics_on_their_own_port(settings):
+    import requests
+
+    from ops import metrics
+    from ops.stack import free_port
+
+    settings.OPS_METRICS_PORT = 0
+    assert metrics.serve_if_configured() is None
+    settings.OPS_METRICS_PORT = free_port()
+    settings.OPS_METRICS_ADDRESS = "127.0.0.1"
+    server = metrics.serve_if_configured()
+    try:
+        url = f"http://127.0.0.1:{settings.OPS_METRICS_PORT}/metrics"
+        answer = requests.get(url, timeout=10)
+        assert answer.status_code == 200
+        assert "teaminbox_webhook_deliveries_total" in answer.text
+        settings.METRICS_TOKEN = "worker-token-42"
+        assert requests.get(url, timeout=10).status_code == 403
+        good = requests.get(url, headers={"Authorization": "Bearer worker-token-42"}, timeout=10)
+        assert good.status_code == 200
+    finally:
+        server.shutdown()
+        server.server_close()
