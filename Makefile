@@ -19,7 +19,7 @@ RUN_ENV = DEBUG=0 SECURE_COOKIES=0 SECURE_HSTS_SECONDS=0 \
 	EMAIL_URL=consolemail:// SITE_URL=http://127.0.0.1:$(PORT) WEBHOOK_ALLOW_PRIVATE_URLS=1 \
 	SALESFORCE_PUBSUB_URL=http://127.0.0.1:$(PUBSUB_PORT)
 
-.PHONY: proto run prod receiver test lint test-suite install install-test browser bench bench-live bench-scale load load-inbound soak bench-phones clean
+.PHONY: proto run prod receiver test lint test-suite install install-test browser bench bench-metrics bench-live bench-scale load load-inbound soak bench-phones clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (found $$($(PYTHON) --version))."; exit 1; }
@@ -114,6 +114,10 @@ test: lint test-suite
 # Live updates (issue 15) have their own target, bench-live (about 25 min; not part of make test).
 bench: $(VENV)/.installed
 	$(PY) bench/run.py
+
+# Issue 25: the lookup figures with Prometheus metrics on vs off (alternating gunicorn restarts).
+bench-metrics: $(VENV)/.installed
+	$(PY) bench/metrics_overhead.py
 
 # Live updates (issue 15, F6): freshness of an open sidebar over 50 edits, and Salesforce calls of
 # 20 agents on 200 contacts, live updates vs the 60 s cache (10 min each; MINUTES=2 for a quick run).

@@ -197,7 +197,8 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
             "DATABASE_URL": self.database_url,
             "CACHE_URL": self.cache_url,
-            "SITE_URL": base.get("SITE_URL") or self.base,
+            # Links in emails and the OAuth callback point at this stack (``env`` may say else).
+            "SITE_URL": self.base,
         }
         if self.emulator is not None:
             env.update(
@@ -426,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
             "instance_port": args.emulator_port + 1 if args.emulator_port else None,
         },
         seed_demo=args.seed_demo,
+        env={"SITE_URL": os.environ["SITE_URL"]} if os.environ.get("SITE_URL") else None,
         prepare=("migrate", "createcachetable")
         if args.no_collectstatic
         else ("migrate", "createcachetable", "collectstatic"),
