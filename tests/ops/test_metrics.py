@@ -268,3 +268,46 @@ def test_v2_the_worker_and_listener_answer_metrics_on_their_own_port(settings):
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_v2_listener_events_and_lag_are_counted(client, sf, connection, settings):
+    """A change in Salesforce reaches the listener over gRPC: counted by topic, lag observed."""
+    import threading
+    import time
+
+    from integrations.salesforce import services
+    from integrations.salesforce.listener import Listener
+
+    settings.SALESFORCE_PUBSUB_URL = f"http://{sf.pubsub_target}"
+    settings.SALESFORCE_LISTENER_HEARTBEAT_SECONDS = 0.2
+    settings.SALESFORCE_LISTENER_LEASE_SECONDS = 2
+    sf.set_pubsub_keepalive(0.2)
+    SalesforceConnection.objects.filter(pk=connection.pk).update(related_lists=[])
+    connection.refresh_from_db()
+    services.set_live_updates(connection, on=True, actor=None)
+    topic = "/data/ContactChangeEvent"
+    name = "teaminbox_salesforce_listener_events_total"
+    before = scrape(client)
+    listener = Listener(owner="metrics-test")
+    thread = threading.Thread(target=listener.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not live.healthy(connection) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sf.update_record("Contact", "0035g00000Con01AAB", Title="VP Operations")
+        while time.monotonic() < deadline:
+            if value(scrape(client), name, topic=topic) > value(before, name, topic=topic):
+                break
+            time.sleep(0.1)
+        after = scrape(client)
+    finally:
+        listener.stop()
+        thread.join(timeout=15)
+    assert value(after, name, topic=topic) - value(before, name, topic=topic) == 1
+    lag = "teaminbox_salesforce_listener_lag_seconds_count"
+    assert value(after, lag) - value(before, lag) == 1
+    assert value(after, "teaminbox_salesforce_listener_connections", state="healthy") == 1
+    heartbeat_age = value(after, "teaminbox_process_heartbeat_age_seconds", kind="listener")
+    assert 0 <= heartbeat_age < 10
