@@ -19,7 +19,7 @@ RUN_ENV = DEBUG=0 SECURE_COOKIES=0 SECURE_HSTS_SECONDS=0 \
 	EMAIL_URL=consolemail:// SITE_URL=http://127.0.0.1:$(PORT) WEBHOOK_ALLOW_PRIVATE_URLS=1 \
 	SALESFORCE_PUBSUB_URL=http://127.0.0.1:$(PUBSUB_PORT)
 
-.PHONY: proto run receiver var-secrets test lint test-suite install install-test browser bench bench-live bench-scale load load-inbound soak bench-phones clean
+.PHONY: proto run prod receiver var-secrets test lint test-suite install install-test browser bench bench-metrics bench-live bench-scale load load-inbound soak bench-phones clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (found $$($(PYTHON) --version))."; exit 1; }
@@ -66,6 +66,19 @@ run: $(VENV)/.installed var/secret_key var/field_key
 	$(RUN_ENV) $(PY) manage.py salesforce_listen & LISTENER=$$!; \
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
+# The production shape on this machine (issue 25, V4), one Ctrl-C stops all: PostgreSQL and
+# Redis from DATABASE_URL / CACHE_URL (default: this machine's, database "teaminbox" created when
+# missing), migrate, gunicorn with WORKERS gthread workers, the webhook worker and the
+# live-updates listener (ops/stack.py, the launcher the benchmarks and e2e tests use too).
+# EMULATOR=1 adds the Salesforce emulator (ports as `make run`) and the demo data.
+WORKERS ?= 4
+PROD_ENV = DEBUG=0 SECURE_COOKIES=0 SECURE_HSTS_SECONDS=0 \
+	SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}" \
+	FIELD_ENCRYPTION_KEY="$${FIELD_ENCRYPTION_KEY:-$$(cat var/field_key)}"
+prod: $(VENV)/.installed var/secret_key var/field_key
+	$(PROD_ENV) $(PY) -m ops.stack --workers $(WORKERS) --port $(PORT) \
+	  $(if $(filter 1,$(EMULATOR)),--emulator --emulator-port $(EMULATOR_PORT) --pubsub-port $(PUBSUB_PORT) --seed-demo)
+
 # Prints the signed replies that `make run`'s webhook worker sends for Acme (O7).
 receiver: $(VENV)/.installed var/secret_key
 	@test -s var/demo_webhook_secret || { echo "Run 'make run' first: it writes var/demo_webhook_secret."; exit 1; }
@@ -106,6 +119,10 @@ test: lint test-suite
 # Live updates (issue 15) have their own target, bench-live (about 25 min; not part of make test).
 bench: $(VENV)/.installed
 	$(PY) bench/run.py
+
+# Issue 25: the lookup figures with Prometheus metrics on vs off (alternating gunicorn restarts).
+bench-metrics: $(VENV)/.installed
+	$(PY) bench/metrics_overhead.py
 
 # Live updates (issue 15, F6): freshness of an open sidebar over 50 edits, and Salesforce calls of
 # 20 agents on 200 contacts, live updates vs the 60 s cache (10 min each; MINUTES=2 for a quick run).

@@ -20,6 +20,7 @@ from ninja.security import HttpBearer
 from pydantic import AwareDatetime, ConfigDict, field_validator, model_validator
 
 from contacts.models import PHONE_MAX_LENGTH, phone_validator
+from ops import metrics
 
 from . import ratelimit
 from .inbound import Sender, receive_message
@@ -196,7 +197,12 @@ api = NinjaAPI(
 )
 
 
+# V2: inbound messages refused, by why (the counter's outcome label).
+REFUSALS = {400: "invalid", 401: "unauthorized", 404: "not_found", 429: "rate_limited"}
+
+
 def _json(request, status: int, body: dict, headers: dict | None = None) -> HttpResponse:
+    metrics.inbound_message(REFUSALS.get(status, "refused"))  # only errors answer through here
     response = api.create_response(request, body, status=status)
     for name, value in (headers or {}).items():
         response[name] = value
@@ -286,4 +292,5 @@ def post_message(request, slug: str, payload: MessageIn):
         text=payload.text,
         sent_at=payload.sent_at,
     )
+    metrics.inbound_message("created" if result.created else "duplicate")
     return Status(201 if result.created else 200, result.as_json())

@@ -114,6 +114,8 @@ class WebhookDelivery(models.Model):
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # V3: the web request that wrote the reply; sent as X-Request-ID and on the worker's lines.
+    request_id = models.CharField(max_length=128, blank=True, default="")
 
     class Meta:
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due")]

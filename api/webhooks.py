@@ -26,6 +26,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
 
+from ops import heartbeat, metrics, requestid
+
 from .models import WebhookDelivery, WebhookEndpoint
 from .urlsafety import UnresolvableWebhookHost, UnsafeWebhookUrl, check_webhook_url
 
@@ -41,6 +43,8 @@ FIRST_RETRY_SECONDS = 15
 MAX_RETRY_SECONDS = 3600
 LEASE = timedelta(seconds=120)
 USER_AGENT = "TeamInbox-Webhooks/1"
+# V2: what an attempt's row says afterwards, as the deliveries counter names it.
+OUTCOMES = {WebhookDelivery.Status.SENT: "sent", WebhookDelivery.Status.FAILED: "failed"}
 
 
 def new_secret() -> str:
@@ -129,6 +133,7 @@ def enqueue_reply(message) -> WebhookDelivery | None:
         next_attempt_at=now,
         give_up_at=now + timedelta(seconds=settings.WEBHOOK_RETRY_HORIZON_SECONDS),
         created_at=now,
+        request_id=requestid.current(),
     )
     delivery.payload = reply_payload(message, delivery.id)
     delivery.save(force_insert=True)
@@ -253,6 +258,8 @@ def attempt(delivery: WebhookDelivery, session: requests.Session | None = None) 
         TIMESTAMP_HEADER: timestamp,
         SIGNATURE_HEADER: sign(endpoint.secret, timestamp, str(delivery.pk), body),
     }
+    if delivery.request_id:
+        headers[requestid.HEADER] = delivery.request_id
     http = session or requests
     url = endpoint.url
     if addresses:
@@ -325,12 +332,16 @@ def deliver_due(*, batch: int = 10, session: requests.Session | None = None) -> 
     """Claim and attempt due deliveries once; how many were attempted."""
     claimed = claim_due(batch=batch)
     for delivery in claimed:
-        outcome = attempt(delivery, session)
-        record(delivery, outcome)
-        logger.info(
-            "Delivery %s attempt %s: %s",
-            delivery.pk,
-            delivery.attempts,
-            "sent" if outcome.delivered else outcome.error,
-        )
+        # V3: the worker's lines for this delivery carry the id of the request that wrote it.
+        with requestid.bound(delivery.request_id or requestid.new_id()):
+            outcome = attempt(delivery, session)
+            record(delivery, outcome)
+            metrics.webhook_delivery(OUTCOMES.get(delivery.status, "retry"))
+            logger.info(
+                "Delivery %s attempt %s: %s",
+                delivery.pk,
+                delivery.attempts,
+                "sent" if outcome.delivered else outcome.error,
+            )
+        heartbeat.beat("worker")  # a long batch is not a stuck worker
     return len(claimed)

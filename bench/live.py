@@ -33,7 +33,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -46,7 +45,7 @@ os.environ.setdefault("BENCH_REDIS_DB", "5")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run import machine, p95, write_section  # noqa: E402
-from stack import ACME_ORG_ID, DB_NAME, PY, REDIS_DB, ROOT, THREADS, WORKERS, Stack  # noqa: E402
+from stack import ACME_ORG_ID, DB_NAME, REDIS_DB, THREADS, WORKERS, Stack  # noqa: E402
 
 HX = {"HX-Request": "true"}
 MANAGE = "/w/acme/settings/integrations/salesforce/"
@@ -77,35 +76,17 @@ def email_of(n: int) -> str:
 
 
 class LiveStack(Stack):
-    """bench/stack.py's stack, with the product pointed at the emulator's Pub/Sub API and the
-    listener started and stopped here."""
+    """bench/stack.py's stack (the launcher points the product at the emulator's Pub/Sub API),
+    with the listener started and stopped here through the launcher."""
 
     listener: subprocess.Popen | None = None
 
-    def _environment(self) -> None:
-        super()._environment()
-        self.env["SALESFORCE_PUBSUB_URL"] = f"http://{self.emulator.pubsub_target}"
-
     def start_listener(self) -> None:
-        self.listener_log = Path(tempfile.mktemp(prefix="bench-listener.", suffix=".log"))
-        out = self.listener_log.open("w")
-        self.listener = subprocess.Popen(  # noqa: S603
-            [PY, "manage.py", "salesforce_listen"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        self._cleanup.append(self.stop_listener)
+        process = self.launcher.start_process("listener")
+        self.listener, self.listener_log = process.popen, process.log
 
     def stop_listener(self) -> None:
-        if self.listener is not None and self.listener.poll() is None:
-            self.listener.send_signal(signal.SIGTERM)
-            try:
-                self.listener.wait(20)
-            except subprocess.TimeoutExpired:
-                self.listener.kill()
-                self.listener.wait(10)
+        self.launcher.stop_process("listener")
 
     def add_contacts(self, count: int) -> list[int]:
         """``count`` Salesforce Contacts (control endpoint) and product contacts, one-to-one."""

@@ -3,8 +3,9 @@
 - PostgreSQL and Redis: the machine's on loopback when they answer (like ``.ci/run``), otherwise
   private ones started here and stopped afterwards. The bench owns database ``bench_inbox``
   (dropped and re-created) and Redis db 3 (flushed).
-- The Salesforce emulator in a child process on free ports.
-- gunicorn: 4 ``gthread`` workers x 8 threads, DEBUG=0, Redis cache, PostgreSQL.
+- The emulator and gunicorn (4 ``gthread`` workers x 8 threads, DEBUG=0, Redis cache,
+  PostgreSQL) are started and stopped by ``ops.stack``, the launcher ``make prod`` and the e2e
+  tests use too (issue 25, V4).
 - Acme is connected to the emulator through the product's own views over HTTP (sign-in, Connect,
   the emulator's login and consent pages, the callback), as an admin's browser does it.
 """
@@ -18,7 +19,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,8 +33,10 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from ops.stack import Stack as Launcher  # noqa: E402
+from ops.stack import free_port, port_open  # noqa: E402
 from salesforce_emulator.demo_names import ACME_ADMIN, ACME_ORG_ID  # noqa: E402
-from salesforce_emulator.testing import consent, spawn_emulator  # noqa: E402
+from salesforce_emulator.testing import consent  # noqa: E402
 
 PY = sys.executable
 PASSWORD = "demo-pass-123"
@@ -88,16 +90,8 @@ for email in {emails!r}:
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _tcp_open(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-        return True
-    return False
+    return port_open("127.0.0.1", port)
 
 
 class Stack:
@@ -111,6 +105,7 @@ class Stack:
         self.redis_port = 6379
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.launcher: Launcher | None = None
         self.gunicorn: subprocess.Popen | None = None
         self.emulator = None
         self.env: dict[str, str] = {}
@@ -121,10 +116,8 @@ class Stack:
         try:
             self._postgres()
             self._redis()
-            self._emulator()
-            self._environment()
-            self._prepare_database()
-            self._start_gunicorn()
+            self._launch()
+            self._add_bench_contacts()
             self.connect_salesforce()
         except BaseException:
             self.__exit__()
@@ -204,85 +197,60 @@ class Stack:
         self.redis.flushdb()
         self._cleanup.append(self.redis.flushdb)
 
-    def _emulator(self) -> None:
-        self.emulator = spawn_emulator(python=PY)
-        self._cleanup.append(self.emulator.terminate)
-
-    def _environment(self) -> None:
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SALESFORCE_"))},
-            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{self.pg_port}/{DB_NAME}",
-            "CACHE_URL": f"redis://127.0.0.1:{self.redis_port}/{REDIS_DB}",
+    def _environment(self) -> dict[str, str]:
+        """What the bench sets on top of the launcher's environment (database, cache, emulator)."""
+        return {
             "DEBUG": "0",
             "SECRET_KEY": secrets.token_urlsafe(50),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "SECURE_COOKIES": "0",
             "SECURE_HSTS_SECONDS": "0",
             "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-            "SALESFORCE_LOGIN_URL": self.emulator.login_url,
-            "SALESFORCE_CLIENT_ID": self.emulator.client_id,
-            "SALESFORCE_CLIENT_SECRET": self.emulator.client_secret,
-            "SALESFORCE_CALLBACK_URL": f"{self.base}/integrations/salesforce/callback/",
-            "SITE_URL": self.base,
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "PYTHONPATH": str(ROOT),
             **self.extra_env,
         }
 
-    def manage(self, *args: str) -> str:
-        done = subprocess.run(
-            [PY, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True
+    def _launch(self) -> None:
+        """The emulator, migrate, collectstatic, seed_demo, then gunicorn (ops.stack)."""
+        base_env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SALESFORCE_"))
+        }
+        base_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        self.launcher = Launcher(
+            database_url=f"postgres://postgres@127.0.0.1:{self.pg_port}/{DB_NAME}",
+            cache_url=f"redis://127.0.0.1:{self.redis_port}/{REDIS_DB}",
+            workers=WORKERS,
+            threads=THREADS,
+            port=self.port,
+            processes=(),  # each benchmark starts the worker or the listener it measures
+            emulator=True,
+            base_env=base_env,
+            env=self._environment(),
+            prepare=("migrate", "collectstatic"),
+            seed_demo=True,
+            log_dir=tempfile.mkdtemp(prefix="bench-logs."),
+            python=PY,
+            log=self.log,
         )
-        if done.returncode:
-            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-        return done.stdout
+        self._cleanup.append(self.launcher.stop)
+        self.launcher.start()
+        self.emulator = self.launcher.emulator
+        self.env = self.launcher.env
+        self.gunicorn = self.launcher.web.popen
+        self.gunicorn_log = self.launcher.web.log
 
-    def _prepare_database(self) -> None:
-        self.log("== migrate, collectstatic, seed_demo, bench contacts")
-        self.manage("migrate", "--noinput", "-v0")
-        self.manage("collectstatic", "--noinput", "-v0")
-        self.manage("seed_demo")
+    def manage(self, *args: str) -> str:
+        return self.launcher.manage(*args)
+
+    def _add_bench_contacts(self) -> None:
+        self.log("== bench contacts")
         self.manage("shell", "-c", ADD_CONTACTS.format(emails=EXACT_EMAILS))
 
     def _start_gunicorn(self) -> None:
-        self.log(f"== gunicorn {WORKERS} gthread workers x {THREADS} threads on {self.base}")
-        self.gunicorn_log = Path(tempfile.mktemp(prefix="bench-gunicorn.", suffix=".log"))
-        out = self.gunicorn_log.open("w")
-        self.gunicorn = subprocess.Popen(  # noqa: S603
-            [
-                str(Path(PY).parent / "gunicorn"),
-                "config.wsgi",
-                "--worker-class", "gthread",
-                "--workers", str(WORKERS),
-                "--threads", str(THREADS),
-                "--bind", f"127.0.0.1:{self.port}",
-                "--log-level", "warning",
-            ],
-            cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        self._cleanup.append(self._stop_gunicorn)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.gunicorn.poll() is not None:
-                raise RuntimeError(f"gunicorn exited:\n{self.gunicorn_log.read_text()}")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{self.base}/signin/", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.2)
-        else:
-            raise RuntimeError("gunicorn did not answer in 60 s")
-        # Every worker up (gunicorn forks them right away; wait for all four).
-        while len(self.worker_pids()) < WORKERS and time.monotonic() < deadline:
-            time.sleep(0.1)
+        self.launcher.start_web()
+        self.gunicorn = self.launcher.web.popen
 
     def _stop_gunicorn(self) -> None:
-        if self.gunicorn and self.gunicorn.poll() is None:
-            self.gunicorn.terminate()
-            try:
-                self.gunicorn.wait(20)
-            except subprocess.TimeoutExpired:
-                self.gunicorn.kill()
-                self.gunicorn.wait(10)
+        self.launcher.stop_web()
 
     # --- helpers -----------------------------------------------------------------------------
     def worker_pids(self) -> list[int]:

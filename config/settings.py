@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import environ
 
 from core.hosts import is_loopback_url
+from ops.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -52,9 +53,13 @@ INSTALLED_APPS = [
     "integrations",
     "integrations.salesforce",
     "api",
+    "ops",
 ]
 
 MIDDLEWARE = [
+    # First: every later line logged carries the request id; probes and scrapes skip the rest.
+    "ops.requestid.RequestIdMiddleware",
+    "ops.endpoints.OpsEndpointsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "workspace.middleware.PermissionsPolicyMiddleware",
     "workspace.middleware.BidiControlMiddleware",
@@ -307,17 +312,21 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# --- Logging: never DEBUG for oauthlib (it prints token bodies) -------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "oauthlib": {"level": "INFO"},
-        "requests_oauthlib": {"level": "INFO"},
-        "urllib3": {"level": "WARNING"},
-        "axes": {"level": "WARNING"},
-    },
-}
+# --- Operations (issue 25): logs, health, metrics ----------------------------------------------
+# Plain lines by default; LOG_FORMAT=json for one JSON object per line. Both carry the request id.
+# oauthlib and requests_oauthlib stay at INFO whatever LOG_LEVEL says (DEBUG prints token bodies).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))
+# The worker and the listener beat this often; /readyz and `manage.py probe` call a beat older
+# than OPS_HEARTBEAT_STALE_SECONDS stale. The probe's file lives in OPS_HEARTBEAT_DIR.
+OPS_HEARTBEAT_SECONDS = env.float("OPS_HEARTBEAT_SECONDS", default=5.0)
+OPS_HEARTBEAT_STALE_SECONDS = env.float("OPS_HEARTBEAT_STALE_SECONDS", default=60.0)
+OPS_HEARTBEAT_DIR = env.str("OPS_HEARTBEAT_DIR", default="")
+# /metrics: with METRICS_TOKEN set, only `Authorization: Bearer <token>` may read it; without,
+# only clients in METRICS_ALLOWED_NETWORKS (CIDRs; loopback by default).
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+# The webhook worker and the listener answer /metrics on this port when set (a pod of their own).
+OPS_METRICS_PORT = env.int("OPS_METRICS_PORT", default=0)
+OPS_METRICS_ADDRESS = env.str("OPS_METRICS_ADDRESS", default="0.0.0.0")  # noqa: S104

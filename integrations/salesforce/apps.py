@@ -8,11 +8,13 @@ class SalesforceConfig(AppConfig):
 
     def ready(self) -> None:
         from integrations.registry import Integration, register_integration
+        from ops.metrics import register_source
 
-        from . import checks, sidebar  # noqa: F401 - checks register on import
+        from . import checks, metrics, sidebar  # noqa: F401 - checks register on import
         from .selectors import integration_status
 
         sidebar.register()
+        register_source(metrics.collect)  # V2: connections and listener, read at scrape time
         register_integration(
             Integration(
                 key="salesforce",

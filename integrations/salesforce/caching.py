@@ -27,6 +27,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.cache import CacheLock, cache_call
+from ops import metrics
 
 from . import errors
 from .errors import SalesforceError
@@ -143,6 +144,7 @@ def single_flight(
 
     cached = get()
     if cached is not None:
+        metrics.cache_request("hit")
         return unwrap(cached)
     lock = CacheLock(f"{key}:lock", seconds=int(wait) + 5)
     # Without a working cache every request is its own leader (uncached, never an error).
@@ -150,6 +152,7 @@ def single_flight(
         # A leader that finished between our miss and our lock already stored its answer.
         cached = get()
         if cached is not None:
+            metrics.cache_request("hit")
             lock.release()
             return unwrap(cached)
     else:
@@ -158,8 +161,10 @@ def single_flight(
             time.sleep(WAIT_STEP)
             cached = get()
             if cached is not None:
+                metrics.cache_request("shared")
                 return unwrap(cached)
         # The leader took too long: ask ourselves.
+    metrics.cache_request("miss")
     try:
         value = compute()
     except SalesforceError as exc:

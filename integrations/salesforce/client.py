@@ -27,6 +27,8 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
+from ops import metrics
+
 from . import services, tokens
 from .errors import (
     ApiAccessRequired,
@@ -103,10 +105,10 @@ class SalesforceClient:
 
     # --- public calls --------------------------------------------------------------------
     def query(self, soql: str) -> dict:
-        return self._call(lambda sf: sf.query(soql))
+        return self._call(lambda sf: sf.query(soql), "query")
 
     def describe_contact(self) -> dict:
-        return self._call(lambda sf: sf.Contact.describe())
+        return self._call(lambda sf: sf.Contact.describe(), "describe")
 
     # --- machinery -----------------------------------------------------------------------
     def _salesforce(self, access_token: str) -> Salesforce:
@@ -117,7 +119,7 @@ class SalesforceClient:
             session=_session(self.instance_url, self.timeout),
         )
 
-    def _call(self, request: Callable[[Salesforce], T]) -> T:
+    def _call(self, request: Callable[[Salesforce], T], operation: str) -> T:
         # An expired session is renewed and the call retried. The token saved by another
         # request may itself have expired since, so the renewal may run twice; each time
         # tokens.py sends a refresh grant only when the stored token is the one that failed.
@@ -126,7 +128,8 @@ class SalesforceClient:
             for attempt in range(3):
                 sf = self._salesforce(token)
                 try:
-                    result = self._send(sf, request)
+                    with metrics.salesforce_call(operation):  # V2, V3: counted and logged
+                        result = self._send(sf, request)
                     break
                 except SalesforceExpiredSession as exc:
                     if attempt == 2 or self.connection is None:

@@ -32,6 +32,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
 
 from core.cache import CacheLock
+from ops import heartbeat, metrics
 
 from . import live, selectors, services, tokens
 from .caching import live_key
@@ -221,6 +222,8 @@ class TopicStream(threading.Thread):
         if batch.events:
             invalidate(connection, batch.events)
             newest = batch.events[-1]
+            lag = (received - newest.commit_at).total_seconds() if newest.commit_at else None
+            metrics.listener_events(self.topic, len(batch.events), lag)
             services.save_replay_position(
                 connection.pk,
                 self.topic,
@@ -285,6 +288,7 @@ class Listener:
 
     def step(self) -> None:
         """One beat: leases, streams, heartbeats."""
+        heartbeat.beat("listener")  # V1: the process is alive (`manage.py probe listener`)
         close_old_connections()
         wanted = {c.pk: c for c in selectors.live_connections()}
         for connection_id in list(self.led):

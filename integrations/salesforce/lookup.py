@@ -15,6 +15,8 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
+from ops import metrics
+
 from . import live, services
 from .caching import (
     CachedFailure,
@@ -249,6 +251,7 @@ def _store(connection: SalesforceConnection, result: LookupResult) -> None:
 
 
 # --- the sidebar ------------------------------------------------------------------------------
+@metrics.lookup("sidebar")
 def find_contact(
     connection: SalesforceConnection, *, email: str = "", phone: str = "", refresh: bool = False
 ) -> LookupResult:
@@ -320,6 +323,7 @@ def _flag(result: LookupResult) -> str:
     return "contact" if result.matches else ("lead" if result.lead else "")
 
 
+@metrics.lookup("badges")
 def match_flags(connection: SalesforceConnection, contacts) -> dict[int, str]:
     """B4, R3: per contact "contact", "lead" or "": cached answers, then ONE query for the rest
     (and, with Lead matching on, one more for those no Contact matched)."""

@@ -17,6 +17,7 @@ from oauthlib.oauth2 import InvalidGrantError, OAuth2Error
 from requests_oauthlib import OAuth2Session
 
 from core.hosts import is_loopback_host
+from ops import metrics
 
 from .errors import NotConfigured, OAuthFailed, ReconnectNeeded, SalesforceError, Unavailable
 
@@ -232,6 +233,7 @@ def _refresh_refused(exc: OAuth2Error):
     return Unavailable("Salesforce refused to renew the session.", detail=exc.error)
 
 
+@metrics.refresh_grant()  # V2: grants by outcome
 def refresh_access_token(*, login_url: str, refresh_token: str) -> TokenSet:
     """A new access token from the refresh token. ``invalid_grant`` means reconnect (S15)."""
 

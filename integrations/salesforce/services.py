@@ -19,6 +19,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from ops import metrics
+
 from .models import SalesforceConnection, SalesforceEvent, SalesforceReplayPosition
 
 logger = logging.getLogger(__name__)
@@ -92,6 +94,7 @@ def mark_reconnect_needed(
     connection.status, connection.access_token = Status.RECONNECT_NEEDED, ""
     connection.reconnect_reason, connection.reconnect_detail = reason, detail[:500]
     if updated:
+        metrics.reconnect_needed(reason)
         bump_generation(connection)
         record_event(connection=connection, kind=Kind.RECONNECT_NEEDED, actor=actor, detail=detail)
         logger.warning("Salesforce connection %s needs reconnecting (%s)", connection.pk, reason)

@@ -20,7 +20,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
+from ops.stack import Stack
 from salesforce_emulator import demo_names
 from salesforce_emulator.testing import consent, spawn_emulator
 
@@ -213,62 +213,33 @@ def _app_env(db_file: Path, port: int, emu) -> dict:
     return env
 
 
-def _stop(process: subprocess.Popen | None) -> None:
-    if process is not None and process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-
-
 @contextlib.contextmanager
 def serve_app(emu, *, env: dict | None = None, workers: tuple[str, ...] = ()):
     """The product (runserver, threaded, own SQLite file) beside ``emu``; ``env`` adds settings,
-    ``workers`` are management commands run beside the server (their logs: ``<name>.log``)."""
+    ``workers`` are management commands run beside the server (their logs: ``<name>.log``).
+
+    Started and stopped by ``ops.stack``, the launcher ``make prod`` and the benchmarks use."""
     tmp = Path(tempfile.mkdtemp(prefix="e2e-"))
-    processes: list[subprocess.Popen] = []
+    port = _free_port()
+    app_env = {**_app_env(tmp / "e2e.sqlite3", port, emu), **(env or {})}
+    stack = Stack(
+        database_url=app_env["DATABASE_URL"],
+        cache_url=app_env["CACHE_URL"],
+        server="runserver",
+        port=port,
+        processes=workers,
+        base_env=app_env,
+        prepare=("migrate", "createcachetable"),
+        seed_demo=True,
+        log_dir=tmp,
+        ready_timeout=30,
+        log=lambda line: None,
+    )
     try:
-        port = _free_port()
-        app_env = {**_app_env(tmp / "e2e.sqlite3", port, emu), **(env or {})}
-        _manage(app_env, "migrate", "--noinput", "-v0")
-        _manage(app_env, "createcachetable")
-        _manage(app_env, "seed_demo")
-        for command in ("runserver", *workers):
-            args = (
-                [command, f"127.0.0.1:{port}", "--noreload"]
-                if command == "runserver"
-                else [command]
-            )
-            log = tmp / ("server.log" if command == "runserver" else f"{command}.log")
-            with log.open("wb") as out:
-                processes.append(
-                    subprocess.Popen(
-                        [sys.executable, "manage.py", *args],
-                        cwd=ROOT,
-                        env=app_env,
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                    )
-                )
-        server, log = processes[0], tmp / "server.log"
-        app = LiveApp(f"http://127.0.0.1:{port}", emu, app_env, log)
-        deadline = time.monotonic() + 30
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"live server exited:\n{log.read_text()}")
-            try:
-                requests.get(app.url("/signin/"), timeout=2).raise_for_status()
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"live server did not answer:\n{log.read_text()}") from None
-                time.sleep(0.1)
-        yield app
+        stack.start()
+        yield LiveApp(stack.base, emu, stack.env, stack.web.log)
     finally:
-        for process in reversed(processes):
-            _stop(process)
+        stack.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
 from api.webhooks import deliver_due
+from ops import heartbeat, metrics
 
 logger = logging.getLogger("api.webhooks")
 
@@ -35,8 +36,10 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, _stop)
         session = requests.Session()
         if not once:
+            metrics.serve_if_configured()  # V2: its own /metrics when OPS_METRICS_PORT is set
             self.stdout.write("Webhook worker started (Ctrl-C stops it).")
         while not stop.is_set():
+            heartbeat.beat("worker")  # V1: `manage.py probe worker` restarts a stuck worker
             close_old_connections()
             try:
                 done = deliver_due(batch=batch, session=session)

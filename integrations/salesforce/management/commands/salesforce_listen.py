@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand
 
 from integrations.salesforce.listener import Listener
 from integrations.salesforce.pubsub import endpoint
+from ops import metrics
 
 
 class Command(BaseCommand):
@@ -31,6 +32,7 @@ class Command(BaseCommand):
         url = options["pubsub_url"]
         point = endpoint(url)  # refuses plaintext off loopback before anything starts
         listener = Listener(pubsub_url=url)
+        metrics.serve_if_configured()  # V2: its own /metrics when OPS_METRICS_PORT is set
 
         def stop(signum, frame):
             listener.stop()
