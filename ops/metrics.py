@@ -212,7 +212,9 @@ class _Sources:
             try:
                 yield from source()
             except Exception:  # noqa: BLE001 - a database outage must not fail the scrape
-                logger.warning("Metrics source %s failed", getattr(source, "__name__", source))
+                logger.warning(
+                    "Metrics source %s failed", getattr(source, "__name__", source), exc_info=True
+                )
 
 
 def heartbeats() -> Iterator[Metric]:
