@@ -157,6 +157,30 @@ def set_live_updates(connection: SalesforceConnection, *, on: bool, actor) -> bo
     return _set(connection, "live_updates", on, kind=Kind.LIVE_UPDATES, actor=actor, detail=detail)
 
 
+@transaction.atomic
+def save_settings(
+    connection: SalesforceConnection,
+    *,
+    phone_matching: str,
+    match_leads: bool,
+    live_updates: bool | None,
+    actor,
+) -> list[str]:
+    """M1: the Manage page's one form: every setting the admin changed, saved together.
+
+    ``live_updates`` is None when the form did not show the switch (not connected). Returns the
+    names of the settings that changed (each audited by its own setter).
+    """
+    changed = []
+    if set_phone_matching(connection, mode=phone_matching, actor=actor):
+        changed.append("phone matching")
+    if set_lead_matching(connection, on=match_leads, actor=actor):
+        changed.append("Lead matching")
+    if live_updates is not None and set_live_updates(connection, on=live_updates, actor=actor):
+        changed.append("live updates")
+    return changed
+
+
 def save_replay_position(
     connection_id: int,
     topic: str,
