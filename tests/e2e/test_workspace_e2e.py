@@ -1,0 +1,103 @@
+"""Issue 26 in chromium: settings that keep every change (M1), members and profiles (M3), and
+revoke/delete that ask first with Copy buttons for the show-once secrets (M5).
+
+State is arranged over HTTP (``live_app.http``) or through the pages themselves; every page is
+also checked with axe-core (serious and critical WCAG 2.1 A/AA violations) and for console errors
+and CSP violations (the ``console`` fixture).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from .conftest import MANAGE_PATH, OWNER, ROOT, shot
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def _page(new_context, email: str | None) -> Page:
+    context = new_context(email)
+    if not AXE.exists():
+        pytest.fail(f"{AXE} missing: run `make test` (it runs npm ci) or `npm ci`")
+    context.add_init_script(path=str(AXE))
+    return context.new_page()
+
+
+def _no_axe_violations(page: Page) -> None:
+    result = page.evaluate(
+        "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})",
+        WCAG_AA,
+    )
+    bad = [
+        (v["id"], [n["target"] for n in v["nodes"]][:3])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert bad == [], f"axe on {page.url}: {bad}"
+
+
+# --- M1 -----------------------------------------------------------------------------------------
+def test_m1_manage_page_saves_phone_and_lead_matching_with_one_button(
+    live_app, new_context, console
+):
+    live_app.ensure_connected()
+    page = _page(new_context, OWNER)
+    page.goto(MANAGE_PATH)
+    any_format = page.get_by_label("Same number in any format")
+    leads = page.get_by_label("Also look for a Lead when no Contact matches")
+    try:
+        any_format.check()
+        leads.check()
+        page.get_by_role("button", name="Save Salesforce settings").click()
+        expect(page.locator(".flash")).to_contain_text("phone matching, Lead matching")
+        page.reload()
+        expect(page.get_by_label("Same number in any format")).to_be_checked()
+        expect(page.get_by_label("Also look for a Lead when no Contact matches")).to_be_checked()
+        _no_axe_violations(page)
+    finally:
+        page.goto(MANAGE_PATH)
+        page.get_by_label("Exact (character for character)").check()
+        page.get_by_label("Also look for a Lead when no Contact matches").uncheck()
+        page.get_by_role("button", name="Save Salesforce settings").click()
+        expect(page.locator(".flash")).to_be_visible()
+    console.assert_clean()
+
+
+def test_m1_saving_one_section_or_leaving_warns_about_unsaved_changes(
+    live_app, new_context, console
+):
+    page = _page(new_context, OWNER)
+    page.goto("/w/acme/settings/api/")
+    page.get_by_label("Webhook URL").fill("https://hooks.example.com/not-saved")
+    page.get_by_label("Key name").fill("Bridge")
+    dialogs: list[tuple[str, str]] = []
+
+    def dismiss(dialog):
+        dialogs.append((dialog.type, dialog.message))
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    page.get_by_role("button", name="Create key").click()
+    expect(page.get_by_label("Webhook URL")).to_have_value("https://hooks.example.com/not-saved")
+    assert dialogs and dialogs[0][0] == "confirm"
+    assert "Webhook URL" in dialogs[0][1] and "lost" in dialogs[0][1]
+    assert "Bridge" not in live_app.http(OWNER).get(live_app.url("/w/acme/settings/api/")).text
+
+    # Leaving the page with changes asks too (the browser's own dialog); dismissed, we stay.
+    page.get_by_role("link", name="Members").click()
+    page.wait_for_timeout(300)
+    assert any(kind == "beforeunload" for kind, _ in dialogs)
+    expect(page).to_have_url(re.compile(r"/settings/api/$"))
+    expect(page.get_by_label("Key name")).to_have_value("Bridge")
+    page.remove_listener("dialog", dismiss)
+
+    # Accepting goes ahead: the key is created; the unsaved URL is dropped knowingly.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Create key").click()
+    expect(page.locator("#new-key")).to_contain_text("Bridge")
+    shot(page, "api-key-created", keep=True)
+    console.assert_clean()
