@@ -101,3 +101,50 @@ def test_m1_saving_one_section_or_leaving_warns_about_unsaved_changes(
     expect(page.locator("#new-key")).to_contain_text("Bridge")
     shot(page, "api-key-created", keep=True)
     console.assert_clean()
+
+
+# --- M5 -----------------------------------------------------------------------------------------
+def test_m5_copy_buttons_and_revoke_and_remove_ask_first(live_app, new_context, console):
+    context = new_context(OWNER)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_app.base_url)
+    context.add_init_script(path=str(AXE))
+    page = context.new_page()
+    page.goto("/w/acme/settings/api/")
+    page.get_by_label("Key name").fill("Copy test key")
+    page.get_by_role("button", name="Create key").click()
+    secret = page.locator("#new-key-value").inner_text().strip()
+    page.get_by_role("button", name="Copy key").click()
+    expect(page.locator(".copy-status")).to_have_text("Copied to the clipboard.")
+    assert page.evaluate("navigator.clipboard.readText()") == secret
+    _no_axe_violations(page)
+
+    # Revoke: the link asks first; Cancel changes nothing; the button revokes.
+    page.goto("/w/acme/settings/api/")
+    row = page.locator("tr", has_text="Copy test key")
+    row.get_by_role("link", name=re.compile("Revoke")).click()
+    expect(page.get_by_role("heading", name="Revoke the API key “Copy test key”?")).to_be_visible()
+    _no_axe_violations(page)
+    shot(page, "api-key-revoke-confirm", keep=True)
+    page.get_by_role("link", name="Cancel").click()
+    expect(page.locator("tr", has_text="Copy test key")).to_contain_text("Revoke")
+    page.locator("tr", has_text="Copy test key").get_by_role(
+        "link", name=re.compile("Revoke")
+    ).click()
+    page.get_by_role("button", name="Revoke key").click()
+    expect(page.locator(".flash")).to_contain_text("revoked")
+    expect(page.locator("tr", has_text="Copy test key")).to_contain_text("Revoked")
+
+    # The webhook: its secret has a Copy button; removing it asks first.
+    page.get_by_label("Webhook URL").fill("https://93.184.215.14/e2e-hook")
+    page.get_by_role("button", name="Save webhook URL").click()
+    # Saved (the demo may have had one already): a new secret is shown once either way.
+    page.get_by_role("button", name="New signing secret").click()
+    webhook_secret = page.locator("#new-secret-value").inner_text().strip()
+    page.get_by_role("button", name="Copy secret").click()
+    expect(page.locator(".copy-status")).to_have_text("Copied to the clipboard.")
+    assert page.evaluate("navigator.clipboard.readText()") == webhook_secret
+    page.get_by_role("link", name="Remove webhook…").click()
+    expect(page.get_by_role("heading", name="Remove the outgoing webhook?")).to_be_visible()
+    page.get_by_role("button", name="Remove webhook").click()
+    expect(page.locator(".flash")).to_contain_text("Webhook removed")
+    console.assert_clean()
