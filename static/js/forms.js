@@ -1,5 +1,7 @@
-/* M1: a form marked data-unsaved="<what it holds>" is never lost without a word (strict CSP: an
- * external file, no inline script).
+/* Forms (strict CSP: an external file, no inline script).
+ * M4: a page with an error summary (.error-summary) moves focus to it on load, so a keyboard or
+ *     screen-reader user starts at the list of what to fix (each item links to its field).
+ * M1: a form marked data-unsaved="<what it holds>" is never lost without a word:
  * - Leaving the page (link, reload, closing the tab) while such a form has changes asks first
  *   (the browser's own "Leave site?" dialog).
  * - Submitting one form while another one on the page has changes asks first, naming it.
@@ -35,7 +37,20 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { remember(document); });
+  document.addEventListener("DOMContentLoaded", function () {
+    remember(document);
+    var summary = document.querySelector(".error-summary");
+    if (summary) summary.focus();
+  });
+  // A summary's link moves focus into its field (not only the scroll position).
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest(".error-summary a[href^='#']");
+    var field = link && document.getElementById(link.getAttribute("href").slice(1));
+    if (field) {
+      event.preventDefault();
+      field.focus();
+    }
+  });
   document.addEventListener("htmx:load", function (event) { remember(event.target); });
 
   // Capture phase: runs before the in-flight handler (app.js) disables the buttons.
