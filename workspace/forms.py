@@ -78,6 +78,10 @@ class InboxSetPasswordForm(PasswordRulesMixin, SetPasswordForm):
 class InboxPasswordChangeForm(PasswordRulesMixin, PasswordChangeForm):
     """The profile page's password change (M3): the current password, then the new one twice."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["old_password"].label = "Current password"
+
 
 class AcceptInvitationForm(PasswordRulesMixin, SetPasswordForm):
     """A new account for the invited person: a name and a password (Django's validators).

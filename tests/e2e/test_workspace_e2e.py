@@ -9,11 +9,12 @@ and CSP violations (the ``console`` fixture).
 from __future__ import annotations
 
 import re
+import secrets
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import MANAGE_PATH, OWNER, ROOT, shot
+from .conftest import MANAGE_PATH, OWNER, PASSWORD, ROOT, shot
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -147,4 +148,95 @@ def test_m5_copy_buttons_and_revoke_and_remove_ask_first(live_app, new_context, 
     expect(page.get_by_role("heading", name="Remove the outgoing webhook?")).to_be_visible()
     page.get_by_role("button", name="Remove webhook").click()
     expect(page.locator(".flash")).to_contain_text("Webhook removed")
+    console.assert_clean()
+
+
+# --- M3 (and M4 in the browser) -----------------------------------------------------------------
+def _new_member(live_app, email: str) -> None:
+    """An Agent of Acme without a name (as `createworkspace` or an old invitation leaves one)."""
+    live_app.manage(
+        "shell",
+        "-c",
+        "from workspace.models import Membership, User, Workspace; "
+        f"u = User.objects.create_user(email={email!r}, password={PASSWORD!r}); "
+        "Membership.objects.create(user=u, workspace=Workspace.objects.get(slug='acme'), "
+        "role='agent')",
+    )
+
+
+def test_m3_named_at_sign_in_then_promoted_removed_and_signed_out(live_app, new_context, console):
+    email = f"temp.{secrets.token_hex(3)}@acme.test"
+    _new_member(live_app, email)
+    member = _page(new_context, None)
+    member.goto("/signin/")
+    member.get_by_label("Email").fill(email)
+    member.get_by_label("Password").fill(PASSWORD)
+    member.get_by_role("button", name="Sign in").click()
+    expect(member.get_by_role("heading", name="What is your name?")).to_be_visible()
+    _no_axe_violations(member)
+    shot(member, "welcome-name", keep=True)
+    member.get_by_label("Your name").fill("Tess Temp")
+    member.get_by_role("button", name="Continue").click()
+    expect(member).to_have_url(re.compile(r"/w/acme/inbox/$"))
+    expect(member.locator(".nav-user")).to_contain_text("Tess Temp")
+
+    owner = _page(new_context, OWNER)
+    owner.goto("/w/acme/settings/members/")
+    row = owner.locator("#members tr", has_text=email)
+    row.get_by_label("Role of Tess Temp").select_option("manager")
+    row.get_by_role("button", name="Save the role of Tess Temp").click()
+    expect(owner.locator(".flash")).to_contain_text("Tess Temp is now Manager")
+    expect(owner.locator("#member-activity")).to_contain_text(f"{email}: Agent → Manager")
+    _no_axe_violations(owner)
+    shot(owner, "members", keep=True)
+
+    owner.locator("#members tr", has_text=email).get_by_role(
+        "link", name=re.compile(r"^Remove")
+    ).click()
+    expect(owner.get_by_role("heading", name=re.compile("Remove Tess Temp"))).to_be_visible()
+    _no_axe_violations(owner)
+    owner.get_by_role("button", name="Remove Tess Temp").click()
+    expect(owner.locator(".flash")).to_contain_text("was removed from Acme Support and signed out")
+    expect(owner.locator("#members")).not_to_contain_text(email)
+    expect(owner.locator("#member-activity")).to_contain_text(f"Member removed: {email}")
+
+    # The removed member's open tab: the next click lands on the sign-in page.
+    member.get_by_role("link", name="Contacts").click()
+    expect(member).to_have_url(re.compile(r"/signin/"))
+    expect(member.get_by_role("heading", name="Sign in to Team Inbox")).to_be_visible()
+    console.assert_clean()
+
+
+def test_m3_m4_profile_page_and_a_refused_password_in_the_browser(live_app, new_context, console):
+    console.allow(r"status of 400")
+    page = _page(new_context, OWNER)
+    page.goto("/w/acme/inbox/")
+    page.locator(".nav-user").get_by_role("link", name=re.compile("your profile")).click()
+    expect(page.get_by_role("heading", name="Your profile")).to_be_visible()
+    # M4: the rules are on the page before anything is submitted.
+    expect(page.locator("#id_new_password1_helptext")).to_contain_text("at least 8 characters")
+    _no_axe_violations(page)
+    shot(page, "profile", keep=True)
+    page.locator("#id_old_password").fill(PASSWORD)
+    page.locator("#id_new_password1").fill("password123")
+    page.locator("#id_new_password2").fill("password123")
+    page.get_by_role("button", name="Change password").click()
+    summary = page.locator("#password-form .error-summary")
+    expect(summary).to_be_focused()
+    expect(summary).to_contain_text("too common")
+    expect(page.locator("#id_new_password1_error")).to_contain_text("too common")
+    expect(page.locator("#id_new_password2_error")).to_have_count(0)
+    _no_axe_violations(page)
+    shot(page, "profile-password-error", keep=True)
+    summary.get_by_role("link").first.click()
+    expect(page.locator("#id_new_password1")).to_be_focused()
+
+    # Name and time zone save; the time zone shows on the page's dates.
+    page.get_by_label("Your time zone").select_option("Asia/Tokyo")
+    page.get_by_role("button", name="Save profile").click()
+    expect(page.locator(".flash")).to_contain_text("Profile saved")
+    expect(page.get_by_label("Your time zone")).to_have_value("Asia/Tokyo")
+    page.get_by_label("Your time zone").select_option("")
+    page.get_by_role("button", name="Save profile").click()
+    expect(page.locator(".flash")).to_contain_text("Profile saved")
     console.assert_clean()
