@@ -15,6 +15,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -152,7 +153,7 @@ def set_live_updates(connection: SalesforceConnection, *, on: bool, actor) -> bo
     detail = (
         "Live updates on: Salesforce's change events refresh the sidebar within seconds"
         if on
-        else "Live updates off: the sidebar re-reads Salesforce after 60 s"
+        else f"Live updates off: an open sidebar re-reads Salesforce once its copy is {settings.SALESFORCE_CACHE_SECONDS} s old"
     )
     return _set(connection, "live_updates", on, kind=Kind.LIVE_UPDATES, actor=actor, detail=detail)
 

@@ -265,5 +265,8 @@ def live_updates(request):
         field="live_updates",
         save=services.set_live_updates,
         on_message="Live updates are on: changes in Salesforce show in the sidebar within seconds.",
-        off_message="Live updates are off: the sidebar re-reads Salesforce after a minute.",
+        off_message=(
+            "Live updates are off: an open sidebar re-reads Salesforce once its copy is "
+            f"{settings.SALESFORCE_CACHE_SECONDS} s old."
+        ),
     )
