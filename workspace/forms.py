@@ -174,14 +174,40 @@ class InboxPasswordResetForm(PasswordResetForm):
         )
 
 
+# Regions sharing a country calling code with a bigger neighbour: libphonenumber's geocoder names
+# a number's country only when the code is the region's own, so these are named here.
+_SHARED_CODE_NAMES = {
+    "AC": "Ascension Island",
+    "BL": "Saint Barthélemy",
+    "EH": "Western Sahara",
+    "MF": "Saint Martin",
+    "TA": "Tristan da Cunha",
+    "XK": "Kosovo",
+}
+
+
+def region_name(region: str) -> str:
+    """The English name of a libphonenumber region ("AD" → "Andorra")."""
+    import phonenumbers
+    from phonenumbers import geocoder
+
+    example = phonenumbers.example_number(region)
+    name = geocoder.country_name_for_number(example, "en") if example else ""
+    return name or _SHARED_CODE_NAMES.get(region, region)
+
+
 def region_choices() -> list[tuple[str, str]]:
-    """Every country libphonenumber knows, as "US (+1)", sorted by code."""
+    """M7: every country libphonenumber knows, by name: "Andorra (AD, +376)", sorted by name."""
     import phonenumbers
 
-    return [
-        (region, f"{region} (+{phonenumbers.country_code_for_region(region)})")
-        for region in sorted(phonenumbers.SUPPORTED_REGIONS)
+    choices = [
+        (
+            region,
+            f"{region_name(region)} ({region}, +{phonenumbers.country_code_for_region(region)})",
+        )
+        for region in phonenumbers.SUPPORTED_REGIONS
     ]
+    return sorted(choices, key=lambda c: c[1].casefold())
 
 
 class GeneralSettingsForm(forms.ModelForm):

@@ -54,6 +54,10 @@ def render_salesforce_panel(request, contact):
                 if stale and stale.primary
                 else [],
                 stale_age=(timezone.now() - stale.fetched_at) if stale else None,
+                # M7: an outage shows the last good copy whole, related lists included.
+                related=related_lists(stale.primary, connection, tz)
+                if stale and stale.primary
+                else [],
             )
         else:
             context.update(
