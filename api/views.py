@@ -5,7 +5,7 @@ import uuid
 from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.encryption import key_configured
 from inbox.models import Conversation
@@ -67,10 +67,20 @@ def key_create(request):
     return response
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @workspace_view(roles=ADMIN_ROLES)
 def key_revoke(request, pk: int):
+    """M5: GET asks first and says what will happen (no script needed); only the POST revokes."""
     key = get_object_or_404(ApiKey, workspace=request.workspace, pk=pk)
+    if not key.is_active:
+        messages.info(request, f"Key “{key.name}” was already revoked.")
+        return redirect("api:settings", slug=request.workspace.slug)
+    if request.method == "GET":
+        return render(
+            request,
+            "api/confirm_revoke_key.html",
+            {"key": key, "settings_tab": "api", "nav": "settings"},
+        )
     api_key_revoke(api_key=key, revoked_by=request.user)
     messages.success(request, f"Key “{key.name}” revoked: it no longer works.")
     return redirect("api:settings", slug=request.workspace.slug)
@@ -120,10 +130,24 @@ def webhook_rotate_secret(request):
     return response
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @workspace_view(roles=ADMIN_ROLES)
 def webhook_delete(request):
-    WebhookEndpoint.objects.filter(workspace=request.workspace).delete()
+    """M5: GET asks first (what stops, what is kept); only the POST removes the webhook."""
+    endpoint = WebhookEndpoint.objects.filter(workspace=request.workspace).first()
+    if endpoint is None:
+        messages.info(request, "No webhook is set.")
+        return redirect("api:settings", slug=request.workspace.slug)
+    if request.method == "GET":
+        pending = WebhookDelivery.objects.filter(
+            workspace=request.workspace, status=WebhookDelivery.Status.PENDING
+        ).count()
+        return render(
+            request,
+            "api/confirm_delete_webhook.html",
+            {"endpoint": endpoint, "pending": pending, "settings_tab": "api", "nav": "settings"},
+        )
+    endpoint.delete()
     messages.success(request, "Webhook removed: new replies are no longer sent anywhere.")
     return redirect("api:settings", slug=request.workspace.slug)
 

@@ -91,6 +91,23 @@ def contact_page(
     return search, paginator.page(after=after, before=before)
 
 
+# M6: a list says how many it holds when that is cheap: up to this many, counted with a LIMIT one
+# above it, so the count reads at most COUNT_LIMIT + 1 index entries however large the workspace.
+COUNT_LIMIT = 1000
+
+
+def contact_total(search: ContactSearch, query: str = "") -> int | None:
+    """The number of contacts ``search`` finds when it is at most COUNT_LIMIT, else None ("many").
+
+    A fragment shorter than three characters is not counted on PostgreSQL: no trigram index
+    answers it, so a rare fragment would read the whole workspace to count it.
+    """
+    if search.fragment is not None and len(query.strip()) < 3 and connection.vendor == "postgresql":
+        return None
+    found = search.contacts.order_by()[: COUNT_LIMIT + 1].count()
+    return found if found <= COUNT_LIMIT else None
+
+
 def list_params(params: Mapping[str, str]) -> dict:
     """The Contacts list's own parameters from a query string (``q``, ``match``, the cursor)."""
     return {

@@ -14,13 +14,14 @@ from workspace.access import workspace_view
 from .forms import ContactForm
 from .models import Contact
 from .phones import e164
-from .selectors import contact_page, list_params
+from .selectors import contact_page, contact_total, list_params
 
 
 @require_GET
 @workspace_view
 def contact_list(request):
-    """Contacts in name order, 25 a page, keyset links, never a count of the workspace (L2, L3)."""
+    """Contacts in name order, 25 a page, keyset links (L3); the total when it is at most 1,000
+    (M6: counted with a LIMIT, never the whole workspace), else "of many" (L2)."""
     params = list_params(request.GET)
     status, error = 200, None
     try:
@@ -45,6 +46,7 @@ def contact_list(request):
         "contacts/list.html",
         {
             "page": page,
+            "total": contact_total(search, params["query"]),
             "links": page_links(page, request.GET),
             "q": params["query"],
             "exact": search.exact,
@@ -69,7 +71,7 @@ def contact_detail(request, pk: int):
             "contact": contact,
             "phone_e164": e164(contact.phone, request.workspace.phone_region),
             "conversations": conversations,
-            "panels": sidebar_panels(request, contact),
+            "panels": sidebar_panels(request, contact, exclude=("details",)),
             "nav": "contacts",
         },
     )

@@ -9,8 +9,12 @@ from django.urls import reverse
 from .registry import get_panel, panels
 
 
-def sidebar_panels(request: HttpRequest, contact) -> list[dict]:
-    """Placeholders for the page: each panel's title and the URL it loads itself from."""
+def sidebar_panels(request: HttpRequest, contact, *, exclude: tuple[str, ...] = ()) -> list[dict]:
+    """Placeholders for the page: each panel's title and the URL it loads itself from.
+
+    ``exclude``: panels whose content the page already shows (M6: the contact page lists the
+    contact's own details, so its sidebar does not repeat them).
+    """
     return [
         {
             "key": panel.key,
@@ -21,6 +25,7 @@ def sidebar_panels(request: HttpRequest, contact) -> list[dict]:
             ),
         }
         for panel in panels()
+        if panel.key not in exclude
     ]
 
 

@@ -20,9 +20,27 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 
-from .models import ADMIN_ROLES, OWNER_ROLES, Membership
+from .models import ADMIN_ROLES, OWNER_ROLES, Membership, Role
 
-__all__ = ["ADMIN_ROLES", "OWNER_ROLES", "get_membership", "workspace_view"]
+__all__ = [
+    "ADMIN_ROLES",
+    "OWNER_ROLES",
+    "get_membership",
+    "may_manage_member",
+    "workspace_view",
+]
+
+
+def may_manage_member(actor: Membership, target: Membership, *, role: str | None = None) -> bool:
+    """M3: Owners change anyone's role and remove anyone; Managers only Agents, and may make an
+    Agent a Manager but not an Owner (as when inviting). The last-Owner rule is roles.py's."""
+    if actor.workspace_id != target.workspace_id:
+        return False
+    if actor.role == Role.OWNER:
+        return True
+    if actor.role == Role.MANAGER:
+        return target.role == Role.AGENT and role in (None, Role.AGENT, Role.MANAGER)
+    return False
 
 
 def get_membership(user, slug: str) -> Membership:
@@ -54,8 +72,9 @@ def workspace_view(
                 raise PermissionDenied("Your role in this workspace does not allow this.")
             request.membership = membership
             request.workspace = membership.workspace
-            # Dates on workspace pages read in the workspace's own time zone.
-            timezone.activate(membership.workspace.tzinfo)
+            # Dates on workspace pages read in the person's time zone if they chose one (M3),
+            # else in the workspace's own.
+            timezone.activate(request.user.tzinfo or membership.workspace.tzinfo)
             try:
                 return func(request, *args, **kwargs)
             finally:

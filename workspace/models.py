@@ -9,8 +9,14 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from .emails import email_key
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known time zone.")
 
 
 class UserManager(BaseUserManager):
@@ -38,6 +44,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     # address someone's account" is asked of this column, never of email__iexact.
     email_key = models.TextField(blank=True, default="", editable=False, db_index=True)
     full_name = models.CharField(max_length=150, blank=True)
+    # M3: the person's own time zone for the dates they read; blank follows the workspace's.
+    time_zone = models.CharField(
+        max_length=64, blank=True, default="", validators=[validate_time_zone]
+    )
+    # M3: raised to end every signed-in session of this person at once (see session hash below).
+    session_epoch = models.PositiveIntegerField(default=0)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
@@ -62,10 +74,26 @@ class User(AbstractBaseUser, PermissionsMixin):
     def display_name(self) -> str:
         return self.full_name or self.email
 
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo | None:
+        return zoneinfo.ZoneInfo(self.time_zone) if self.time_zone else None
 
-def validate_time_zone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
-        raise ValidationError(f"{value!r} is not a known time zone.")
+    # M3: Django signs each session with an HMAC of the password hash and signs the person out
+    # when it no longer matches; the epoch joins it, so raising it ends every session at its next
+    # request, whatever the session backend. Epoch 0 keeps Django's own value: existing sessions
+    # stay valid when this code is deployed.
+    _SESSION_SALT = "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash"
+
+    def _session_hash(self, secret=None) -> str:
+        value = self.password if not self.session_epoch else f"{self.password}:{self.session_epoch}"
+        return salted_hmac(self._SESSION_SALT, value, secret=secret, algorithm="sha256").hexdigest()
+
+    def get_session_auth_hash(self) -> str:
+        return self._session_hash()
+
+    def get_session_auth_fallback_hash(self):
+        for fallback_secret in settings.SECRET_KEY_FALLBACKS:
+            yield self._session_hash(secret=fallback_secret)
 
 
 def validate_region(value: str) -> None:
@@ -188,13 +216,16 @@ class Invitation(models.Model):
 
 
 class WorkspaceEvent(models.Model):
-    """The members audit trail: invitations sent, resent, revoked and accepted (O2)."""
+    """The members audit trail: invitations sent, resent, revoked and accepted (O2); roles
+    changed and members removed (M3)."""
 
     class Kind(models.TextChoices):
         INVITED = "invited", "Invited"
         RESENT = "resent", "Invitation resent"
         REVOKED = "revoked", "Invitation revoked"
         JOINED = "joined", "Joined"
+        ROLE_CHANGED = "role_changed", "Role changed"
+        REMOVED = "removed", "Member removed"
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)

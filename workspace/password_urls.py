@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import views
+from .forms import InboxSetPasswordForm
 
 urlpatterns = [
     path("invitations/<str:token>/", views.invitation_accept_view, name="invitation_accept"),
@@ -17,6 +18,7 @@ urlpatterns = [
     path(
         "password-reset/<uidb64>/<token>/",
         auth_views.PasswordResetConfirmView.as_view(
+            form_class=InboxSetPasswordForm,
             post_reset_login=True,
             post_reset_login_backend="django.contrib.auth.backends.ModelBackend",
         ),

@@ -5,6 +5,7 @@ import sys
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
@@ -13,17 +14,23 @@ from django.db import DatabaseError, InterfaceError
 from django.http import HttpResponseRedirect, HttpResponseServerError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.cache import count_in_window
 
-from .access import ADMIN_ROLES, OWNER_ROLES, workspace_view
+from .access import ADMIN_ROLES, may_manage_member, workspace_view
 from .emails import email_key
 from .forms import (
     AcceptInvitationForm,
+    EmailAuthenticationForm,
     GeneralSettingsForm,
+    InboxPasswordChangeForm,
     InboxPasswordResetForm,
     InviteForm,
+    NameForm,
+    ProfileForm,
     RoleForm,
 )
 from .invitations import (
@@ -37,7 +44,7 @@ from .invitations import (
 )
 from .middleware import database_unavailable_response
 from .models import Invitation, Membership, Role, User, WorkspaceEvent
-from .roles import change_role
+from .roles import MembershipError, change_role, member_remove
 from .site import site_url
 
 logger = logging.getLogger(__name__)
@@ -77,21 +84,133 @@ def general(request):
     )
 
 
+def _member(request, pk: int) -> Membership:
+    return get_object_or_404(
+        Membership.objects.select_related("user"), workspace=request.workspace, pk=pk
+    )
+
+
 @require_POST
-@workspace_view(roles=OWNER_ROLES)
+@workspace_view(roles=ADMIN_ROLES)
 def member_role(request, pk: int):
-    membership = get_object_or_404(Membership, workspace=request.workspace, pk=pk)
-    form = RoleForm(request.POST, instance=membership)
+    """M3: Owners change anyone's role; Managers an Agent's (to Agent or Manager). Audited."""
+    membership = _member(request, pk)
+    form = RoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose Owner, Manager or Agent.")
         return redirect("workspace:members", slug=request.workspace.slug)
+    role = form.cleaned_data["role"]
+    if not may_manage_member(request.membership, membership, role=role):
+        raise PermissionDenied("Managers change Agents' roles only, and make no Owners.")
     try:
-        change_role(membership=membership, role=form.cleaned_data["role"])
-    except ValueError as exc:
+        change_role(membership=membership, role=role, actor=request.user)
+    except MembershipError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"{membership.user.display_name} is now {membership.role}.")
+        messages.success(
+            request, f"{membership.user.display_name} is now {membership.get_role_display()}."
+        )
     return redirect("workspace:members", slug=request.workspace.slug)
+
+
+@require_http_methods(["GET", "POST"])
+@workspace_view(roles=ADMIN_ROLES)
+def member_remove_view(request, pk: int):
+    """M3: GET asks first and says what will happen; the POST removes and ends their sessions."""
+    membership = _member(request, pk)
+    if not may_manage_member(request.membership, membership):
+        raise PermissionDenied("Managers remove Agents only.")
+    if request.method == "GET":
+        return render(
+            request,
+            "workspace/confirm_remove_member.html",
+            {"member": membership, "nav": "settings", "settings_tab": "members"},
+        )
+    try:
+        member_remove(membership=membership, actor=request.user)
+    except MembershipError as exc:
+        messages.error(request, str(exc))
+        return redirect("workspace:members", slug=request.workspace.slug)
+    if membership.user_id == request.user.pk:
+        return redirect("workspace:login")  # they removed themselves: signed out just now
+    messages.success(
+        request,
+        f"{membership.user.display_name} was removed from {request.workspace.name} and signed out.",
+    )
+    return redirect("workspace:members", slug=request.workspace.slug)
+
+
+# --- Profile (M3) ----------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@workspace_view
+def profile(request):
+    """Every person's own page: name and time zone; password change (the current one first)."""
+    user = request.user
+    which = request.POST.get("form") if request.method == "POST" else None
+    profile_form = ProfileForm(
+        request.POST if which == "profile" else None, instance=user, workspace=request.workspace
+    )
+    password_form = InboxPasswordChangeForm(user, request.POST if which == "password" else None)
+    if which == "profile" and profile_form.is_valid():
+        profile_form.save()
+        messages.success(request, "Profile saved.")
+        return redirect("workspace:profile", slug=request.workspace.slug)
+    if which == "password" and password_form.is_valid():
+        password_form.save()
+        # This session stays signed in; every other one ends (the password hash changed).
+        update_session_auth_hash(request, password_form.user)
+        messages.success(request, "Password changed. Other devices are signed out.")
+        return redirect("workspace:profile", slug=request.workspace.slug)
+    return render(
+        request,
+        "workspace/profile.html",
+        {"profile_form": profile_form, "password_form": password_form, "nav": "profile"},
+        status=400 if which else 200,
+    )
+
+
+def _safe_next(request, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+class SignInView(auth_views.LoginView):
+    """Django's sign-in; M3: a person without a name is asked for one first."""
+
+    authentication_form = EmailAuthenticationForm
+    redirect_authenticated_user = True
+
+    def get_success_url(self):
+        url = super().get_success_url()
+        if not self.request.user.full_name.strip():
+            return reverse("workspace:welcome") + "?" + urlencode({"next": url})
+        return url
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def welcome(request):
+    """M3: a member without a name gives one before anything else (shown once: then skipped)."""
+    next_url = _safe_next(request, reverse("workspace:home"))
+    if request.user.full_name.strip():
+        return redirect(next_url)
+    form = NameForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"Welcome, {request.user.full_name}.")
+        return redirect(next_url)
+    return render(
+        request,
+        "workspace/welcome.html",
+        {"form": form, "next": next_url},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 def page_not_found(request, exception=None):
@@ -116,6 +235,10 @@ def server_error(request):
 def _members_page(request, *, invite_form=None, status=200):
     workspace = request.workspace
     memberships = workspace.memberships.select_related("user").order_by("user__email")
+    actor = request.membership
+    # M3: which rows this person may change, and to which roles (Managers: Agent or Manager).
+    role_choices = [c for c in Role.choices if actor.is_owner or c[0] in (Role.AGENT, Role.MANAGER)]
+    rows = [(m, may_manage_member(actor, m)) for m in memberships]
     invitations = [
         i
         for i in Invitation.objects.filter(
@@ -126,8 +249,8 @@ def _members_page(request, *, invite_form=None, status=200):
         request,
         "workspace/members.html",
         {
-            "memberships": memberships,
-            "role_form": RoleForm(),
+            "rows": rows,
+            "role_choices": role_choices,
             "invite_form": invite_form or InviteForm(membership=request.membership),
             "invitations": invitations,
             "events": WorkspaceEvent.objects.filter(workspace=workspace).select_related("actor")[

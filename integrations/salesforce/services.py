@@ -15,6 +15,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -155,9 +156,33 @@ def set_live_updates(connection: SalesforceConnection, *, on: bool, actor) -> bo
     detail = (
         "Live updates on: Salesforce's change events refresh the sidebar within seconds"
         if on
-        else "Live updates off: the sidebar re-reads Salesforce after 60 s"
+        else f"Live updates off: an open sidebar re-reads Salesforce once its copy is {settings.SALESFORCE_CACHE_SECONDS} s old"
     )
     return _set(connection, "live_updates", on, kind=Kind.LIVE_UPDATES, actor=actor, detail=detail)
+
+
+@transaction.atomic
+def save_settings(
+    connection: SalesforceConnection,
+    *,
+    phone_matching: str,
+    match_leads: bool,
+    live_updates: bool | None,
+    actor,
+) -> list[str]:
+    """M1: the Manage page's one form: every setting the admin changed, saved together.
+
+    ``live_updates`` is None when the form did not show the switch (not connected). Returns the
+    names of the settings that changed (each audited by its own setter).
+    """
+    changed = []
+    if set_phone_matching(connection, mode=phone_matching, actor=actor):
+        changed.append("phone matching")
+    if set_lead_matching(connection, on=match_leads, actor=actor):
+        changed.append("Lead matching")
+    if live_updates is not None and set_live_updates(connection, on=live_updates, actor=actor):
+        changed.append("live updates")
+    return changed
 
 
 def save_replay_position(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -52,6 +54,10 @@ def render_salesforce_panel(request, contact):
                 if stale and stale.primary
                 else [],
                 stale_age=(timezone.now() - stale.fetched_at) if stale else None,
+                # M7: an outage shows the last good copy whole, related lists included.
+                related=related_lists(stale.primary, connection, tz)
+                if stale and stale.primary
+                else [],
             )
         else:
             context.update(
@@ -65,8 +71,23 @@ def render_salesforce_panel(request, contact):
                 rows=field_rows(result.primary, connection, tz) if result.primary else [],
                 related=related_lists(result.primary, connection, tz) if result.primary else [],
                 live_url=_live_url(request, contact, connection, result),
+                reread_seconds=reread_seconds(connection, result),
             )
     return render_panel_page(request, contact, PANEL_TEMPLATE, context, title="Salesforce")
+
+
+# Past the cache window by this much, the re-read finds the cached copy gone (it was stored a
+# moment after ``fetched_at``) and asks Salesforce.
+REREAD_MARGIN_SECONDS = 2
+
+
+def reread_seconds(connection, result) -> int | None:
+    """M2: with live updates off, an open panel re-reads once its copy is older than the cache
+    window (SALESFORCE_CACHE_SECONDS): the seconds until then, counted from the copy's fetch."""
+    if connection.live_updates:
+        return None  # F5's change check keeps the panel current instead
+    age = (timezone.now() - result.fetched_at).total_seconds()
+    return max(1, math.ceil(settings.SALESFORCE_CACHE_SECONDS - age) + REREAD_MARGIN_SECONDS)
 
 
 def _live_url(request, contact, connection, result) -> str:

@@ -12,6 +12,7 @@ urlpatterns = [
     path("connect/cancel/", views.cancel_connect, name="cancel_connect"),
     path("disconnect/", views.disconnect, name="disconnect"),
     path("fields/", field_settings.fields, name="fields"),
+    path("settings/", views.save_settings, name="settings"),
     path("phone-matching/", views.phone_matching, name="phone_matching"),
     path("lead-matching/", views.lead_matching, name="lead_matching"),
     path("live-updates/", views.live_updates, name="live_updates"),

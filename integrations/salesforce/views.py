@@ -207,6 +207,34 @@ def phone_matching(request):
     return redirect(_manage_url(request.workspace))
 
 
+@require_POST
+@workspace_view(roles=ADMIN_ROLES)
+def save_settings(request):
+    """M1: phone matching, Lead matching and live updates from the Manage page's one form."""
+    connection = selectors.connection_for(request.workspace)
+    mode = request.POST.get("phone_matching", "")
+    if connection is None or mode not in SalesforceConnection.PhoneMatching.values:
+        messages.error(request, "Choose “Exact” or “Same number in any format”. Nothing was saved.")
+        return redirect(_manage_url(request.workspace))
+    changed = services.save_settings(
+        connection,
+        phone_matching=mode,
+        match_leads=request.POST.get("match_leads") == "on",
+        # The switch is on the form only while connected; its absence is not "off".
+        live_updates=(
+            request.POST.get("live_updates") == "on"
+            if request.POST.get("live_updates_shown")
+            else None
+        ),
+        actor=request.user,
+    )
+    if changed:
+        messages.success(request, f"Saved: {', '.join(changed)}.")
+    else:
+        messages.info(request, "Nothing had changed.")
+    return redirect(_manage_url(request.workspace))
+
+
 def _switch(request, *, field: str, save, on_message: str, off_message: str):
     """An audited on/off setting of the connection (R3, F2): the service saves and audits it."""
     connection = selectors.connection_for(request.workspace)
@@ -238,5 +266,8 @@ def live_updates(request):
         field="live_updates",
         save=services.set_live_updates,
         on_message="Live updates are on: changes in Salesforce show in the sidebar within seconds.",
-        off_message="Live updates are off: the sidebar re-reads Salesforce after a minute.",
+        off_message=(
+            "Live updates are off: an open sidebar re-reads Salesforce once its copy is "
+            f"{settings.SALESFORCE_CACHE_SECONDS} s old."
+        ),
     )

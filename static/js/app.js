@@ -2,7 +2,7 @@
  * - U1: the contact sidebar opens and closes as a panel below 1024 px.
  * - U7: a form's buttons are disabled while its submit is in flight.
  * - U8: a panel body is aria-busy only while its request runs.
- * - U5: the Salesforce consent page opens in a new tab only after the form was accepted here.
+ * (Salesforce's own behaviour lives with the integration: integrations/salesforce/static/.)
  */
 (function () {
   "use strict";
@@ -66,15 +66,5 @@
   }
   ["htmx:afterSettle", "htmx:afterRequest", "htmx:sendError"].forEach(function (name) {
     document.addEventListener(name, settle);
-  });
-
-  // --- U5: open Salesforce's consent page once the connect form was accepted ------------------
-  document.addEventListener("salesforce-open", function (event) {
-    var url = event.detail && event.detail.url;
-    if (!url) return;
-    var tab = window.open(url, "_blank");
-    if (tab) {
-      tab.opener = null;
-    } // else: a popup blocker said no; the page shows a link to open it by hand.
   });
 })();

@@ -35,7 +35,7 @@ def test_i3_pagination(client, agent, acme):
     third = client.get(url + second.context["links"]["next"])
     assert len(first.context["page"].object_list) == 25
     assert [c.name for c in third.context["page"].object_list][0] == "Person 050"
-    assert "1–25 of many" in first.content.decode()
+    assert "1–25 of 60" in first.content.decode()  # M6: counted, 60 <= 1,000
     assert "51–60 of 60" in third.content.decode()
 
 
@@ -43,9 +43,12 @@ def test_i3_detail_shows_details_and_lazy_sidebar_panels(client, agent, contact)
     client_for(client, agent)
     response = client.get(reverse("contacts:detail", args=["acme", contact.pk]))
     assert response.status_code == 200
-    panel_url = reverse("contacts:panel", args=["acme", contact.pk, "details"])
+    panel_url = reverse("contacts:panel", args=["acme", contact.pk, "salesforce"])
     assert f'hx-get="{panel_url}"'.encode() in response.content
     assert b'hx-trigger="load"' in response.content
+    # M6: the page shows the contact's details itself; the sidebar does not repeat them.
+    details_url = reverse("contacts:panel", args=["acme", contact.pk, "details"])
+    assert details_url.encode() not in response.content
 
 
 def test_i3_details_panel_answers_htmx_with_the_partial(client, agent, contact):

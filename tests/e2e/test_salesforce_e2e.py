@@ -236,7 +236,7 @@ def test_b1_near_miss_hints_show_both_values(live_app, as_agent, console):
 def _phone_matching(page: Page, label: str) -> None:
     page.goto(MANAGE_PATH)
     page.get_by_label(label).check()
-    page.get_by_role("button", name="Save phone matching").click()
+    page.get_by_role("button", name="Save Salesforce settings").click()
     expect(page.get_by_label(label)).to_be_checked()
 
 
@@ -454,7 +454,7 @@ def test_r1_r3_r4_richer_panel_lead_and_create_link(live_app, new_context, conso
     try:
         owner.goto(MANAGE_PATH)
         owner.get_by_label("Also look for a Lead when no Contact matches").check()
-        owner.get_by_role("button", name="Save Lead matching").click()
+        owner.get_by_role("button", name="Save Salesforce settings").click()
         expect(owner.get_by_label("Also look for a Lead when no Contact matches")).to_be_checked()
         open_contact(agent, "Lena Lead")
         lead = sf_panel(agent)
@@ -464,5 +464,5 @@ def test_r1_r3_r4_richer_panel_lead_and_create_link(live_app, new_context, conso
     finally:
         owner.goto(MANAGE_PATH)
         owner.get_by_label("Also look for a Lead when no Contact matches").uncheck()
-        owner.get_by_role("button", name="Save Lead matching").click()
+        owner.get_by_role("button", name="Save Salesforce settings").click()
     console.assert_clean()

@@ -96,14 +96,25 @@ def test_w1_sign_out_needs_post(client, agent):
     assert client.get(reverse("inbox:list", args=["acme"])).status_code == 302
 
 
-def test_w1_only_owners_change_roles(client, owner, manager, agent):
-    url = reverse("workspace:member_role", args=["acme", Membership.objects.get(user=agent).pk])
+def test_w1_m3_owners_change_any_role_managers_only_agents(client, owner, manager, agent):
+    """M3 (issue 26) widened W1's "only Owners change roles": Managers change Agents' roles,
+    never to Owner, and never another Manager's or an Owner's."""
+    agent_url = reverse(
+        "workspace:member_role", args=["acme", Membership.objects.get(user=agent).pk]
+    )
+    manager_url = reverse(
+        "workspace:member_role", args=["acme", Membership.objects.get(user=manager).pk]
+    )
     client_for(client, manager)
-    assert client.post(url, {"role": "manager"}).status_code == 403
+    assert client.post(agent_url, {"role": "owner"}).status_code == 403
     assert Membership.objects.get(user=agent).role == Role.AGENT
-    client_for(client, owner)
-    assert client.post(url, {"role": "manager"}).status_code == 302
+    assert client.post(manager_url, {"role": "agent"}).status_code == 403
+    assert Membership.objects.get(user=manager).role == Role.MANAGER
+    assert client.post(agent_url, {"role": "manager"}).status_code == 302
     assert Membership.objects.get(user=agent).role == Role.MANAGER
+    client_for(client, owner)
+    assert client.post(agent_url, {"role": "owner"}).status_code == 302
+    assert Membership.objects.get(user=agent).role == Role.OWNER
 
 
 def test_w1_last_owner_cannot_be_demoted(client, owner):

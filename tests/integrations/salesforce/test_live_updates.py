@@ -264,7 +264,9 @@ def test_f4_manage_page_shows_listener_state_last_event_and_lag(client, owner, l
 # --- F5: the panel's change check -------------------------------------------------------------
 def test_f5_panel_polls_only_with_live_updates_on(client, agent, connection, jane, sf):
     client_for(client, agent)
-    assert "data-sf-live" not in panel(client, jane).content.decode()
+    # Off: no change check (M2's one re-read per cache window is tested in test_reread.py).
+    off = panel(client, jane).content.decode()
+    assert "every 3s" not in off and "live_check" not in off and "/live/" not in off
     services.set_live_updates(connection, on=True, actor=None)
     html = panel(client, jane).content.decode()
     assert "data-sf-live" in html and 'hx-trigger="every 3s, sf-live-check"' in html
