@@ -18,8 +18,8 @@ from contacts.models import Contact
 from integrations.salesforce.models import SalesforceConnection
 from ops import requestid
 from ops.logs import JsonFormatter, RequestIdFilter, logging_config
+from salesforce_emulator.demo_names import ACME_ORG_ID
 from tests.conftest import client_for
-from tests.integrations.salesforce.conftest import ACME_ORG_ID
 from tests.integrations.salesforce.flow import connect_via_views
 
 pytestmark = pytest.mark.django_db

@@ -17,8 +17,8 @@ from integrations.salesforce import live
 from integrations.salesforce.errors import ReconnectNeeded
 from integrations.salesforce.lookup import find_contact
 from integrations.salesforce.models import SalesforceConnection
+from salesforce_emulator.demo_names import ACME_ORG_ID
 from tests.conftest import client_for
-from tests.integrations.salesforce.conftest import ACME_ORG_ID
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
