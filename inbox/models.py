@@ -45,6 +45,13 @@ class Conversation(models.Model):
                 name="conv_ws_asg_status_act_id",
             ),
             models.Index(fields=["workspace", "-last_activity_at", "-id"], name="conv_ws_act_id"),
+            # N3's Unassigned view: PostgreSQL does not read "assignee IS NULL" as an equality
+            # that keeps the index's order, so the view gets a partial index of its own.
+            models.Index(
+                fields=["workspace", "status", "-last_activity_at", "-id"],
+                condition=models.Q(assignee__isnull=True),
+                name="conv_ws_unasg_status_act_id",
+            ),
         ]
 
     def __str__(self) -> str:

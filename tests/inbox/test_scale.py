@@ -96,7 +96,7 @@ INDEX_FOR = {
     "open": "conv_ws_status_act_id",
     "closed": "conv_ws_status_act_id",
     "mine": "conv_ws_asg_status_act_id",
-    "unassigned": "conv_ws_asg_status_act_id",
+    "unassigned": "conv_ws_unasg_status_act_id",
     "all": "conv_ws_act_id",
 }
 
