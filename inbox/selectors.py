@@ -87,18 +87,22 @@ def view_counts(*, workspace: Workspace, user) -> list[ViewCount]:
     return counts
 
 
+def message_words(query: str) -> RawSQL:
+    """PostgreSQL: a message has the query's words, in the very expression of migration 0005's
+    GIN index (``msg_body_fts``), so the index answers it."""
+    # Only the constant configuration name is interpolated; the query stays a parameter.
+    return RawSQL(  # noqa: S611
+        f"to_tsvector('{SEARCH_CONFIG}', body) @@ plainto_tsquery('{SEARCH_CONFIG}', %s)",
+        (query,),
+        output_field=BooleanField(),
+    )
+
+
 def _message_match(query: str) -> Q:
     """Conversations with a message containing the query's words (N4)."""
     messages = Message.objects.filter(conversation=OuterRef("pk"))
     if connection.vendor == "postgresql":
-        # The same expression as the GIN index of migration 0005, so the index answers it.
-        # Only the constant configuration name is interpolated; the query stays a parameter.
-        words = RawSQL(  # noqa: S611
-            f"to_tsvector('{SEARCH_CONFIG}', body) @@ plainto_tsquery('{SEARCH_CONFIG}', %s)",
-            (query,),
-            output_field=BooleanField(),
-        )
-        messages = messages.filter(words)
+        messages = messages.filter(message_words(query))
     else:
         messages = messages.filter(body__icontains=query)
     return Q(Exists(messages))
