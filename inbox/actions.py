@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -88,39 +88,46 @@ def conversation_add_note(*, conversation: Conversation, author, body: str) -> M
     for member in mentioned_members(conversation=conversation, body=body):
         if member.pk == getattr(author, "pk", None):
             continue
-        ReadMarker.objects.update_or_create(
-            conversation=conversation, user=member, defaults={"mentioned": True}
-        )
+        _set_marker(conversation=conversation, user=member, mentioned=True)
     conversation_mark_read(conversation=conversation, user=author)
     return note
 
 
-def conversation_mark_read(*, conversation: Conversation, user) -> ReadMarker | None:
+def _set_marker(*, conversation: Conversation, user, **values) -> None:
+    """Write one member's marker with single statements, never read-then-write in a transaction:
+    on SQLite (``make run``) a transaction that upgrades its read lock fails at once when another
+    writer is waiting, and opening a conversation writes while its sidebar panels write too."""
+    markers = ReadMarker.objects.filter(conversation=conversation, user=user)
+    if markers.update(**values, updated_at=timezone.now()):
+        return
+    try:
+        with transaction.atomic():
+            ReadMarker.objects.create(conversation=conversation, user=user, **values)
+    except IntegrityError:  # a concurrent first visit made it: ours is the later word
+        markers.update(**values, updated_at=timezone.now())
+
+
+def conversation_mark_read(*, conversation: Conversation, user) -> None:
     """Everything in the conversation so far is read by ``user`` (N2: opening it)."""
     if user is None or not user.is_authenticated:
-        return None
+        return
     last = conversation.messages.aggregate(last=Max("pk"))["last"] or 0
-    marker, _ = ReadMarker.objects.update_or_create(
-        conversation=conversation,
-        user=user,
-        defaults={"last_read_message_id": last, "mentioned": False},
-    )
-    return marker
+    _set_marker(conversation=conversation, user=user, last_read_message_id=last, mentioned=False)
 
 
-def conversation_mark_unread(*, conversation: Conversation, user) -> ReadMarker:
+def conversation_mark_unread(*, conversation: Conversation, user) -> None:
     """Undo "read" (N2): the newest message someone else wrote is unread again."""
     newest = conversation.messages.exclude(author=user).aggregate(last=Max("pk"))["last"]
     before = 0
     if newest is not None:
         before = conversation.messages.filter(pk__lt=newest).aggregate(last=Max("pk"))["last"] or 0
-    marker, _ = ReadMarker.objects.update_or_create(
+    # Nothing from anyone else yet: the mark is all that can say "unread".
+    _set_marker(
         conversation=conversation,
         user=user,
-        # Nothing from anyone else yet: the mark is all that can say "unread".
-        defaults={"last_read_message_id": before, "mentioned": newest is None},
+        last_read_message_id=before,
+        mentioned=newest is None,
     )
-    return marker
 
 
 def conversation_set_status(*, conversation: Conversation, status: str) -> Conversation:
