@@ -267,10 +267,11 @@ CROSS JOIN LATERAL (SELECT (%(last)s::text[])[1 + abs(hashint8(i)) %% %(nl)s] AS
 SEED_CONVERSATIONS = """
 WITH c AS (SELECT array_agg(id ORDER BY id) AS ids FROM contacts_contact WHERE workspace_id = %(ws)s)
 INSERT INTO inbox_conversation
-    (workspace_id, contact_id, subject, status, assignee_id, last_activity_at, created_at)
+    (workspace_id, contact_id, subject, channel, status, assignee_id, last_activity_at, created_at)
 SELECT %(ws)s,
        c.ids[1 + (i * 7919) %% cardinality(c.ids)],
        'Order question #' || i,
+       (ARRAY['whatsapp', 'email', 'sms', 'webchat'])[1 + i %% 4],
        CASE WHEN i %% 5 = 0 THEN 'open' ELSE 'closed' END,
        CASE WHEN i %% 4 = 0 THEN %(agent)s END,
        now() - ((i * 104729) %% 31536000) * interval '1 second' - i * interval '1 microsecond',
@@ -377,7 +378,7 @@ probe = contacts.order_by("id")[contacts.count() // 2]
 print("@@email", probe.email)
 print("@@phone", probe.phone)
 rare = convs.order_by("id")[convs.count() // 2]
-print("@@rare", f"zephyr{rare.pk * 10 + 3}")
+print("@@rare", "zephyr" + str(rare.pk * 10 + 3))
 """
 
 
