@@ -34,6 +34,7 @@ QUERY_MAX_LENGTH = 200
 # N4: PostgreSQL text search configuration for message words. 'simple' (no stemming, no stop
 # words): customers write in many languages, and an agent searches for the words they saw.
 SEARCH_CONFIG = "simple"
+SEARCH_WINDOW = 1000
 
 
 def clean_filter(value: str | None) -> str:
@@ -138,7 +139,14 @@ def conversation_page(
     if query and connection.vendor == "postgresql":
         # Bounded whether the matches are many or few: the windowed keyset walk (contacts' L1).
         paginator = KeysetPaginator(
-            conversations, ORDERING, PAGE_SIZE, narrow=search_filter(query), narrow_indexed=True
+            conversations,
+            ORDERING,
+            PAGE_SIZE,
+            narrow=search_filter(query),
+            narrow_indexed=True,
+            # Each row of the window tests its messages' words (to_tsvector per message): a
+            # window no larger than a small workspace keeps that step the same cost at any size.
+            window=SEARCH_WINDOW,
         )
     else:
         if query:

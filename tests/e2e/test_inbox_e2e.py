@@ -189,6 +189,13 @@ def test_n5_at_390_the_newest_message_is_never_under_the_composer(
         composer = page.locator("#reply-form").bounding_box()
         box = newest.bounding_box()
         assert box["y"] + box["height"] <= composer["y"] + 1, (box, composer)
+    # The fixed contact button never covers the composer's buttons.
+    toggle = page.get_by_role("button", name="Contact & Salesforce").bounding_box()
+    for name in ("Send reply", "Add internal note"):
+        button = page.get_by_role("button", name=name).bounding_box()
+        assert button["y"] + button["height"] <= toggle["y"] or (
+            button["x"] + button["width"] <= toggle["x"]
+        ), (name, button, toggle)
     shot(page, "n5-thread-390", keep=True)
 
 
