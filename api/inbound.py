@@ -142,8 +142,8 @@ def receive_message(
                     workspace=workspace,
                     contact=contact,
                     channel=channel,
-                    status=Conversation.Status.OPEN,
                 )
+                # N7: the newest thread on this channel, closed or not: a closed one reopens.
                 .order_by("-last_activity_at", "-id")
                 .first()
             )
@@ -156,7 +156,9 @@ def receive_message(
                     last_activity_at=now,
                 )
             else:
-                Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=now)
+                Conversation.objects.filter(pk=conversation.pk).update(
+                    last_activity_at=now, status=Conversation.Status.OPEN, snoozed_until=None
+                )
             message = Message.objects.create(
                 conversation=conversation,
                 direction=Message.Direction.IN,

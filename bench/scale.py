@@ -1,4 +1,5 @@
-"""Scale bench (issue 16, L5): list and search pages at 1,000 rows and at 1,000,000 rows.
+"""Scale bench (issue 16, L5): list and search pages at 1,000 rows and at 1,000,000 rows
+(with issue 22's Inbox search: five messages per conversation, so 5,000,000 messages).
 
 On the production shape (``stack.Stack``: gunicorn, PostgreSQL, Redis, emulator):
 
@@ -266,10 +267,11 @@ CROSS JOIN LATERAL (SELECT (%(last)s::text[])[1 + abs(hashint8(i)) %% %(nl)s] AS
 SEED_CONVERSATIONS = """
 WITH c AS (SELECT array_agg(id ORDER BY id) AS ids FROM contacts_contact WHERE workspace_id = %(ws)s)
 INSERT INTO inbox_conversation
-    (workspace_id, contact_id, subject, status, assignee_id, last_activity_at, created_at)
+    (workspace_id, contact_id, subject, channel, status, assignee_id, last_activity_at, created_at)
 SELECT %(ws)s,
        c.ids[1 + (i * 7919) %% cardinality(c.ids)],
        'Order question #' || i,
+       (ARRAY['whatsapp', 'email', 'sms', 'webchat'])[1 + i %% 4],
        CASE WHEN i %% 5 = 0 THEN 'open' ELSE 'closed' END,
        CASE WHEN i %% 4 = 0 THEN %(agent)s END,
        now() - ((i * 104729) %% 31536000) * interval '1 second' - i * interval '1 microsecond',
@@ -277,7 +279,33 @@ SELECT %(ws)s,
 FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) AS i, c
 """
 
-TABLES = ("contacts_contact", "inbox_conversation")
+# N4 (issue 22): MESSAGES_PER conversation messages, bodies drawn from WORDS by hashes of the
+# number, so a word is in ~1/len(WORDS) of the messages; "zephyr<i>" is a word of one message only.
+SEED_MESSAGES = """
+INSERT INTO inbox_message (conversation_id, direction, body, created_at)
+SELECT v.id,
+       CASE WHEN m %% 2 = 0 THEN 'in' ELSE 'out' END,
+       'Hello, about order ' || v.id || ': the ' || w1.v || ' is ' || w2.v
+           || ' again, please ' || w3.v || ' it. ref zephyr' || (v.id * 10 + m),
+       v.last_activity_at - (%(per)s - m) * interval '1 minute'
+FROM (SELECT id, last_activity_at FROM inbox_conversation
+      WHERE workspace_id = %(ws)s AND id > %(after)s) v
+CROSS JOIN generate_series(1, %(per)s) AS m
+CROSS JOIN LATERAL (SELECT (%(words)s::text[])[1 + abs(hashint8(v.id * 13 + m)) %% %(nw)s] AS v) w1
+CROSS JOIN LATERAL (SELECT (%(words)s::text[])[1 + abs(hashint8(v.id * 17 + m)) %% %(nw)s] AS v) w2
+CROSS JOIN LATERAL (SELECT (%(words)s::text[])[1 + abs(hashint8(v.id * 19 + m)) %% %(nw)s] AS v) w3
+"""
+WORDS = [
+    "parcel", "invoice", "refund", "delivery", "password", "account", "subscription", "screen",
+    "battery", "charger", "warranty", "address", "payment", "discount", "voucher", "login",
+    "update", "cable", "printer", "router", "ticket", "booking", "seat", "luggage", "order",
+    "label", "courier", "receipt", "contract", "upgrade", "downgrade", "invoice-copy", "bill",
+    "card", "bank", "transfer", "app", "email", "phone", "sms", "chat", "refill", "size", "colour",
+    "return", "exchange", "damaged", "missing", "late", "broken",
+]  # fmt: skip
+MESSAGES_PER = 5
+
+TABLES = ("contacts_contact", "inbox_conversation", "inbox_message")
 
 
 def seed(stack: Stack, slug: str, agent_email: str, size: int, log=print) -> float:
@@ -311,11 +339,19 @@ def seed(stack: Stack, slug: str, agent_email: str, size: int, log=print) -> flo
             )  # fmt: skip
         log(f"   contacts inserted: {time.monotonic() - started:.0f} s")
         lo = have_convs[0][0] + 1
+        (after,) = conn.execute(
+            "SELECT coalesce(max(id), 0) FROM inbox_conversation WHERE workspace_id = %s", [ws]
+        ).fetchone()
         if conversations >= lo:
             conn.execute(
                 SEED_CONVERSATIONS, {"ws": ws, "lo": lo, "hi": conversations, "agent": agent}
             )
         log(f"   conversations inserted: {time.monotonic() - started:.0f} s")
+        conn.execute(
+            SEED_MESSAGES,
+            {"ws": ws, "after": after, "per": MESSAGES_PER, "words": WORDS, "nw": len(WORDS)},
+        )
+        log(f"   messages inserted: {time.monotonic() - started:.0f} s")
         for _, definition in indexes:
             conn.execute(definition)
         log(f"   {len(indexes)} indexes rebuilt: {time.monotonic() - started:.0f} s")
@@ -341,6 +377,8 @@ print("@@inbox", KeysetPaginator(convs, INBOX_ORDER, INBOX_PAGE).cursor_for(v, m
 probe = contacts.order_by("id")[contacts.count() // 2]
 print("@@email", probe.email)
 print("@@phone", probe.phone)
+rare = convs.order_by("id")[convs.count() // 2]
+print("@@rare", "zephyr" + str(rare.pk * 10 + 3))
 """
 
 
@@ -366,6 +404,13 @@ def pages(stack: Stack, slug: str) -> dict[str, str]:
         "Contacts search for one email": f"{contacts}?{urlencode({'q': found['email']})}",
         "Contacts search for one phone": f"{contacts}?{urlencode({'q': found['phone']})}",
         "Contacts search for part of an email": f"{contacts}?{urlencode({'q': found['email'].split('@')[0]})}",
+        # N4 (issue 22): the Inbox's search, in the All view (every conversation).
+        'Inbox search "refund" (a common message word)': f"{inbox}?filter=all&q=refund",
+        'Inbox search "refund damaged" (two words)': f"{inbox}?{urlencode({'filter': 'all', 'q': 'refund damaged'})}",
+        "Inbox search for a word in one message": f"{inbox}?{urlencode({'filter': 'all', 'q': found['rare']})}",
+        'Inbox search "smith" (contact names)': f"{inbox}?filter=all&q=smith",
+        "Inbox search for one email": f"{inbox}?{urlencode({'filter': 'all', 'q': found['email']})}",
+        'Inbox, open, search "refund"': f"{inbox}?q=refund",
     }
 
 

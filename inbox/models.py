@@ -27,6 +27,9 @@ class Conversation(models.Model):
     )
     last_activity_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(auto_now_add=True)
+    # N7: hidden from Open/Mine/Unassigned until then; read as "open" again once the time has
+    # passed (computed on read, so nothing has to wake it up).
+    snoozed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-last_activity_at", "-id"]
@@ -42,21 +45,33 @@ class Conversation(models.Model):
                 name="conv_ws_asg_status_act_id",
             ),
             models.Index(fields=["workspace", "-last_activity_at", "-id"], name="conv_ws_act_id"),
+            # N3's Unassigned view: PostgreSQL does not read "assignee IS NULL" as an equality
+            # that keeps the index's order, so the view gets a partial index of its own.
+            models.Index(
+                fields=["workspace", "status", "-last_activity_at", "-id"],
+                condition=models.Q(assignee__isnull=True),
+                name="conv_ws_unasg_status_act_id",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.subject
+
+    def is_snoozed(self, now=None) -> bool:
+        return self.snoozed_until is not None and self.snoozed_until > (now or timezone.now())
 
 
 class Message(models.Model):
     class Direction(models.TextChoices):
         IN = "in", "From the customer"
         OUT = "out", "From the team"
+        # N7: an internal note: seen by the team only, never sent to the customer (no webhook).
+        NOTE = "note", "Internal note"
 
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
     )
-    direction = models.CharField(max_length=3, choices=Direction.choices)
+    direction = models.CharField(max_length=4, choices=Direction.choices)
     body = models.TextField(max_length=20000)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
@@ -69,3 +84,29 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_direction_display()}: {self.body[:40]}"
+
+
+class ReadMarker(models.Model):
+    """N2: how far one member has read one conversation (no row: nothing read yet).
+
+    Unread = the messages after ``last_read_message_id`` that someone else wrote; ``mentioned``
+    (N7) marks the conversation for a member named in a teammate's note until they open it.
+    """
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="read_markers"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="read_markers"
+    )
+    last_read_message_id = models.BigIntegerField(default=0)
+    mentioned = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "user"], name="read_marker_conv_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} read {self.conversation_id} to {self.last_read_message_id}"

@@ -1,33 +1,246 @@
-from django.db.models import QuerySet
+"""Reads for the Inbox: the views, their bounded counts, a page of triage rows, one thread."""
 
-from core.keyset import KeysetPaginator
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection
+from django.db.models import BooleanField, Count, Exists, Max, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Substr
+from django.utils import timezone
+
+from core.keyset import KeysetPage, KeysetPaginator
 from workspace.models import Workspace
 
-from .models import Conversation
+from .models import Conversation, Message, ReadMarker
 
-FILTERS = ("open", "closed", "mine", "all")
+# N3: the Inbox's views, in the order of their tabs. "open" is the default.
+FILTERS = ("open", "mine", "unassigned", "closed", "all")
+FILTER_LABELS = {
+    "open": "Open",
+    "mine": "Mine",
+    "unassigned": "Unassigned",
+    "closed": "Closed",
+    "all": "All",
+}
 ORDERING = ("-last_activity_at", "-id")
 PAGE_SIZE = 30
+# A view's count stops here ("99+"): reading at most this many index entries, never the workspace.
+COUNT_LIMIT = 100
+PREVIEW_LENGTH = 160
+QUERY_MAX_LENGTH = 200
+# N4: PostgreSQL text search configuration for message words. 'simple' (no stemming, no stop
+# words): customers write in many languages, and an agent searches for the words they saw.
+SEARCH_CONFIG = "simple"
+SEARCH_WINDOW = 1000
 
 
-def conversation_list(*, workspace: Workspace, user, filter: str = "open") -> QuerySet:
-    """The workspace's conversations, newest activity first, filtered (I1)."""
+def clean_filter(value: str | None) -> str:
+    return value if value in FILTERS else "open"
+
+
+def _awake(now: datetime) -> Q:
+    """Not snoozed, or snoozed until a time that has passed (N7: snooze ends by itself)."""
+    return Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=now)
+
+
+def conversation_list(
+    *, workspace: Workspace, user, filter: str = "open", now: datetime | None = None
+) -> QuerySet:
+    """The workspace's conversations in one view, newest activity first (I1, N3)."""
+    now = now or timezone.now()
     conversations = Conversation.objects.filter(workspace=workspace).select_related(
         "contact", "assignee"
     )
+    is_open = Q(status=Conversation.Status.OPEN) & _awake(now)
     if filter == "open":
-        conversations = conversations.filter(status=Conversation.Status.OPEN)
+        conversations = conversations.filter(is_open)
     elif filter == "closed":
         conversations = conversations.filter(status=Conversation.Status.CLOSED)
     elif filter == "mine":
-        conversations = conversations.filter(assignee=user, status=Conversation.Status.OPEN)
+        conversations = conversations.filter(is_open, assignee=user)
+    elif filter == "unassigned":
+        conversations = conversations.filter(is_open, assignee__isnull=True)
     return conversations.order_by(*ORDERING)
 
 
-def conversation_page(*, workspace: Workspace, user, filter: str, after=None, before=None):
-    """One page of the Inbox (L3): keyset on (last activity, id), newest first, no count (L2).
+@dataclass(frozen=True)
+class ViewCount:
+    key: str
+    label: str
+    count: int  # at most COUNT_LIMIT
+
+    @property
+    def shown(self) -> str:
+        return f"{COUNT_LIMIT - 1}+" if self.count >= COUNT_LIMIT else str(self.count)
+
+
+def view_counts(*, workspace: Workspace, user) -> list[ViewCount]:
+    """Each view with its count, bounded: at most ``COUNT_LIMIT`` ids read per view (N3)."""
+    now = timezone.now()
+    counts = []
+    for key in FILTERS:
+        ids = conversation_list(workspace=workspace, user=user, filter=key, now=now)
+        found = len(ids.select_related(None).values_list("pk", flat=True)[:COUNT_LIMIT])
+        counts.append(ViewCount(key, FILTER_LABELS[key], found))
+    return counts
+
+
+def message_words(query: str) -> RawSQL:
+    """PostgreSQL: a message has the query's words, in the very expression of migration 0005's
+    GIN index (``msg_body_fts``), so the index answers it."""
+    # Only the constant configuration name is interpolated; the query stays a parameter.
+    return RawSQL(  # noqa: S611
+        f"to_tsvector('{SEARCH_CONFIG}', body) @@ plainto_tsquery('{SEARCH_CONFIG}', %s)",
+        (query,),
+        output_field=BooleanField(),
+    )
+
+
+def _message_match(query: str) -> Q:
+    """Conversations with a message containing the query's words (N4)."""
+    messages = Message.objects.filter(conversation=OuterRef("pk"))
+    if connection.vendor == "postgresql":
+        messages = messages.filter(message_words(query))
+    else:
+        messages = messages.filter(body__icontains=query)
+    return Q(Exists(messages))
+
+
+def search_filter(query: str) -> Q:
+    """Contact name, email or phone containing the query (the contacts' trigram indexes on
+    PostgreSQL), or a message with its words (N4)."""
+    contact = (
+        Q(contact__name__icontains=query)
+        | Q(contact__email__icontains=query)
+        | Q(contact__phone__icontains=query)
+    )
+    return contact | _message_match(query)
+
+
+def conversation_page(
+    *,
+    workspace: Workspace,
+    user,
+    filter: str,
+    query: str = "",
+    after=None,
+    before=None,
+) -> KeysetPage:
+    """One page of the Inbox (L3): keyset on (last activity, id), newest first, no count (L2);
+    with ``query``, only the conversations it finds (N4). Rows carry the viewer's triage facts.
 
     Raises ``InvalidCursor`` for a cursor that cannot be read.
     """
     conversations = conversation_list(workspace=workspace, user=user, filter=filter)
-    return KeysetPaginator(conversations, ORDERING, PAGE_SIZE).page(after=after, before=before)
+    query = query.strip()[:QUERY_MAX_LENGTH]
+    if query and connection.vendor == "postgresql":
+        # Bounded whether the matches are many or few: the windowed keyset walk (contacts' L1).
+        paginator = KeysetPaginator(
+            conversations,
+            ORDERING,
+            PAGE_SIZE,
+            narrow=search_filter(query),
+            narrow_indexed=True,
+            # Each row of the window tests its messages' words (to_tsvector per message): a
+            # window no larger than a small workspace keeps that step the same cost at any size.
+            window=SEARCH_WINDOW,
+        )
+    else:
+        if query:
+            conversations = conversations.filter(search_filter(query))
+        paginator = KeysetPaginator(conversations, ORDERING, PAGE_SIZE)
+    page = paginator.page(after=after, before=before)
+    with_triage(page.object_list, user=user)
+    return page
+
+
+def with_triage(conversations: list[Conversation], *, user) -> list[Conversation]:
+    """Set ``preview``, ``unread`` and ``mentioned`` on each row for this viewer (N2, N3).
+
+    Three queries for the whole page, on messages and read markers only: the page's own query
+    stays the index range it is.
+    """
+    ids = [c.pk for c in conversations]
+    if not ids:
+        return conversations
+    markers = {
+        m.conversation_id: m
+        for m in ReadMarker.objects.filter(user=user, conversation_id__in=ids).only(
+            "conversation_id", "last_read_message_id", "mentioned"
+        )
+    }
+    after_marker = Q()
+    for pk in ids:
+        marker = markers.get(pk)
+        after_marker |= Q(conversation_id=pk, pk__gt=marker.last_read_message_id if marker else 0)
+    unread = dict(
+        Message.objects.filter(after_marker)
+        .exclude(author=user)
+        .values("conversation_id")
+        .annotate(n=Count("pk"))
+        .values_list("conversation_id", "n")
+    )
+    last_ids = (
+        Message.objects.filter(conversation_id__in=ids)
+        .exclude(direction=Message.Direction.NOTE)
+        .values("conversation_id")
+        .annotate(last=Max("pk"))
+        .values_list("last", flat=True)
+    )
+    previews = {
+        row["conversation_id"]: row
+        for row in Message.objects.filter(pk__in=list(last_ids))
+        .annotate(snippet=Substr("body", 1, PREVIEW_LENGTH))
+        .values("conversation_id", "snippet", "direction")
+    }
+    for conversation in conversations:
+        marker = markers.get(conversation.pk)
+        conversation.unread = unread.get(conversation.pk, 0)
+        conversation.mentioned = bool(marker and marker.mentioned)
+        last = previews.get(conversation.pk)
+        conversation.preview = " ".join(last["snippet"].split()) if last else ""
+        conversation.preview_from_team = bool(last and last["direction"] == Message.Direction.OUT)
+    return conversations
+
+
+@dataclass(frozen=True)
+class Thread:
+    messages: list[Message]
+    first_unread_id: int | None  # N5: where the "New" marker goes
+
+
+def conversation_thread(*, conversation: Conversation, user) -> Thread:
+    """The conversation's messages, and the first one this viewer has not read (N5)."""
+    marker = ReadMarker.objects.filter(conversation=conversation, user=user).first()
+    read_up_to = marker.last_read_message_id if marker else 0
+    messages = list(conversation.messages.select_related("author", "webhook_delivery"))
+    first_unread = next(
+        (
+            m.pk
+            for m in messages
+            if m.pk > read_up_to and (m.author_id is None or m.author_id != user.pk)
+        ),
+        None,
+    )
+    return Thread(messages, first_unread)
+
+
+def next_in_view(
+    *, conversation: Conversation, workspace: Workspace, user, filter: str, query: str = ""
+) -> Conversation | None:
+    """The conversation after this one in the view (or, at the end, the one before) (N7)."""
+    conversations = conversation_list(workspace=workspace, user=user, filter=filter).exclude(
+        pk=conversation.pk
+    )
+    query = query.strip()[:QUERY_MAX_LENGTH]
+    if query:
+        conversations = conversations.filter(search_filter(query))
+    at, pk = conversation.last_activity_at, conversation.pk
+    older = Q(last_activity_at__lt=at) | Q(last_activity_at=at, id__lt=pk)
+    following = conversations.filter(older).first()
+    if following is not None:
+        return following
+    return conversations.exclude(older).order_by("last_activity_at", "id").first()

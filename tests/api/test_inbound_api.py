@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 import requests
+from django.utils import timezone
 
 from api.inbound import Sender, receive_message
 from api.keys import api_key_revoke
@@ -116,11 +118,19 @@ def test_o5_unknown_sender_gets_a_new_contact_and_later_messages_append(live_ser
     assert Conversation.objects.get(pk=first.json()["conversation_id"]).messages.count() == 2
 
 
-def test_o5_closed_conversation_is_not_reused(live_server, api_key, contact):
+def test_n7_a_customer_message_reopens_the_closed_conversation(live_server, api_key, contact):
+    """Issue 22 (N7) replaces O5's "a closed conversation is not reused": same thread, reopened."""
     first = post(live_server, api_key[1], _body(external_id="x1"))
-    Conversation.objects.filter(pk=first.json()["conversation_id"]).update(status="closed")
+    conversation_id = first.json()["conversation_id"]
+    until = timezone.now() + timedelta(days=1)
+    Conversation.objects.filter(pk=conversation_id).update(status="closed", snoozed_until=until)
     second = post(live_server, api_key[1], _body(external_id="x2"))
-    assert second.json()["conversation_id"] != first.json()["conversation_id"]
+    assert second.status_code == 201
+    assert second.json()["conversation_id"] == conversation_id
+    conversation = Conversation.objects.get(pk=conversation_id)
+    assert (conversation.status, conversation.snoozed_until) == ("open", None)
+    assert conversation.messages.count() == 2
+    assert Conversation.objects.filter(contact=contact).count() == 1
 
 
 def test_o5_same_external_id_answers_200_with_the_same_body_and_stores_nothing(

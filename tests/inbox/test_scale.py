@@ -44,6 +44,8 @@ def expected(acme, agent, filter):
         qs = qs.filter(status=filter)
     elif filter == "mine":
         qs = qs.filter(status="open", assignee=agent)
+    elif filter == "unassigned":
+        qs = qs.filter(status="open", assignee__isnull=True)
     return list(qs.order_by("-last_activity_at", "-id"))
 
 
@@ -94,6 +96,7 @@ INDEX_FOR = {
     "open": "conv_ws_status_act_id",
     "closed": "conv_ws_status_act_id",
     "mine": "conv_ws_asg_status_act_id",
+    "unassigned": "conv_ws_unasg_status_act_id",
     "all": "conv_ws_act_id",
 }
 

@@ -1,0 +1,169 @@
+/* The Inbox (issue 22), with no inline script (strict CSP):
+ * - N5: a thread opens (and stays, after a send) scrolled to its newest message.
+ * - N8: keyboard shortcuts: j/k, Enter, r, Ctrl/Cmd+Enter, e, a, /, ?; at < 1024 px focus stays
+ *   inside the open contact panel until Esc.
+ * - N9: from 1280 px, a row of the list pane swaps the thread and sidebar in place (htmx
+ *   attributes on the row; here only what follows the swap).
+ */
+(function () {
+  "use strict";
+
+  var pageScrolls = window.matchMedia("(max-width: 1023.98px)");
+
+  // --- N5: scrolled to the newest message ------------------------------------------------------
+  function scrollToNewest() {
+    var thread = document.getElementById("messages");
+    if (!thread) return;
+    if (pageScrolls.matches) {
+      // Below 1024 px the page scrolls as a whole and the composer is pinned under the thread.
+      window.scrollTo(0, document.documentElement.scrollHeight);
+    } else {
+      thread.scrollTop = thread.scrollHeight;
+    }
+  }
+  document.addEventListener("DOMContentLoaded", scrollToNewest);
+  window.addEventListener("load", scrollToNewest);
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var target = event.detail && event.detail.target;
+    if (!target) return;
+    if (target.id === "messages" || target.id === "main" || target.querySelector("#messages")) {
+      scrollToNewest();
+    }
+  });
+  // After a send the form is replaced: keep the agent's place in the composer.
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    var elt = event.detail && event.detail.target;
+    if (elt && elt.id === "reply-form" && elt.dataset.refocus !== "no") {
+      var body = elt.querySelector("textarea");
+      if (body && document.activeElement === document.body) body.focus();
+    }
+  });
+
+  // --- N8: keyboard --------------------------------------------------------------------------
+  function rows() {
+    var list = document.getElementById("conversation-list");
+    if (!list || !list.offsetParent) return [];
+    return Array.prototype.slice.call(list.querySelectorAll("li.conversation"));
+  }
+  function selectedIndex(all) {
+    for (var i = 0; i < all.length; i++) {
+      if (all[i].classList.contains("selected")) return i;
+    }
+    for (var j = 0; j < all.length; j++) {
+      if (all[j].classList.contains("current")) return j;
+    }
+    return -1;
+  }
+  function move(step) {
+    var all = rows();
+    if (!all.length) return false;
+    var at = selectedIndex(all);
+    var next = at < 0 ? (step > 0 ? 0 : all.length - 1) : Math.min(all.length - 1, Math.max(0, at + step));
+    all.forEach(function (row) { row.classList.remove("selected"); });
+    all[next].classList.add("selected");
+    var link = all[next].querySelector("a");
+    link.focus();
+    link.scrollIntoView({ block: "nearest" });
+    return true;
+  }
+  function press(selector) {
+    var button = document.querySelector(selector);
+    if (!button || button.disabled) return false;
+    button.click();
+    return true;
+  }
+  function focusReply() {
+    var body = document.querySelector("#reply-form textarea");
+    if (!body) return false;
+    body.focus();
+    return true;
+  }
+  function focusSearch() {
+    var box = document.getElementById("inbox-q");
+    if (box && box.offsetParent) {
+      box.focus();
+      box.select();
+      return true;
+    }
+    // The list pane is hidden below 1280 px: search from the Inbox list itself.
+    var inbox = document.querySelector(".nav-links a[aria-current]");
+    if (inbox) window.location.assign(inbox.getAttribute("href") + "#inbox-q");
+    return Boolean(inbox);
+  }
+  function showShortcuts() {
+    var dialog = document.getElementById("shortcuts");
+    if (!dialog || dialog.open) return false;
+    dialog.showModal();
+    return true;
+  }
+  function typing(target) {
+    return target.closest("input, textarea, select, [contenteditable=''], [contenteditable=true]");
+  }
+
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    // Ctrl/Cmd+Enter sends the reply from its textarea (the one shortcut that works while typing).
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      var form = target.closest && target.closest("#reply-form");
+      if (form) {
+        event.preventDefault();
+        var send = form.querySelector("button.primary");
+        if (typeof form.requestSubmit === "function") form.requestSubmit(send);
+        else send.click();
+      }
+      return;
+    }
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (typing(target) || document.querySelector("dialog[open]")) return;
+    if (document.body.classList.contains("sidebar-open")) return;
+    var done = false;
+    switch (event.key) {
+      case "j": done = move(1); break;
+      case "k": done = move(-1); break;
+      case "r": done = focusReply(); break;
+      case "e": done = press("[data-shortcut='e']"); break;
+      case "a": done = press("[data-shortcut='a']"); break;
+      case "/": done = focusSearch(); break;
+      case "?": done = showShortcuts(); break;
+      default: return;
+    }
+    if (done) event.preventDefault();
+  });
+  // Enter on a selected row is the link's own Enter: it opens the conversation.
+
+  if (window.location.hash === "#inbox-q") {
+    var box = document.getElementById("inbox-q");
+    if (box) box.focus();
+  }
+
+  // N8: below 1024 px the open contact panel keeps the focus until Esc (app.js closes it).
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Tab" || !document.body.classList.contains("sidebar-open")) return;
+    if (!pageScrolls.matches) return;
+    var sidebar = document.getElementById("contact-sidebar");
+    if (!sidebar) return;
+    var focusable = Array.prototype.filter.call(
+      sidebar.querySelectorAll("a[href], button, input, select, textarea, [tabindex]:not([tabindex='-1'])"),
+      function (el) { return !el.disabled && el.offsetParent !== null; }
+    );
+    if (!focusable.length) return;
+    var first = focusable[0];
+    var last = focusable[focusable.length - 1];
+    var inside = sidebar.contains(document.activeElement);
+    if (event.shiftKey && (document.activeElement === first || !inside)) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (document.activeElement === last || !inside)) {
+      event.preventDefault();
+      first.focus();
+    }
+  });
+
+  // --- N9: after a row swapped the thread in place -----------------------------------------------
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var target = event.detail && event.detail.target;
+    if (!target || target.id !== "main") return;
+    var current = document.querySelector("#conversation-list li.current a");
+    if (current) current.focus({ preventScroll: true });
+  });
+})();
