@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "integrations",
     "integrations.salesforce",
     "api",
+    "live",
 ]
 
 MIDDLEWARE = [
@@ -109,6 +110,27 @@ if CACHES["default"]["BACKEND"].endswith("RedisCache"):
     CACHES["default"].setdefault("OPTIONS", {}).update(
         {"socket_connect_timeout": 1, "socket_timeout": 1}
     )
+
+# --- Live Inbox (issue 22, N1, N6) -------------------------------------------------------------
+# Events cross processes through Redis pub/sub: LIVE_REDIS_URL, by default the cache's Redis.
+# Without Redis (make run) they stay inside the one process (runserver serves every page).
+LIVE_REDIS_URL = env.str(
+    "LIVE_REDIS_URL",
+    default=CACHES["default"]["LOCATION"]
+    if CACHES["default"]["BACKEND"].endswith("RedisCache")
+    else "",
+)
+# Channel and key names start with this, so two deployments (or test runs) on one Redis never mix.
+LIVE_PREFIX = env.str(
+    "LIVE_PREFIX", default=f"{CACHES['default'].get('KEY_PREFIX') or 'teaminbox'}:live"
+)
+LIVE_HEARTBEAT_SECONDS = env.float("LIVE_HEARTBEAT_SECONDS", default=15)
+LIVE_RETRY_MILLISECONDS = env.int("LIVE_RETRY_MILLISECONDS", default=1000)
+# A page that reconnects gets what it missed from the last LIVE_REPLAY_EVENTS events of its
+# workspace within LIVE_REPLAY_SECONDS; beyond that it reloads what it shows.
+LIVE_REPLAY_EVENTS = env.int("LIVE_REPLAY_EVENTS", default=500)
+LIVE_REPLAY_SECONDS = env.int("LIVE_REPLAY_SECONDS", default=600)
+LIVE_REPLYING_SECONDS = env.float("LIVE_REPLYING_SECONDS", default=6)
 
 AUTH_USER_MODEL = "workspace.User"
 AUTHENTICATION_BACKENDS = [

@@ -8,6 +8,7 @@ from api.models import WebhookDelivery
 from api.webhooks import retry_now
 from contacts.keyset import AFTER, BEFORE, InvalidCursor, page_links
 from integrations.panels import sidebar_panels
+from live.guard import stale_reply
 from workspace.access import workspace_view
 
 from .actions import conversation_assign, conversation_reply, conversation_set_status
@@ -89,6 +90,8 @@ def conversation_reply_view(request, pk: int):
     form = ReplyForm(request.POST)
     if not form.is_valid():
         return _render_conversation(request, conversation, reply_form=form, status=400)
+    if stale_reply(request=request, conversation=conversation):  # N6: shows them, asks to confirm
+        return _render_conversation(request, conversation, reply_form=form, status=409)
     conversation_reply(
         conversation=conversation, author=request.user, body=form.cleaned_data["body"]
     )

@@ -1,0 +1,230 @@
+// The live Inbox (issue 22, N1, N6). One EventSource per open page. Events carry ids, never
+// HTML: on an event that concerns this page, the page re-fetches its own URL and swaps in the
+// parts the contract names (conversation list, header, messages), so what each viewer sees
+// (unread, access) is rendered by the server exactly as on a reload. After a dropped connection
+// the browser resumes with Last-Event-ID; the server replays what was missed, or says "reset"
+// and the page re-fetches.
+(function () {
+  "use strict";
+  var root = document.getElementById("live-inbox");
+  if (!root || !window.EventSource || !window.fetch) return;
+
+  var PARTS = ["conversation-list", "conversation-header", "messages"];
+  var eventsUrl = root.dataset.eventsUrl;
+  var refreshUrl = root.dataset.refreshUrl;
+  var conversation = root.dataset.conversation ? Number(root.dataset.conversation) : null;
+  var presenceUrl = root.dataset.presenceUrl || "";
+  var statusLine = document.getElementById("live-status");
+  var lastId = null;
+  var source = null;
+  var retryDelay = 1000;
+
+  function csrfToken() {
+    try {
+      return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || "";
+    } catch (e) {
+      return "";
+    }
+  }
+
+  function composer() {
+    var form = document.getElementById("reply-form");
+    return form ? form.querySelector("textarea") : null;
+  }
+
+  function isEditing(node) {
+    var active = document.activeElement;
+    return (
+      active && node.contains(active) && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName)
+    );
+  }
+
+  function nearBottom() {
+    var doc = document.documentElement;
+    return window.innerHeight + window.scrollY >= doc.scrollHeight - 80;
+  }
+
+  // --- refresh: fetch this page again, swap the named parts ----------------------------------
+  var refreshing = false;
+  var again = false;
+  var timer = null;
+  var deferred = false;
+
+  function scheduleRefresh() {
+    if (timer) return;
+    timer = setTimeout(function () {
+      timer = null;
+      refresh();
+    }, 50);
+  }
+
+  function refresh() {
+    if (refreshing) {
+      again = true;
+      return;
+    }
+    refreshing = true;
+    fetch(refreshUrl, { credentials: "same-origin", headers: { "X-Live-Refresh": "1" } })
+      .then(function (response) {
+        return response.ok ? response.text() : null;
+      })
+      .then(function (html) {
+        if (html) swap(new DOMParser().parseFromString(html, "text/html"));
+      })
+      .catch(function () {})
+      .then(function () {
+        refreshing = false;
+        if (again) {
+          again = false;
+          refresh();
+        }
+      });
+  }
+
+  function swap(doc) {
+    var stick = nearBottom();
+    var changed = [];
+    PARTS.forEach(function (id) {
+      var current = document.getElementById(id);
+      var next = doc.getElementById(id);
+      if (!current || !next || current.innerHTML === next.innerHTML) return;
+      if (isEditing(current)) {
+        // Never pull a select or field away from someone using it: swap when they leave it.
+        if (!deferred) {
+          deferred = true;
+          current.addEventListener(
+            "focusout",
+            function () {
+              deferred = false;
+              setTimeout(scheduleRefresh, 0);
+            },
+            { once: true }
+          );
+        }
+        return;
+      }
+      var focusedId = document.activeElement && current.contains(document.activeElement)
+        ? document.activeElement.id
+        : "";
+      var fresh = document.importNode(next, true);
+      current.replaceWith(fresh);
+      if (window.htmx) window.htmx.process(fresh);
+      if (focusedId && document.getElementById(focusedId)) {
+        document.getElementById(focusedId).focus({ preventScroll: true });
+      }
+      changed.push(id);
+    });
+    // The guard's "newest message seen" moves only while the agent is not writing: a message
+    // that arrives during a reply must be confirmed before the reply goes (N6).
+    var seenNow = doc.querySelector("#reply-form [data-live-last-seen]");
+    var seen = document.querySelector("#reply-form [data-live-last-seen]");
+    var text = composer();
+    if (seenNow && seen && !(text && text.value.trim())) seen.value = seenNow.value;
+    if (changed.indexOf("messages") !== -1 && stick) window.scrollTo(0, document.body.scrollHeight);
+    if (changed.length) {
+      document.dispatchEvent(new CustomEvent("live:refreshed", { detail: { parts: changed } }));
+    }
+  }
+
+  // --- presence (N6) -------------------------------------------------------------------------
+  var presenceBox = document.getElementById("live-presence");
+  var presenceTimer = null;
+
+  function loadPresence() {
+    if (!presenceBox || !presenceUrl) return;
+    var url = presenceUrl + "?conversation=" + conversation;
+    fetch(url, { credentials: "same-origin" })
+      .then(function (r) {
+        return r.ok ? r.text() : null;
+      })
+      .then(function (html) {
+        if (html === null) return;
+        presenceBox.innerHTML = html;
+        var list = presenceBox.querySelector("[data-refresh-in]");
+        var seconds = list ? Number(list.dataset.refreshIn) : 0;
+        clearTimeout(presenceTimer);
+        if (seconds > 0) presenceTimer = setTimeout(loadPresence, seconds * 1000);
+      })
+      .catch(function () {});
+  }
+
+  var lastTyped = 0;
+  function typed() {
+    var now = Date.now();
+    if (!presenceUrl || now - lastTyped < Number(root.dataset.throttleMs || 2000)) return;
+    lastTyped = now;
+    var body = new FormData();
+    body.append("conversation", String(conversation));
+    fetch(presenceUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": csrfToken() },
+      body: body,
+    }).catch(function () {});
+  }
+
+  document.addEventListener("input", function (event) {
+    var form = document.getElementById("reply-form");
+    if (form && form.contains(event.target) && event.target.tagName === "TEXTAREA") typed();
+  });
+
+  // --- the connection ------------------------------------------------------------------------
+  function seq(id) {
+    var cut = id ? id.lastIndexOf("-") : -1;
+    return cut < 0 ? null : { epoch: id.slice(0, cut), n: Number(id.slice(cut + 1)) };
+  }
+
+  function onEvent(message) {
+    var event;
+    try {
+      event = JSON.parse(message.data);
+    } catch (e) {
+      return;
+    }
+    if (event.id) {
+      var now = seq(event.id);
+      var last = seq(lastId);
+      if (last && now && last.epoch === now.epoch && now.n <= last.n) return; // seen (replay)
+      lastId = event.id;
+    }
+    if (event.kind === "reset") {
+      scheduleRefresh();
+      loadPresence();
+      return;
+    }
+    var mine = conversation !== null && event.conversation === conversation;
+    if (event.kind === "presence") {
+      if (mine) loadPresence();
+      return;
+    }
+    if (document.getElementById("conversation-list") || mine) scheduleRefresh();
+  }
+
+  function connect() {
+    var url = eventsUrl;
+    if (lastId) url += (url.indexOf("?") < 0 ? "?" : "&") + "last=" + encodeURIComponent(lastId);
+    source = new EventSource(url);
+    source.onmessage = onEvent;
+    source.onopen = function () {
+      retryDelay = 1000;
+      if (statusLine) statusLine.hidden = true;
+      root.dataset.state = "open";
+    };
+    source.onerror = function () {
+      root.dataset.state = "reconnecting";
+      if (statusLine) statusLine.hidden = false;
+      // The browser retries by itself (with Last-Event-ID) unless the server refused; then we
+      // start again, handing the last id over in the URL.
+      if (source.readyState === EventSource.CLOSED) {
+        setTimeout(connect, retryDelay);
+        retryDelay = Math.min(retryDelay * 2, 30000);
+      }
+    };
+  }
+
+  window.addEventListener("pagehide", function () {
+    if (source) source.close();
+  });
+  connect();
+  loadPresence();
+})();
