@@ -106,8 +106,9 @@ class LiveConnection:
         bus.backend().start()
         sub = bus.subscribe(self.workspace_id)
         try:
-            yield from self.opening()
+            opening = self.opening()
             self.join()
+            yield from opening
             while True:
                 event = sub.get(settings.LIVE_HEARTBEAT_SECONDS)
                 if event is None:
@@ -124,9 +125,10 @@ class LiveConnection:
         await asyncio.to_thread(bus.backend().start)
         sub = bus.subscribe(self.workspace_id, loop=asyncio.get_running_loop())
         try:
-            for chunk in await asyncio.to_thread(self.opening):
-                yield chunk
+            opening = await asyncio.to_thread(self.opening)
             await asyncio.to_thread(self.join)
+            for chunk in opening:
+                yield chunk
             while True:
                 event = await sub.aget(settings.LIVE_HEARTBEAT_SECONDS)
                 if event is None:
