@@ -4,7 +4,8 @@
   private ones started here and stopped afterwards. The bench owns database ``bench_inbox``
   (dropped and re-created) and Redis db 3 (flushed).
 - The Salesforce emulator in a child process on free ports.
-- gunicorn: 4 ``gthread`` workers x 8 threads, DEBUG=0, Redis cache, PostgreSQL.
+- gunicorn: 4 uvicorn (ASGI) workers, the production server since issue 22 (``BENCH_SERVER=gthread``
+  for the former 4 ``gthread`` workers x 8 threads), DEBUG=0, Redis cache, PostgreSQL.
 - Acme is connected to the emulator through the product's own views over HTTP (sign-in, Connect,
   the emulator's login and consent pages, the callback), as an admin's browser does it.
 """
@@ -43,6 +44,8 @@ DB_NAME = os.environ.get("BENCH_DB_NAME", "bench_inbox")
 REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "3"))
 WORKERS = 4
 THREADS = 8
+# "asgi": gunicorn + uvicorn workers (production, issue 22); "gthread": the WSGI server before it.
+SERVER = os.environ.get("BENCH_SERVER", "asgi")
 
 # Product contacts added for the benchmark: emails of Salesforce Contacts in the emulator's demo
 # org that match exactly one Contact (one SOQL query per lookup, no near-miss query).
@@ -245,16 +248,19 @@ class Stack:
         self.manage("shell", "-c", ADD_CONTACTS.format(emails=EXACT_EMAILS))
 
     def _start_gunicorn(self) -> None:
-        self.log(f"== gunicorn {WORKERS} gthread workers x {THREADS} threads on {self.base}")
+        if SERVER == "gthread":
+            self.log(f"== gunicorn {WORKERS} gthread workers x {THREADS} threads on {self.base}")
+            app = ["config.wsgi", "--worker-class", "gthread", "--threads", str(THREADS)]
+        else:
+            self.log(f"== gunicorn {WORKERS} uvicorn (ASGI) workers on {self.base}")
+            app = ["config.asgi", "--worker-class", "config.workers.UvicornWorker"]
         self.gunicorn_log = Path(tempfile.mktemp(prefix="bench-gunicorn.", suffix=".log"))
         out = self.gunicorn_log.open("w")
         self.gunicorn = subprocess.Popen(  # noqa: S603
             [
                 str(Path(PY).parent / "gunicorn"),
-                "config.wsgi",
-                "--worker-class", "gthread",
+                *app,
                 "--workers", str(WORKERS),
-                "--threads", str(THREADS),
                 "--bind", f"127.0.0.1:{self.port}",
                 "--log-level", "warning",
             ],
