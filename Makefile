@@ -19,7 +19,7 @@ RUN_ENV = DEBUG=0 SECURE_COOKIES=0 SECURE_HSTS_SECONDS=0 \
 	EMAIL_URL=consolemail:// SITE_URL=http://127.0.0.1:$(PORT) WEBHOOK_ALLOW_PRIVATE_URLS=1 \
 	SALESFORCE_PUBSUB_URL=http://127.0.0.1:$(PUBSUB_PORT)
 
-.PHONY: proto run receiver test lint test-suite install install-test browser bench bench-live bench-scale load load-inbound soak bench-phones clean
+.PHONY: proto run receiver test lint test-suite install install-test browser bench bench-live bench-scale load load-inbound soak bench-phones bench-inbox clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (found $$($(PYTHON) --version))."; exit 1; }
@@ -107,6 +107,11 @@ bench: $(VENV)/.installed
 MINUTES ?= 10
 bench-live: $(VENV)/.installed
 	$(PY) bench/live.py --minutes $(MINUTES)
+
+# The live Inbox (issue 22, N10): API 201 -> message visible in an open chromium page, alone and
+# with 500 idle agents connected; memory per connection; database queries per idle agent (~5 min).
+bench-inbox: $(VENV)/.installed browser
+	$(PY) bench/inbox.py
 
 # Token soak (issue 9): refresh token rotation with 2-s sessions, 20 agents for 60 s.
 soak: $(VENV)/.installed
