@@ -17,7 +17,7 @@ RUN_ENV = DEBUG=0 SECURE_COOKIES=0 SECURE_HSTS_SECONDS=0 \
 	SALESFORCE_CLIENT_ID="$$($(DEMO_APP) client_id)" \
 	SALESFORCE_CLIENT_SECRET="$$($(DEMO_APP) client_secret)" \
 	EMAIL_URL=consolemail:// SITE_URL=http://127.0.0.1:$(PORT) WEBHOOK_ALLOW_PRIVATE_URLS=1 \
-	SALESFORCE_PUBSUB_URL=http://127.0.0.1:$(PUBSUB_PORT)
+	SALESFORCE_PUBSUB_URL=http://127.0.0.1:$(PUBSUB_PORT) LIVE_RELAY=1
 
 .PHONY: proto run receiver test lint test-suite install install-test browser bench bench-live bench-scale load load-inbound soak bench-phones bench-inbox clean
 

@@ -124,6 +124,9 @@ LIVE_REDIS_URL = env.str(
 LIVE_PREFIX = env.str(
     "LIVE_PREFIX", default=f"{CACHES['default'].get('KEY_PREFIX') or 'teaminbox'}:live"
 )
+# Without Redis, LIVE_RELAY=1 (make run) carries events between processes through the shared
+# cache, read once a second by each serving process: the webhook worker's delivery states.
+LIVE_RELAY = env.bool("LIVE_RELAY", default=False)
 LIVE_HEARTBEAT_SECONDS = env.float("LIVE_HEARTBEAT_SECONDS", default=15)
 LIVE_RETRY_MILLISECONDS = env.int("LIVE_RETRY_MILLISECONDS", default=1000)
 # A page that reconnects gets what it missed from the last LIVE_REPLAY_EVENTS events of its

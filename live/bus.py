@@ -150,11 +150,20 @@ def _present(entries: dict[str, dict], now: float) -> list[dict]:
 
 # --- backends ---------------------------------------------------------------------------------
 class MemoryBackend:
-    """Everything in this process: the fallback that needs nothing (``make run`` without Redis)."""
+    """Everything in this process: the fallback that needs nothing (``make run`` without Redis).
+
+    With ``relay`` (``LIVE_RELAY=1``, set by ``make run``) events also cross processes through
+    Django's shared cache (the database cache there): each publish writes the event under a
+    counter, and a process that serves live pages reads the counter once a second (one query a
+    second for the process, whatever the number of pages), so the webhook worker's delivery
+    states reach the runserver's pages.
+    """
 
     name = "memory"
+    RELAY_SEQ = "live-relay-seq"
+    RELAY_SECONDS = 1.0
 
-    def __init__(self, hub: Hub, *, size: int, seconds: float) -> None:
+    def __init__(self, hub: Hub, *, size: int, seconds: float, relay: bool = False) -> None:
         self.hub = hub
         self.epoch = secrets.token_hex(4)
         self._size, self._seconds = size, seconds
@@ -162,11 +171,68 @@ class MemoryBackend:
         self._seq: dict[int, int] = defaultdict(int)
         self._buffer: dict[int, deque] = defaultdict(lambda: deque(maxlen=self._size))
         self._presence: dict[tuple[int, int], dict[str, dict]] = defaultdict(dict)
+        self.relay = relay
+        self._origin = secrets.token_hex(6)
+        self._relay_thread: threading.Thread | None = None
+        self._stop = threading.Event()
 
     def start(self) -> None:
-        pass
+        if not self.relay:
+            return
+        with self._lock:
+            if self._relay_thread is not None:
+                return
+            self._relay_thread = threading.Thread(
+                target=self._read_relay, name="live-relay", daemon=True
+            )
+            self._relay_thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _write_relay(self, workspace_id: int, fields: dict) -> None:
+        from django.core.cache import cache
+
+        cache.add(self.RELAY_SEQ, 0, None)
+        n = cache.incr(self.RELAY_SEQ)
+        cache.set(
+            f"live-relay:{n}", {"origin": self._origin, "ws": workspace_id, "fields": fields}, 120
+        )
+
+    def _read_relay(self) -> None:
+        from django.core.cache import cache
+        from django.db import close_old_connections
+
+        last = None
+        while not self._stop.wait(self.RELAY_SECONDS):
+            try:
+                current = cache.get(self.RELAY_SEQ) or 0
+                if last is None or current < last:
+                    last = current  # first look, or the cache was cleared: start from here
+                    continue
+                if current > last:
+                    keys = [f"live-relay:{n}" for n in range(last + 1, current + 1)]
+                    found = cache.get_many(keys)
+                    for key in keys:
+                        item = found.get(key)
+                        if item and item["origin"] != self._origin:
+                            self._publish_here(item["ws"], item["fields"])
+                    last = current
+            except Exception as exc:  # noqa: BLE001 - the relay is best effort; try again
+                logger.warning("Live events: relay read failed (%s)", type(exc).__name__)
+            finally:
+                close_old_connections()
 
     def publish(self, workspace_id: int, fields: dict) -> dict:
+        event = self._publish_here(workspace_id, fields)
+        if self.relay:
+            try:
+                self._write_relay(workspace_id, fields)
+            except Exception as exc:  # noqa: BLE001 - never fail the write
+                logger.warning("Live events: relay write failed (%s)", type(exc).__name__)
+        return event
+
+    def _publish_here(self, workspace_id: int, fields: dict) -> dict:
         with self._lock:
             self._seq[workspace_id] += 1
             seq = self._seq[workspace_id]
@@ -385,7 +451,7 @@ def backend() -> MemoryBackend | RedisBackend:
                     seconds=seconds,
                 )
             else:
-                _backend = MemoryBackend(hub, size=size, seconds=seconds)
+                _backend = MemoryBackend(hub, size=size, seconds=seconds, relay=settings.LIVE_RELAY)
         return _backend
 
 
@@ -395,7 +461,7 @@ def reset_backend(**kwargs) -> None:
     if kwargs and not kwargs.get("setting", "").startswith("LIVE_"):
         return
     with _lock:
-        if isinstance(_backend, RedisBackend):
+        if _backend is not None:
             _backend.stop()
         _backend = None
 

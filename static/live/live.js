@@ -10,14 +10,23 @@
   if (!root || !window.EventSource || !window.fetch) return;
 
   var PARTS = ["conversation-list", "conversation-header", "messages"];
-  var eventsUrl = root.dataset.eventsUrl;
-  var refreshUrl = root.dataset.refreshUrl;
-  var conversation = root.dataset.conversation ? Number(root.dataset.conversation) : null;
-  var presenceUrl = root.dataset.presenceUrl || "";
-  var statusLine = document.getElementById("live-status");
+  var eventsUrl, refreshUrl, conversation, presenceUrl, presenceBox, statusLine;
   var lastId = null;
   var source = null;
   var retryDelay = 1000;
+
+  // The page's settings live on #live-inbox; a page that swaps in another conversation in place
+  // (htmx) brings a new one, and the connection follows it.
+  function configure() {
+    root = document.getElementById("live-inbox");
+    eventsUrl = root.dataset.eventsUrl;
+    refreshUrl = root.dataset.refreshUrl;
+    conversation = root.dataset.conversation ? Number(root.dataset.conversation) : null;
+    presenceUrl = root.dataset.presenceUrl || "";
+    presenceBox = document.getElementById("live-presence");
+    statusLine = document.getElementById("live-status");
+  }
+  configure();
 
   function csrfToken() {
     try {
@@ -127,7 +136,6 @@
   }
 
   // --- presence (N6) -------------------------------------------------------------------------
-  var presenceBox = document.getElementById("live-presence");
   var presenceTimer = null;
 
   function loadPresence() {
@@ -222,6 +230,14 @@
     };
   }
 
+  document.addEventListener("htmx:afterSettle", function () {
+    var now = document.getElementById("live-inbox");
+    if (!now || now.dataset.eventsUrl === eventsUrl) return;
+    configure();
+    if (source) source.close();
+    connect();
+    loadPresence();
+  });
   window.addEventListener("pagehide", function () {
     if (source) source.close();
   });

@@ -371,3 +371,33 @@ def test_n1_async_stream_replays_and_forwards(any_bus, settings):
     assert opening.startswith("retry: ") and f"id: {second['id']}" in replayed
     assert '"conversation":5' in forwarded
     assert bus.hub.count() == 0  # the connection left the hub when it closed
+
+
+def test_n1_without_redis_the_relay_carries_another_processes_events(settings):
+    """make run: the webhook worker (another process) publishes; the runserver's pages hear it
+    through the shared cache, read once a second by the serving process."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "r"}
+    }
+    worker = bus.MemoryBackend(bus.Hub(), size=10, seconds=60, relay=True)
+    server_hub = bus.Hub()
+    server = bus.MemoryBackend(server_hub, size=10, seconds=60, relay=True)
+    server.RELAY_SECONDS = 0.05
+    server.start()
+    sub = bus.Subscription(6)
+    server_hub.add(sub)
+    try:
+        time.sleep(0.2)  # the reader has taken its first look
+        worker.publish(6, {"kind": "delivery", "conversation": 1, "message": 2})
+        server.publish(6, {"kind": "message", "conversation": 1, "message": 3})
+        kinds, deadline = [], time.monotonic() + 3
+        while len(kinds) < 2 and time.monotonic() < deadline:
+            if (event := sub.get(0.05)) is not None:
+                kinds.append(event["kind"])
+        kinds += [e["kind"] for e in _drain(sub, wait=0.3)]  # nothing more (no echo)
+        # The worker's event arrives once; the server's own is not read back a second time.
+        assert sorted(kinds) == ["delivery", "message"]
+        assert server.replay(6, f"{server.epoch}-0").complete
+    finally:
+        server.stop()
+        worker.stop()
