@@ -112,6 +112,7 @@ bench-live: $(VENV)/.installed
 # with 500 idle agents connected; memory per connection; database queries per idle agent (~5 min).
 bench-inbox: $(VENV)/.installed browser
 	$(PY) bench/inbox.py
+	$(PY) bench/inbox_pages.py
 
 # Token soak (issue 9): refresh token rotation with 2-s sessions, 20 agents for 60 s.
 soak: $(VENV)/.installed

@@ -248,7 +248,7 @@ class Stack:
         self.manage("shell", "-c", ADD_CONTACTS.format(emails=EXACT_EMAILS))
 
     def _start_gunicorn(self) -> None:
-        if SERVER == "gthread":
+        if getattr(self, "server", SERVER) == "gthread":
             self.log(f"== gunicorn {WORKERS} gthread workers x {THREADS} threads on {self.base}")
             app = ["config.wsgi", "--worker-class", "gthread", "--threads", str(THREADS)]
         else:

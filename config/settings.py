@@ -127,6 +127,9 @@ LIVE_PREFIX = env.str(
 # Without Redis, LIVE_RELAY=1 (make run) carries events between processes through the shared
 # cache, read once a second by each serving process: the webhook worker's delivery states.
 LIVE_RELAY = env.bool("LIVE_RELAY", default=False)
+# Under ASGI (production) at most this many requests per worker run Django's views at once, each
+# with its database connection (gthread's --threads 8 bounded the same before).
+ASGI_CONCURRENT_VIEWS = env.int("ASGI_CONCURRENT_VIEWS", default=8)
 LIVE_HEARTBEAT_SECONDS = env.float("LIVE_HEARTBEAT_SECONDS", default=15)
 LIVE_RETRY_MILLISECONDS = env.int("LIVE_RETRY_MILLISECONDS", default=1000)
 # A page that reconnects gets what it missed from the last LIVE_REPLAY_EVENTS events of its

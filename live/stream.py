@@ -90,7 +90,9 @@ class LiveConnection:
 
     def opening(self) -> list[str]:
         """The first chunks: reconnect delay, then the replay (or a reset when it has a gap)."""
-        chunks = [f"retry: {settings.LIVE_RETRY_MILLISECONDS}\n: connected\n\n"]
+        # Spread out: after a deploy every open page reconnects, not all in the same second.
+        retry = settings.LIVE_RETRY_MILLISECONDS * (1 + 2 * secrets.SystemRandom().random())
+        chunks = [f"retry: {int(retry)}\n: connected\n\n"]
         try:
             replay = bus.backend().replay(self.workspace_id, self.last_id)
         except Exception:  # noqa: BLE001 - Redis unreachable: the page reloads what it shows

@@ -64,3 +64,41 @@ def test_n1_asgi_client_address_comes_from_the_trusted_proxy(count, forwarded, e
     }
     asyncio.run(app(scope, None, None))
     assert seen["client"] == expected
+
+
+def test_n1_asgi_bounds_the_requests_inside_views_but_not_open_streams():
+    """Under ASGI a burst of requests waits for a slot instead of opening a database connection
+    each; a stream that has started leaves its slot."""
+    from config.asgi import BoundedViews
+
+    inside, peak, release = 0, 0, None
+
+    async def app(scope, receive, send):
+        nonlocal inside, peak
+        inside += 1
+        peak = max(peak, inside)
+        await asyncio.sleep(0.01)  # the view's work
+        inside -= 1
+        await send({"type": "http.response.start", "status": 200})
+        if scope["path"] == "/stream":
+            await release.wait()  # a live connection: held open long after it started
+        await send({"type": "http.response.body", "body": b""})
+
+    async def send(message):
+        pass
+
+    async def main():
+        nonlocal release
+        release = asyncio.Event()
+        bounded = BoundedViews(app, 3)
+        streams = [
+            asyncio.create_task(bounded({"type": "http", "path": "/stream"}, None, send))
+            for _ in range(5)
+        ]
+        pages = [bounded({"type": "http", "path": "/page"}, None, send) for _ in range(20)]
+        await asyncio.wait_for(asyncio.gather(*pages), 5)  # five open streams block nothing
+        release.set()
+        await asyncio.gather(*streams)
+
+    asyncio.run(main())
+    assert peak == 3
