@@ -59,12 +59,19 @@
   var timer = null;
   var deferred = false;
 
-  function scheduleRefresh() {
-    if (timer) return;
+  var lastStart = 0;
+  // The open conversation's own events refresh at once; the rest (the list) at most once a
+  // second, so a busy workspace does not make every open list re-render on every message.
+  function scheduleRefresh(urgent) {
+    var wait = urgent ? 50 : Math.max(50, lastStart + 1000 - Date.now());
+    if (timer) {
+      if (!urgent) return;
+      clearTimeout(timer);
+    }
     timer = setTimeout(function () {
       timer = null;
       refresh();
-    }, 50);
+    }, wait);
   }
 
   function refresh() {
@@ -73,6 +80,7 @@
       return;
     }
     refreshing = true;
+    lastStart = Date.now();
     fetch(refreshUrl, { credentials: "same-origin", headers: { "X-Live-Refresh": "1" } })
       .then(function (response) {
         return response.ok ? response.text() : null;
@@ -105,7 +113,9 @@
             "focusout",
             function () {
               deferred = false;
-              setTimeout(scheduleRefresh, 0);
+              setTimeout(function () {
+                scheduleRefresh(true);
+              }, 0);
             },
             { once: true }
           );
@@ -196,7 +206,7 @@
       lastId = event.id;
     }
     if (event.kind === "reset") {
-      scheduleRefresh();
+      scheduleRefresh(true);
       loadPresence();
       return;
     }
@@ -205,7 +215,8 @@
       if (mine) loadPresence();
       return;
     }
-    if (document.getElementById("conversation-list") || mine) scheduleRefresh();
+    if (mine) scheduleRefresh(true);
+    else if (document.getElementById("conversation-list")) scheduleRefresh(false);
   }
 
   function connect() {
