@@ -8,13 +8,13 @@ from api.models import WebhookDelivery
 from api.webhooks import retry_now
 from contacts.keyset import AFTER, BEFORE, InvalidCursor, page_links
 from integrations.panels import sidebar_panels
-from live.guard import stale_reply
 from workspace.access import workspace_view
 
 from .actions import conversation_assign, conversation_reply, conversation_set_status
 from .forms import AssignForm, ReplyForm
 from .models import Conversation
 from .selectors import FILTERS, conversation_page
+from .signals import reply_check
 
 
 def _conversation(request, pk: int) -> Conversation:
@@ -90,13 +90,19 @@ def conversation_reply_view(request, pk: int):
     form = ReplyForm(request.POST)
     if not form.is_valid():
         return _render_conversation(request, conversation, reply_form=form, status=400)
-    if stale_reply(request=request, conversation=conversation):  # N6: shows them, asks to confirm
+    if _held(request, conversation):
         return _render_conversation(request, conversation, reply_form=form, status=409)
     conversation_reply(
         conversation=conversation, author=request.user, body=form.cleaned_data["body"]
     )
     messages.success(request, "Reply sent.")
     return redirect("inbox:detail", slug=request.workspace.slug, pk=conversation.pk)
+
+
+def _held(request, conversation) -> bool:
+    """N6: another app (the live Inbox) may hold a reply to a conversation that changed."""
+    answers = reply_check.send(sender=Conversation, request=request, conversation=conversation)
+    return any(answer for _, answer in answers)
 
 
 @require_POST

@@ -25,3 +25,8 @@ def stale_reply(*, request, conversation) -> list:
     )
     request.live_unseen = unseen
     return unseen
+
+
+def hold_stale_reply(sender, *, request, conversation, **kwargs) -> bool:
+    """Receiver of ``inbox.signals.reply_check``: hold the reply when it is stale."""
+    return bool(stale_reply(request=request, conversation=conversation))
