@@ -283,12 +283,22 @@ class Stack:
 
     def _stop_gunicorn(self) -> None:
         if self.gunicorn and self.gunicorn.poll() is None:
+            workers = self.worker_pids()
+            self._cleanup.append(lambda: self._kill_leftovers(workers))
             self.gunicorn.terminate()
             try:
                 self.gunicorn.wait(20)
             except subprocess.TimeoutExpired:
                 self.gunicorn.kill()
                 self.gunicorn.wait(10)
+
+    @staticmethod
+    def _kill_leftovers(pids: list[int]) -> None:
+        """Workers still alive after their master stopped (one killed mid-shutdown) go too."""
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                if b"gunicorn" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, signal.SIGKILL)
 
     # --- helpers -----------------------------------------------------------------------------
     def worker_pids(self) -> list[int]:

@@ -16,4 +16,7 @@ class UvicornWorker(_UvicornWorker):
         # The client address comes from TRUSTED_PROXY_COUNT alone (config/asgi.py), as under WSGI.
         "proxy_headers": False,
         "server_header": False,
+        # Live connections never end by themselves: on shutdown (a deploy) they are closed after
+        # 5 s instead of holding the worker; the pages reconnect to the new workers and resume.
+        "timeout_graceful_shutdown": 5,
     }
