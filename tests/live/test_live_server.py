@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from asgiref.sync import sync_to_async
+from django.db import connections
 from django.test import AsyncClient
 from django.urls import reverse
 
@@ -37,7 +39,15 @@ def test_n1_the_stream_under_asgi_replays_forwards_and_needs_membership(
         await stream.aclose()
         return chunks
 
-    opening, replayed = asyncio.run(main())
+    async def close_connections():
+        # The views ran in asgiref's one thread for thread-sensitive code: its database
+        # connection is closed there (the test client skips request_finished's cleanup).
+        await sync_to_async(connections.close_all)()
+
+    try:
+        opening, replayed = asyncio.run(main())
+    finally:
+        asyncio.run(close_connections())
     assert opening.startswith(b"retry: ")
     assert replayed.startswith(f"id: {second['id']}\n".encode())
 
