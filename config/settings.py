@@ -121,8 +121,11 @@ LIVE_REDIS_URL = env.str(
     else "",
 )
 # Channel and key names start with this, so two deployments (or test runs) on one Redis never mix.
+# Pub/sub channels are global across Redis's numbered databases: the default names the database.
 LIVE_PREFIX = env.str(
-    "LIVE_PREFIX", default=f"{CACHES['default'].get('KEY_PREFIX') or 'teaminbox'}:live"
+    "LIVE_PREFIX",
+    default=f"{CACHES['default'].get('KEY_PREFIX') or 'teaminbox'}:live:"
+    + (urlsplit(LIVE_REDIS_URL).path.strip("/") or "0"),
 )
 # Without Redis, LIVE_RELAY=1 (make run) carries events between processes through the shared
 # cache, read once a second by each serving process: the webhook worker's delivery states.
