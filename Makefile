@@ -17,9 +17,9 @@ RUN_ENV = DEBUG=0 SECURE_COOKIES=0 SECURE_HSTS_SECONDS=0 \
 	SALESFORCE_CLIENT_ID="$$($(DEMO_APP) client_id)" \
 	SALESFORCE_CLIENT_SECRET="$$($(DEMO_APP) client_secret)" \
 	EMAIL_URL=consolemail:// SITE_URL=http://127.0.0.1:$(PORT) WEBHOOK_ALLOW_PRIVATE_URLS=1 \
-	SALESFORCE_PUBSUB_URL=http://127.0.0.1:$(PUBSUB_PORT)
+	SALESFORCE_PUBSUB_URL=http://127.0.0.1:$(PUBSUB_PORT) LIVE_RELAY=1
 
-.PHONY: proto run prod receiver var-secrets test lint test-suite install install-test browser bench bench-metrics bench-live bench-scale load load-inbound soak bench-phones clean
+.PHONY: proto run prod receiver var-secrets test lint test-suite install install-test browser bench bench-metrics bench-live bench-scale bench-inbox load load-inbound soak bench-phones clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (found $$($(PYTHON) --version))."; exit 1; }
@@ -68,7 +68,7 @@ run: $(VENV)/.installed var/secret_key var/field_key
 
 # The production shape on this machine (issue 25, V4), one Ctrl-C stops all: PostgreSQL and
 # Redis from DATABASE_URL / CACHE_URL (default: this machine's, database "teaminbox" created when
-# missing), migrate, gunicorn with WORKERS gthread workers, the webhook worker and the
+# missing), migrate, gunicorn with WORKERS uvicorn (ASGI) workers, the webhook worker and the
 # live-updates listener (ops/stack.py, the launcher the benchmarks and e2e tests use too).
 # EMULATOR=1 adds the Salesforce emulator (ports as `make run`) and the demo data.
 WORKERS ?= 4
@@ -129,6 +129,12 @@ bench-metrics: $(VENV)/.installed
 MINUTES ?= 10
 bench-live: $(VENV)/.installed
 	$(PY) bench/live.py --minutes $(MINUTES)
+
+# The live Inbox (issue 22, N10): API 201 -> message visible in an open chromium page, alone and
+# with 500 idle agents connected; memory per connection; database queries per idle agent (~5 min).
+bench-inbox: $(VENV)/.installed browser
+	$(PY) bench/inbox.py
+	$(PY) bench/inbox_pages.py
 
 # Token soak (issue 9): refresh token rotation with 2-s sessions, 20 agents for 60 s.
 soak: $(VENV)/.installed

@@ -29,6 +29,7 @@ from requests.adapters import HTTPAdapter
 from ops import heartbeat, metrics, requestid
 
 from .models import WebhookDelivery, WebhookEndpoint
+from .signals import delivery_changed
 from .urlsafety import UnresolvableWebhookHost, UnsafeWebhookUrl, check_webhook_url
 
 logger = logging.getLogger(__name__)
@@ -162,6 +163,7 @@ def retry_now(*, delivery: WebhookDelivery) -> WebhookDelivery:
         give_up_at=now + timedelta(seconds=settings.WEBHOOK_RETRY_HORIZON_SECONDS),
     )
     delivery.refresh_from_db()
+    delivery_changed.send(sender=WebhookDelivery, delivery=delivery)
     return delivery
 
 
@@ -325,6 +327,8 @@ def record(delivery: WebhookDelivery, outcome: Outcome) -> WebhookDelivery:
         logger.warning("Delivery %s: lease lost, outcome not recorded", delivery.pk)
     for name, value in fields.items():
         setattr(delivery, name, value)
+    if updated:
+        delivery_changed.send(sender=WebhookDelivery, delivery=delivery)
     return delivery
 
 

@@ -44,6 +44,8 @@ DB_NAME = os.environ.get("BENCH_DB_NAME", "bench_inbox")
 REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "3"))
 WORKERS = 4
 THREADS = 8
+# "asgi": gunicorn + uvicorn workers (production, issue 22); "gthread": the WSGI server before it.
+SERVER = os.environ.get("BENCH_SERVER", "asgi")
 
 # Product contacts added for the benchmark: emails of Salesforce Contacts in the emulator's demo
 # org that match exactly one Contact (one SOQL query per lookup, no near-miss query).
@@ -220,6 +222,7 @@ class Stack:
             cache_url=f"redis://127.0.0.1:{self.redis_port}/{REDIS_DB}",
             workers=WORKERS,
             threads=THREADS,
+            worker_class="gthread" if SERVER == "gthread" else "uvicorn",
             port=self.port,
             processes=(),  # each benchmark starts the worker or the listener it measures
             emulator=True,
@@ -251,6 +254,14 @@ class Stack:
 
     def _stop_gunicorn(self) -> None:
         self.launcher.stop_web()
+
+    @staticmethod
+    def _kill_leftovers(pids: list[int]) -> None:
+        """Workers still alive after their master stopped (one killed mid-shutdown) go too."""
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                if b"gunicorn" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, signal.SIGKILL)
 
     # --- helpers -----------------------------------------------------------------------------
     def worker_pids(self) -> list[int]:

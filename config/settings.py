@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "integrations",
     "integrations.salesforce",
     "api",
+    "live",
     "ops",
 ]
 
@@ -117,6 +118,36 @@ if CACHES["default"]["BACKEND"].endswith("RedisCache"):
     CACHES["default"].setdefault("OPTIONS", {}).update(
         {"socket_connect_timeout": 1, "socket_timeout": 1}
     )
+
+# --- Live Inbox (issue 22, N1, N6) -------------------------------------------------------------
+# Events cross processes through Redis pub/sub: LIVE_REDIS_URL, by default the cache's Redis.
+# Without Redis (make run) they stay inside the one process (runserver serves every page).
+LIVE_REDIS_URL = env.str(
+    "LIVE_REDIS_URL",
+    default=CACHES["default"]["LOCATION"]
+    if CACHES["default"]["BACKEND"].endswith("RedisCache")
+    else "",
+)
+# Channel and key names start with this, so two deployments (or test runs) on one Redis never mix.
+# Pub/sub channels are global across Redis's numbered databases: the default names the database.
+LIVE_PREFIX = env.str(
+    "LIVE_PREFIX",
+    default=f"{CACHES['default'].get('KEY_PREFIX') or 'teaminbox'}:live:"
+    + (urlsplit(LIVE_REDIS_URL).path.strip("/") or "0"),
+)
+# Without Redis, LIVE_RELAY=1 (make run) carries events between processes through the shared
+# cache, read once a second by each serving process: the webhook worker's delivery states.
+LIVE_RELAY = env.bool("LIVE_RELAY", default=False)
+# Under ASGI (production) at most this many requests per worker run Django's views at once, each
+# with its database connection (gthread's --threads 8 bounded the same before).
+ASGI_CONCURRENT_VIEWS = env.int("ASGI_CONCURRENT_VIEWS", default=8)
+LIVE_HEARTBEAT_SECONDS = env.float("LIVE_HEARTBEAT_SECONDS", default=15)
+LIVE_RETRY_MILLISECONDS = env.int("LIVE_RETRY_MILLISECONDS", default=1000)
+# A page that reconnects gets what it missed from the last LIVE_REPLAY_EVENTS events of its
+# workspace within LIVE_REPLAY_SECONDS; beyond that it reloads what it shows.
+LIVE_REPLAY_EVENTS = env.int("LIVE_REPLAY_EVENTS", default=500)
+LIVE_REPLAY_SECONDS = env.int("LIVE_REPLAY_SECONDS", default=600)
+LIVE_REPLYING_SECONDS = env.float("LIVE_REPLYING_SECONDS", default=6)
 
 AUTH_USER_MODEL = "workspace.User"
 AUTHENTICATION_BACKENDS = [

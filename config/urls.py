@@ -11,6 +11,7 @@ urlpatterns = [
     path("w/<slug:slug>/contacts/", include("contacts.urls")),
     path("w/<slug:slug>/settings/integrations/", include("integrations.urls")),
     path("w/<slug:slug>/settings/api/", include("api.urls")),
+    path("w/<slug:slug>/live/", include("live.urls")),
     path("api/v1/", api.urls),
     # Integrations' URLs outside a workspace (a fixed OAuth callback, for one).
     *[

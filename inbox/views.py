@@ -29,6 +29,7 @@ from .selectors import (
     next_in_view,
     view_counts,
 )
+from .signals import reply_check
 
 
 def _conversation(request, pk: int) -> Conversation:
@@ -147,6 +148,10 @@ def conversation_reply_view(request, pk: int):
         if request.htmx:
             return _render_thread(request, conversation, form, status=422)
         return _render_conversation(request, conversation, reply_form=form, status=400)
+    if not is_note and _held(request, conversation):
+        if request.htmx:
+            return _render_thread(request, conversation, form, status=409)
+        return _render_conversation(request, conversation, reply_form=form, status=409)
     write = conversation_add_note if is_note else conversation_reply
     write(conversation=conversation, author=request.user, body=form.cleaned_data["body"])
     if request.htmx:
@@ -179,6 +184,12 @@ def _render_thread(request, conversation, form, *, status=200, sent: str = ""):
         },
         status=status,
     )
+
+
+def _held(request, conversation) -> bool:
+    """N6: another app (the live Inbox) may hold a reply to a conversation that changed."""
+    answers = reply_check.send(sender=Conversation, request=request, conversation=conversation)
+    return any(answer for _, answer in answers)
 
 
 @require_POST

@@ -4,7 +4,7 @@ benchmarks (bench/stack.py) and the end-to-end tests (tests/e2e/conftest.py) all
 
 A stack is: optionally the Salesforce emulator (a child process on free or given ports), the
 database prepared (migrate; the database cache's table; static files; the demo seed when
-asked), the web server (gunicorn with N ``gthread`` workers, the production shape, or
+asked), the web server (gunicorn with N uvicorn (ASGI) workers, the production shape, or
 ``runserver`` for the browser tests), and beside it the webhook worker
 (``deliver_webhooks``) and the live-updates listener (``salesforce_listen``). Everything
 started is stopped again, in reverse order: by :meth:`Stack.stop`, on leaving the ``with``
@@ -100,7 +100,7 @@ class Stack:
         server: str = "gunicorn",
         workers: int = 4,
         threads: int = 8,
-        worker_class: str = "gthread",
+        worker_class: str = "uvicorn",
         host: str = "127.0.0.1",
         port: int = 0,
         processes: Iterable[str] = ("worker", "listener"),
@@ -271,19 +271,25 @@ class Stack:
     def web_command(self) -> list[str]:
         if self.server == "runserver":
             return [self.python, "manage.py", "runserver", f"{self.host}:{self.port}", "--noreload"]
+        if self.worker_class == "gthread":  # the former WSGI shape, kept for comparisons
+            app = ["config.wsgi", "--worker-class", "gthread", "--threads", str(self.threads)]
+        else:  # the production server since issue 22: ASGI, so live connections cost no thread
+            app = ["config.asgi", "--worker-class", "config.workers.UvicornWorker"]
         return [
-            self.python, "-m", "gunicorn", "config.wsgi",
+            self.python, "-m", "gunicorn", *app,
             "-c", "python:ops.gunicorn_conf",
-            "--worker-class", self.worker_class,
             "--workers", str(self.workers),
-            "--threads", str(self.threads),
             "--bind", f"{self.host}:{self.port}",
             "--log-level", "warning",
         ]  # fmt: skip
 
     def start_web(self) -> None:
         shape = (
-            f"gunicorn {self.workers} {self.worker_class} workers x {self.threads} threads"
+            (
+                f"gunicorn {self.workers} gthread workers x {self.threads} threads"
+                if self.worker_class == "gthread"
+                else f"gunicorn {self.workers} uvicorn (ASGI) workers"
+            )
             if self.server == "gunicorn"
             else "runserver"
         )
