@@ -40,6 +40,9 @@ JSON in, JSON out, no auth, loopback clients only. Not counted as API use, not i
                                             entity, schema id, header, changed_fields by name)
 ``GET  /__emulator__/pubsub/stats``         ``{"calls": {rpc: n}, "open_streams": {org: n},
                                             "delivered": {org: n}, "allocation": {org: n|null}}``
+``GET  /__emulator__/org-settings?org_id=``  the org's enterprise switches (see
+                                            ``stores/org_settings.py``)
+``POST /__emulator__/org-settings``         ``{"org_id", <switches>...}``: change some, answer all
 ``GET  /__emulator__/token-families``       one entry per approval (token family), no token
                                             values: ``id, org_id, user_id, client_id, created,
                                             revoked, revoke_reason, refresh_grants,
@@ -279,6 +282,16 @@ def _change_events(state: State, request: Request) -> Response:
     return json_response(state.events.summary(request.args["org_id"]))
 
 
+def _org_settings(state: State, request: Request) -> Response:
+    return json_response(state.org_settings.get(request.args["org_id"]))
+
+
+def _set_org_settings(state: State, request: Request) -> Response:
+    body = _body(request)
+    org_id = body.pop("org_id")
+    return json_response(state.update_org_settings(org_id, **body))
+
+
 def _pubsub_stats(state: State, request: Request) -> Response:
     return json_response(state.events.stats())
 
@@ -314,5 +327,7 @@ ROUTES = Map(
         Rule("/pubsub/keepalive", endpoint=_set_keepalive, methods=["POST"]),
         Rule("/pubsub/events", endpoint=_change_events, methods=["GET"]),
         Rule("/pubsub/stats", endpoint=_pubsub_stats, methods=["GET"]),
+        Rule("/org-settings", endpoint=_org_settings, methods=["GET"]),
+        Rule("/org-settings", endpoint=_set_org_settings, methods=["POST"]),
     ]
 )

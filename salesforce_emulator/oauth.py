@@ -183,7 +183,7 @@ def _token_body(
         {
             "signature": base64.b64encode(digest).decode(),
             "scope": scope,
-            "instance_url": state.instance_url,
+            "instance_url": state.instance_url_of(org_id),
             "id": identity,
             "token_type": "Bearer",
             "issued_at": issued_at,

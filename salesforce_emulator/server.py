@@ -232,6 +232,7 @@ class _App:
                     "status": response.status_code,
                     "ts": time.time(),
                     "listener": self.name,
+                    "host": request.host,
                     **environ.get("sfemu.log", {}),
                 }
             )

@@ -97,6 +97,17 @@ class EmulatorControl:
                     return user["id"]
         raise KeyError(username)
 
+    # -- per-org enterprise switches (issue 24; see stores/org_settings.py)
+    def org_settings(self, org_id: str) -> dict[str, Any]:
+        return self._call("GET", "org-settings", org_id=org_id)
+
+    def set_org_settings(self, org_id: str, **changes: Any) -> dict[str, Any]:
+        return self._call("POST", "org-settings", {"org_id": org_id, **changes})
+
+    def move_my_domain(self, org_id: str, instance_url: str) -> dict[str, Any]:
+        """E5: the org's instance moves; token answers name ``instance_url`` from now on."""
+        return self.set_org_settings(org_id, instance_url=instance_url)
+
     # -- faults
     def set_fault(
         self,

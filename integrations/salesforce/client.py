@@ -135,6 +135,8 @@ class SalesforceClient:
                             detail="INVALID_SESSION_ID",
                         ) from exc
                     token = self._token = tokens.current_access_token(self.connection, stale=token)
+                    # E5: the renewal may have named a new instance (a My Domain change).
+                    self.instance_url = self.connection.instance_url
         except SalesforceError as exc:
             self._record_failure(exc)
             raise

@@ -58,19 +58,30 @@ def save_refreshed_tokens(
     connected_at: datetime | None,
     access_token: str,
     refresh_token: str,
+    instance_url: str = "",
 ) -> bool:
-    """T1: both tokens and the refresh time in ONE conditional write. False if it matched none."""
+    """T1: both tokens and the refresh time in ONE conditional write. False if it matched none.
+
+    E5: a My Domain change moves the org's instance; every token answer names the current one
+    (already checked to be a Salesforce address), so it replaces the stored one in the same write.
+    """
     now = timezone.now()
+    fields: dict[str, Any] = {
+        "access_token": access_token,  # both encrypted by the field
+        "refresh_token": refresh_token,  # the rotated one, or the same when not rotated
+        "last_refreshed_at": now,
+    }
+    if instance_url:
+        fields["instance_url"] = instance_url
     saved = SalesforceConnection.objects.filter(
         pk=connection.pk, status=Status.CONNECTED, connected_at=connected_at
-    ).update(
-        access_token=access_token,  # both encrypted by the field
-        refresh_token=refresh_token,  # the rotated one, or the same when not rotated
-        last_refreshed_at=now,
-    )
+    ).update(**fields)
     if saved:
-        connection.access_token, connection.refresh_token = access_token, refresh_token
-        connection.last_refreshed_at = now
+        moved = instance_url and instance_url != connection.instance_url
+        for name, value in fields.items():
+            setattr(connection, name, value)
+        if moved:
+            logger.info("Salesforce connection %s: the instance moved (My Domain)", connection.pk)
     return bool(saved)
 
 

@@ -132,6 +132,7 @@ def current_access_token(connection: SalesforceConnection, *, stale: str) -> str
 
 def _adopt(connection: SalesforceConnection, row: SalesforceConnection) -> str:
     connection.access_token, connection.refresh_token = row.access_token, row.refresh_token
+    connection.instance_url = row.instance_url  # E5: a refresh may have moved it
     connection.last_refreshed_at = row.last_refreshed_at
     return row.access_token
 
@@ -175,6 +176,7 @@ def _save_refreshed(connection, row, tokens) -> str:
         connected_at=row.connected_at,
         access_token=tokens.access_token,
         refresh_token=tokens.refresh_token,
+        instance_url=tokens.instance_url,
     ):  # cannot happen under the lock, but never leave live tokens unowned
         _revoke_quietly(row.login_url, tokens.refresh_token)
         raise Unavailable("Salesforce was disconnected.", detail="disconnected")
