@@ -108,6 +108,10 @@ class SalesforceClient:
     def describe_contact(self) -> dict:
         return self._call(lambda sf: sf.Contact.describe())
 
+    def describe(self, sobject: str) -> dict:
+        """One object's describe (E1, E3: Opportunity, Account)."""
+        return self._call(lambda sf: getattr(sf, sobject).describe())
+
     # --- machinery -----------------------------------------------------------------------
     def _salesforce(self, access_token: str) -> Salesforce:
         return Salesforce(

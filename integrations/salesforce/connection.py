@@ -36,6 +36,7 @@ from .errors import (
     StateRejected,
 )
 from .models import SalesforceConnection, default_field_meta, default_fields
+from .org_profile import read_profile
 from .pending import PendingConnect, check_pending_owner, take_pending
 from .selectors import connection_for
 from .tokens import enforce_approval_limit, refresh_lock
@@ -153,6 +154,8 @@ def _verify_and_save(*, pending, workspace, user, tokens) -> ConnectResult:
     except SalesforceError as exc:  # labels stay the defaults; the connect still succeeds
         logger.warning("Contact describe failed after connecting: %s", exc.detail)
         describe = None
+    # E1, E2, E3: how the org is configured decides the lookup query; read it now.
+    profile = read_profile(client, contact_describe=describe) if describe is not None else None
     connection = _save_connection(
         workspace=workspace,
         user=user,
@@ -163,6 +166,7 @@ def _verify_and_save(*, pending, workspace, user, tokens) -> ConnectResult:
         org_name=org_name,
         currency=currency,
         describe=describe,
+        profile=profile,
         health=client.health,
     )
     displaced = enforce_approval_limit(connection)
@@ -171,7 +175,18 @@ def _verify_and_save(*, pending, workspace, user, tokens) -> ConnectResult:
 
 @transaction.atomic
 def _save_connection(
-    *, workspace, user, pending, tokens, identity, org_id, org_name, currency, describe, health
+    *,
+    workspace,
+    user,
+    pending,
+    tokens,
+    identity,
+    org_id,
+    org_name,
+    currency,
+    describe,
+    health,
+    profile=None,
 ) -> SalesforceConnection:
     connection = (
         SalesforceConnection.objects.select_for_update().filter(workspace=workspace).first()
@@ -198,6 +213,10 @@ def _save_connection(
     connection.org_id = org_id
     connection.org_name = org_name
     connection.currency = currency
+    if profile is not None:
+        connection.multi_currency = profile.multi_currency
+        connection.person_accounts = profile.person_accounts
+        connection.match_field_info = profile.match_field_info
     connection.instance_url = tokens.instance_url
     connection.identity_url = tokens.identity_url
     connection.sf_user_id = str(identity.get("user_id") or "")

@@ -189,7 +189,12 @@ def _ask_salesforce(connection: SalesforceConnection, values: MatchValues) -> Lo
     answer = _query_contacts(
         connection,
         client,
-        lambda fields: lookup_query(fields, values, related=connection.related_lists),
+        lambda fields: lookup_query(
+            fields,
+            values,
+            related=connection.related_lists,
+            multi_currency=connection.multi_currency,
+        ),
     )
     rows = answer.get("records", [])
     matches = [_record(r) for r in rows if values.matches(r)]

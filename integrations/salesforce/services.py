@@ -237,6 +237,31 @@ def drop_fields(connection: SalesforceConnection, doomed: list[str]) -> None:
     )
 
 
+# --- the org's configuration (issue 24: E1, E2, E3) ------------------------------------------
+def set_org_profile(connection: SalesforceConnection, *, profile) -> bool:
+    """What describe says of the org (currencies, encryption, person accounts). True if changed.
+
+    A change changes the lookup query, so cached answers go (new generation) and it is audited.
+    """
+    values = {
+        "multi_currency": profile.multi_currency,
+        "person_accounts": profile.person_accounts,
+        "match_field_info": profile.match_field_info,
+    }
+    changed = {k: v for k, v in values.items() if getattr(connection, k) != v}
+    if not changed:
+        return False
+    for name, value in changed.items():
+        setattr(connection, name, value)
+    SalesforceConnection.objects.filter(pk=connection.pk).update(**changed)
+    _changed(
+        connection,
+        Kind.FIELDS_CHANGED,
+        detail="Salesforce's describe changed: " + ", ".join(sorted(changed)),
+    )
+    return True
+
+
 # --- health (B3) ------------------------------------------------------------------------------
 def record_health(connection: SalesforceConnection, **fields: Any) -> None:
     """API usage, last success, last error: one UPDATE (this runs on every Salesforce call)."""

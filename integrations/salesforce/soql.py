@@ -69,12 +69,28 @@ RELATED_SUBQUERIES = {
 }
 
 
+# E1: in a multi-currency org each amount comes with its own currency. Single-currency orgs keep
+# the query above: CurrencyIsoCode does not exist there (INVALID_FIELD).
+MULTI_CURRENCY_SUBQUERIES = {
+    **RELATED_SUBQUERIES,
+    "OpportunityContactRoles": RELATED_SUBQUERIES["OpportunityContactRoles"].replace(
+        "Opportunity.Amount,", "Opportunity.Amount, Opportunity.CurrencyIsoCode,"
+    ),
+}
+
+
 def lookup_query(
-    fields: list[str], values: MatchValues, limit: int = LOOKUP_LIMIT, related=()
+    fields: list[str],
+    values: MatchValues,
+    limit: int = LOOKUP_LIMIT,
+    related=(),
+    *,
+    multi_currency: bool = False,
 ) -> str:
     """The ONE lookup query (S7, P3, P4, R2): the matches, in exact mode the hint's candidates,
     and the related lists named in ``related`` as subqueries (constants, never user input)."""
-    subqueries = [RELATED_SUBQUERIES[name] for name in related if name in RELATED_SUBQUERIES]
+    known = MULTI_CURRENCY_SUBQUERIES if multi_currency else RELATED_SUBQUERIES
+    subqueries = [known[name] for name in related if name in known]
     soql = contact_soql(fields, lookup_conditions(values), limit)
     if not subqueries:
         return soql

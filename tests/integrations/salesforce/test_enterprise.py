@@ -6,13 +6,21 @@ from urllib.parse import urlsplit
 
 import pytest
 import responses
+from django.core.management import call_command
 
+from contacts.models import Contact
 from integrations.salesforce import oauth, tokens
 from integrations.salesforce.client import SalesforceClient
 from integrations.salesforce.errors import OAuthFailed
 from integrations.salesforce.models import SalesforceConnection
+from tests.conftest import client_for
+
+from .flow import connect_via_views
+from .test_sidebar import panel, rest_queries
 
 pytestmark = pytest.mark.django_db
+ACME = "00D5g000004AcmEEAS"
+JANE_DEAL = "0065g00000Opp01AAB"  # Jane Cooper's open opportunity (48,000)
 
 
 def _moved(instance_url: str) -> str:
@@ -90,3 +98,70 @@ def test_e5_a_refresh_answer_with_a_new_my_domain_host_is_taken(settings):
     )
     answer = oauth.refresh_access_token(login_url=login, refresh_token="5Aep")
     assert answer.instance_url == "https://acme-new.my.salesforce.com"
+
+
+# --- E1: multi-currency -------------------------------------------------------------------------
+def _jane_panel(client, agent, acme) -> tuple[str, str]:
+    jane = Contact.objects.create(
+        workspace=acme, name="Jane", email="jane.cooper@northwind.example"
+    )
+    client_for(client, agent)
+    html = panel(client, jane).content.decode()
+    return html.split('data-list="OpportunityContactRoles"', 1)[1].split("</section>", 1)[0], html
+
+
+def test_e1_a_multi_currency_org_shows_each_amount_in_its_own_currency(
+    client, owner, agent, acme, sf
+):
+    sf.set_org_settings(ACME, multi_currency=True, currencies=["USD", "EUR"])
+    sf.update_record("Opportunity", JANE_DEAL, CurrencyIsoCode="EUR")
+    client_for(client, owner)
+    connect_via_views(client)
+    row = SalesforceConnection.objects.get(workspace=acme)
+    assert row.multi_currency is True and row.currency == "USD"
+    sf.reset_log()
+
+    deals, _ = _jane_panel(client, agent, acme)
+
+    assert "EUR 48,000.00" in deals and "USD" not in deals
+    queries = rest_queries(sf)
+    assert len(queries) == 1 and "Opportunity.CurrencyIsoCode" in queries[0]["query"]
+
+
+def test_e1_a_single_currency_org_keeps_todays_query(client, owner, agent, acme, sf):
+    client_for(client, owner)
+    connect_via_views(client)
+    assert SalesforceConnection.objects.get(workspace=acme).multi_currency is False
+    sf.reset_log()
+
+    deals, _ = _jane_panel(client, agent, acme)
+
+    assert "USD 48,000.00" in deals
+    queries = rest_queries(sf)
+    assert len(queries) == 1 and "CurrencyIsoCode" not in queries[0]["query"]
+
+
+def test_e1_the_emulator_refuses_currency_in_a_single_currency_org(connection, sf):
+    from integrations.salesforce.errors import InvalidField
+
+    with pytest.raises(InvalidField):
+        SalesforceClient(connection).query("SELECT Id, CurrencyIsoCode FROM Opportunity")
+    names = {f["name"] for f in SalesforceClient(connection).describe("Opportunity")["fields"]}
+    assert "CurrencyIsoCode" not in names
+
+
+def test_e1_the_daily_describe_notices_currencies_switched_on_later(connection, sf, capsys):
+    assert connection.multi_currency is False
+    sf.set_org_settings(ACME, multi_currency=True, currencies=["GBP", "EUR"])
+    generation = connection.cache_generation
+
+    call_command("salesforce_org_profile")
+
+    row = SalesforceConnection.objects.get(pk=connection.pk)
+    assert row.multi_currency is True and row.cache_generation > generation
+    assert "multi-currency on" in capsys.readouterr().out
+    # Records that had no currency take the corporate one when the org switches.
+    answer = SalesforceClient(row).query(
+        f"SELECT CurrencyIsoCode FROM Opportunity WHERE Id = '{JANE_DEAL}'"
+    )
+    assert answer["records"][0]["CurrencyIsoCode"] == "GBP"
