@@ -36,6 +36,12 @@ JSON in, JSON out, no auth, loopback clients only. Not counted as API use, not i
                                             ends with the delivery-limit error
 ``POST /__emulator__/pubsub/keepalive``     ``{"seconds": N}``: Subscribe's keepalive interval
                                             (Salesforce: 270 s); reset restores the startup value
+``POST /__emulator__/pubsub/stall``        ``{"org_id"}``: every Subscribe stream of the org
+                                            open now goes silent (no events, no keepalives)
+                                            without closing; new streams work
+``POST /__emulator__/pubsub/idle-close``   ``{"seconds": N}``: a stream with nothing requested
+                                            is closed after N s (Salesforce: ~70); reset
+                                            restores the startup value
 ``GET  /__emulator__/pubsub/events?org_id=``  the org's kept change events (replay id as hex,
                                             entity, schema id, header, changed_fields by name)
 ``GET  /__emulator__/pubsub/stats``         ``{"calls": {rpc: n}, "open_streams": {org: n},
@@ -278,6 +284,14 @@ def _set_keepalive(state: State, request: Request) -> Response:
     return json_response({"seconds": state.events.set_keepalive(_body(request)["seconds"])})
 
 
+def _stall(state: State, request: Request) -> Response:
+    return json_response({"stalls": state.events.stall(_body(request)["org_id"])})
+
+
+def _set_idle_close(state: State, request: Request) -> Response:
+    return json_response({"seconds": state.events.set_idle_close(_body(request)["seconds"])})
+
+
 def _change_events(state: State, request: Request) -> Response:
     return json_response(state.events.summary(request.args["org_id"]))
 
@@ -326,6 +340,8 @@ ROUTES = Map(
         Rule("/pubsub/allocation", endpoint=_set_allocation, methods=["POST"]),
         Rule("/pubsub/keepalive", endpoint=_set_keepalive, methods=["POST"]),
         Rule("/pubsub/events", endpoint=_change_events, methods=["GET"]),
+        Rule("/pubsub/stall", endpoint=_stall, methods=["POST"]),
+        Rule("/pubsub/idle-close", endpoint=_set_idle_close, methods=["POST"]),
         Rule("/pubsub/stats", endpoint=_pubsub_stats, methods=["GET"]),
         Rule("/org-settings", endpoint=_org_settings, methods=["GET"]),
         Rule("/org-settings", endpoint=_set_org_settings, methods=["POST"]),
