@@ -17,11 +17,19 @@ FIELD_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")
 
 
 def selected_fields(connection) -> list[str]:
-    """The base fields, then the admin's chosen ones (S6), each once."""
+    """The base fields, then the admin's chosen ones (S6), each once.
+
+    A parent shown by name ("Account.Name") brings its Id too: with live updates, the parent's
+    own change event (a rename) finds the lookups that show it (E6).
+    """
     fields = list(BASE_FIELDS)
     for path in connection.field_names:
-        if path.lower() not in {f.lower() for f in fields}:
-            fields.append(path)
+        wanted = [path]
+        if "." in path:
+            wanted.append(f"{path.split('.', 1)[0]}.Id")
+        for name in wanted:
+            if name.lower() not in {f.lower() for f in fields}:
+                fields.append(name)
     return fields
 
 
