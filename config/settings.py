@@ -84,6 +84,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "workspace.context_processors.workspace_nav",
+                "integrations.salesforce.notify.banner",
             ],
         },
     }

@@ -227,6 +227,7 @@ def _save_connection(
     connection.connected_at = now
     connection.last_refreshed_at = now
     connection.reconnect_reason, connection.reconnect_detail = "", ""
+    connection.reconnect_notified_at = connection.degraded_since = None  # E8: a new incident
     connection.disconnected_at = None
     connection.last_error, connection.last_error_at = "", None
     for name in ("api_usage_used", "api_usage_max", "api_usage_at", "last_success_at"):

@@ -106,6 +106,9 @@ def mark_reconnect_needed(
         bump_generation(connection)
         record_event(connection=connection, kind=Kind.RECONNECT_NEEDED, actor=actor, detail=detail)
         logger.warning("Salesforce connection %s needs reconnecting (%s)", connection.pk, reason)
+        from .notify import reconnect_needed  # E8: Owners and Managers hear of it, once
+
+        reconnect_needed(connection)
     return bool(updated)
 
 
@@ -260,6 +263,35 @@ def set_org_profile(connection: SalesforceConnection, *, profile) -> bool:
         detail="Salesforce's describe changed: " + ", ".join(sorted(changed)),
     )
     return True
+
+
+# --- degraded (E8) ----------------------------------------------------------------------------
+def note_failure(connection: SalesforceConnection, *, at, what: str) -> None:
+    """Lookups started failing: the connection is Degraded from the first failure (audited)."""
+    if connection.pk is None or connection.degraded_since is not None:
+        return
+    if SalesforceConnection.objects.filter(pk=connection.pk, degraded_since__isnull=True).update(
+        degraded_since=at
+    ):
+        connection.degraded_since = at
+        record_event(connection=connection, kind=Kind.DEGRADED, detail=what)
+
+
+def note_success(connection: SalesforceConnection) -> None:
+    """A call worked again: no longer Degraded (audited with how long it lasted)."""
+    if connection.pk is None or connection.degraded_since is None:
+        return
+    since = connection.degraded_since
+    if SalesforceConnection.objects.filter(pk=connection.pk, degraded_since__isnull=False).update(
+        degraded_since=None
+    ):
+        minutes = max(0, int((timezone.now() - since).total_seconds() // 60))
+        record_event(
+            connection=connection,
+            kind=Kind.RECOVERED,
+            detail=f"Salesforce answered again after {minutes} min of failures.",
+        )
+    connection.degraded_since = None
 
 
 # --- health (B3) ------------------------------------------------------------------------------
