@@ -13,7 +13,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import BaseConverter, Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from . import schema, soql
+from . import schema, soql, sosl
 from .errors import EmulatorError
 from .state import State
 from .web import JSON_TYPE, bearer_token, json_response, set_context
@@ -293,6 +293,34 @@ def _query(call: _Call, *, all_rows: bool = False) -> Response:
 ENCRYPTED_OBJECTS = ("Contact", "Lead")
 
 
+def _search(call: _Call) -> Response:
+    """SOSL (``sosl.py``); rows changed within the ``search_index_lag`` fault's seconds are not
+    indexed yet, as Salesforce's search index lags writes."""
+    q = call.request.args.get("q")
+    if q is None or not q.strip():
+        return error("MALFORMED_SEARCH", sosl.NO_BRACES, 400)
+    search = sosl.parse(q, call.hidden)
+    lag = float(call.state.faults.get(call.org_id, call.user_id, "search_index_lag") or 0)
+    cutoff = time.time() - lag
+
+    def indexed(row: dict[str, Any]) -> bool:
+        if not lag:
+            return True
+        changed = row.get("LastModifiedDate") or row.get("CreatedDate")
+        return not changed or soql._comparable("datetime", changed).timestamp() <= cutoff
+
+    records = call.state.records
+    with records.lock:
+        result = sosl.execute(
+            search,
+            lambda sobject: records.table(call.org_id, sobject),
+            records.lookup_fn(call.org_id),
+            call.version,
+            indexed=indexed,
+        )
+    return json_response(result)
+
+
 def _query_all(call: _Call) -> Response:
     return _query(call, all_rows=True)
 
@@ -467,6 +495,7 @@ ROUTES = Map(
         Rule("/limits", endpoint=_limits),
         Rule("/query", endpoint=_query, methods=["GET"]),
         Rule("/queryAll", endpoint=_query_all, methods=["GET"]),
+        Rule("/search", endpoint=_search, methods=["GET"]),
         Rule("/query/<path:locator>", endpoint=_query_locator),
         Rule("/queryAll/<path:locator>", endpoint=_query_locator),
         Rule("/sobjects", endpoint=_global_describe),
