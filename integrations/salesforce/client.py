@@ -105,6 +105,10 @@ class SalesforceClient:
     def query(self, soql: str) -> dict:
         return self._call(lambda sf: sf.query(soql))
 
+    def search(self, sosl: str) -> dict:
+        """A SOSL search (E2): ``{"searchRecords": [...]}``."""
+        return self._call(lambda sf: sf.search(sosl))
+
     def describe_contact(self) -> dict:
         return self._call(lambda sf: sf.Contact.describe())
 

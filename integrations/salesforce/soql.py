@@ -94,12 +94,14 @@ def lookup_query(
     related=(),
     *,
     multi_currency: bool = False,
+    conditions: list[str] | None = None,
 ) -> str:
     """The ONE lookup query (S7, P3, P4, R2): the matches, in exact mode the hint's candidates,
-    and the related lists named in ``related`` as subqueries (constants, never user input)."""
+    and the related lists named in ``related`` as subqueries (constants, never user input).
+    ``conditions``: the WHERE conditions when the org's encryption changes them (E2)."""
     known = MULTI_CURRENCY_SUBQUERIES if multi_currency else RELATED_SUBQUERIES
     subqueries = [known[name] for name in related if name in known]
-    soql = contact_soql(fields, lookup_conditions(values), limit)
+    soql = contact_soql(fields, conditions or lookup_conditions(values), limit)
     if not subqueries:
         return soql
     head, _, rest = soql.partition(" FROM Contact WHERE ")
@@ -111,9 +113,13 @@ def exact_query(fields: list[str], *, email: str, phone: str, limit: int = LOOKU
     return lookup_query(fields, MatchValues.of(email, phone), limit)
 
 
-def badge_query(fields: list[str], values: list[MatchValues]) -> str:
+def badge_query(
+    fields: list[str], values: list[MatchValues], conditions: list[str] | None = None
+) -> str:
     """B4, P5: one query for a whole page of contacts."""
-    return contact_soql(fields, match_conditions(values, spellings=BADGE_SPELLINGS), BADGE_LIMIT)
+    return contact_soql(
+        fields, conditions or match_conditions(values, spellings=BADGE_SPELLINGS), BADGE_LIMIT
+    )
 
 
 def lead_query(values: list[MatchValues], limit: int = MATCH_LIMIT) -> str:

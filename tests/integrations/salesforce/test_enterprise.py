@@ -11,7 +11,7 @@ from django.core.management import call_command
 from contacts.models import Contact
 from integrations.salesforce import oauth, tokens
 from integrations.salesforce.client import SalesforceClient
-from integrations.salesforce.errors import OAuthFailed
+from integrations.salesforce.errors import InvalidField, OAuthFailed
 from integrations.salesforce.models import SalesforceConnection
 from tests.conftest import client_for
 
@@ -142,8 +142,6 @@ def test_e1_a_single_currency_org_keeps_todays_query(client, owner, agent, acme,
 
 
 def test_e1_the_emulator_refuses_currency_in_a_single_currency_org(connection, sf):
-    from integrations.salesforce.errors import InvalidField
-
     with pytest.raises(InvalidField):
         SalesforceClient(connection).query("SELECT Id, CurrencyIsoCode FROM Opportunity")
     names = {f["name"] for f in SalesforceClient(connection).describe("Opportunity")["fields"]}
@@ -165,3 +163,77 @@ def test_e1_the_daily_describe_notices_currencies_switched_on_later(connection, 
         f"SELECT CurrencyIsoCode FROM Opportunity WHERE Id = '{JANE_DEAL}'"
     )
     assert answer["records"][0]["CurrencyIsoCode"] == "GBP"
+
+
+# --- E2: encrypted match fields -----------------------------------------------------------------
+def _encrypt(sf, connection, **schemes):
+    sf.set_org_settings(ACME, encryption=schemes)
+    from integrations.salesforce.org_profile import refresh_profile
+
+    refresh_profile(connection)
+    connection.refresh_from_db()
+    sf.reset_log()
+
+
+def test_e2_probabilistic_email_is_never_filtered_the_lookup_is_one_sosl_search(connection, sf):
+    from integrations.salesforce import lookup
+
+    _encrypt(sf, connection, Email="probabilistic")
+    assert connection.match_field_info["Email"] == {
+        "filterable": False,
+        "encrypted": True,
+        "caseSensitive": False,
+        "scheme": "probabilistic",
+    }
+    # What today's query would do in such an org: refused.
+    with pytest.raises(InvalidField):
+        SalesforceClient(connection).query(
+            "SELECT Id FROM Contact WHERE Email = 'jane.cooper@northwind.example'"
+        )
+    sf.reset_log()
+
+    result = lookup.find_contact(connection, email="JANE.COOPER@northwind.example")
+
+    assert result.primary is not None and result.primary.id == "0035g00000Con01AAB"
+    calls = [e for e in sf.request_log() if e["path"].startswith("/services/data")]
+    assert len(calls) == 1 and "/search" in calls[0]["path"]
+    assert calls[0]["query"].startswith('FIND {"JANE.COOPER@northwind.example"} IN EMAIL FIELDS')
+
+
+def test_e2_sosl_answers_are_confirmed_by_exact_equality(connection, sf):
+    from integrations.salesforce import lookup
+
+    _encrypt(sf, connection, Email="probabilistic")
+    # SOSL finds words: "cooper@northwind.example" is inside Jane's address, but is not hers.
+    result = lookup.find_contact(connection, email="cooper@northwind.example")
+    assert result.matches == ()
+
+
+def test_e2_reserved_characters_are_escaped_in_the_search(connection, sf):
+    from integrations.salesforce import encrypted, lookup
+
+    assert encrypted.escape("a+b-c(d)") == "a\\+b\\-c\\(d\\)"
+    _encrypt(sf, connection, Phone="probabilistic", MobilePhone="probabilistic")
+    result = lookup.find_contact(connection, phone="+1 (555) 010-1000")
+    calls = [e for e in sf.request_log() if e["path"].startswith("/services/data")]
+    assert len(calls) == 1 and calls[0]["status"] == 200
+    assert "\\+1 \\(555\\) 010\\-1000" in calls[0]["query"]
+    assert "IN PHONE FIELDS" in calls[0]["query"]
+    assert result is not None
+
+
+def test_e2_case_sensitive_deterministic_email_is_asked_as_given_and_lower_cased(connection, sf):
+    from integrations.salesforce import lookup
+
+    _encrypt(sf, connection, Email="deterministic_case_sensitive")
+    sf.update_record("Contact", "0035g00000Con01AAB", Email="jane.cooper@northwind.example")
+
+    result = lookup.find_contact(connection, email="Jane.Cooper@Northwind.example")
+
+    assert result.primary is not None and result.primary.id == "0035g00000Con01AAB"
+    (call,) = [e for e in sf.request_log() if "/query" in e["path"]]
+    assert (
+        "Email IN ('Jane.Cooper@Northwind.example','jane.cooper@northwind.example')"
+        in call["query"]
+    )
+    assert "LIKE" not in call["query"]  # no scheme supports LIKE
