@@ -49,6 +49,9 @@ JSON in, JSON out, no auth, loopback clients only. Not counted as API use, not i
 ``GET  /__emulator__/org-settings?org_id=``  the org's enterprise switches (see
                                             ``stores/org_settings.py``)
 ``POST /__emulator__/org-settings``         ``{"org_id", <switches>...}``: change some, answer all
+``POST /__emulator__/client-credentials``   ``{"client_id"?, "username": U | null}``: the
+                                            app's client credentials flow runs as user U
+                                            (null: off, ``invalid_grant``); reset restores it
 ``GET  /__emulator__/token-families``       one entry per approval (token family), no token
                                             values: ``id, org_id, user_id, client_id, created,
                                             revoked, revoke_reason, refresh_grants,
@@ -296,6 +299,11 @@ def _change_events(state: State, request: Request) -> Response:
     return json_response(state.events.summary(request.args["org_id"]))
 
 
+def _set_run_as(state: State, request: Request) -> Response:
+    body = _body(request)
+    return json_response(state.apps.set_run_as(body.get("client_id"), body.get("username")))
+
+
 def _org_settings(state: State, request: Request) -> Response:
     return json_response(state.org_settings.get(request.args["org_id"]))
 
@@ -344,6 +352,7 @@ ROUTES = Map(
         Rule("/pubsub/idle-close", endpoint=_set_idle_close, methods=["POST"]),
         Rule("/pubsub/stats", endpoint=_pubsub_stats, methods=["GET"]),
         Rule("/org-settings", endpoint=_org_settings, methods=["GET"]),
+        Rule("/client-credentials", endpoint=_set_run_as, methods=["POST"]),
         Rule("/org-settings", endpoint=_set_org_settings, methods=["POST"]),
     ]
 )

@@ -104,6 +104,14 @@ class EmulatorControl:
     def set_org_settings(self, org_id: str, **changes: Any) -> dict[str, Any]:
         return self._call("POST", "org-settings", {"org_id": org_id, **changes})
 
+    def enable_client_credentials(
+        self, username: str | None, client_id: str | None = None
+    ) -> dict[str, Any]:
+        """E4: the app's client credentials flow runs as ``username`` (None: off)."""
+        return self._call(
+            "POST", "client-credentials", {"client_id": client_id, "username": username}
+        )
+
     def move_my_domain(self, org_id: str, instance_url: str) -> dict[str, Any]:
         """E5: the org's instance moves; token answers name ``instance_url`` from now on."""
         return self.set_org_settings(org_id, instance_url=instance_url)

@@ -346,11 +346,13 @@ def forget_tokens(
     connection.refresh_token = ""
     connection.disconnected_at = timezone.now()
     connection.reconnect_reason, connection.reconnect_detail = "", ""
+    connection.app_client_secret = ""  # E4: an integration user's secret goes with the tokens
     connection.save(
         update_fields=[
             "status",
             "access_token",
             "refresh_token",
+            "app_client_secret",
             "disconnected_at",
             "reconnect_reason",
             "reconnect_detail",

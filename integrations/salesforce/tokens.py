@@ -152,9 +152,7 @@ def _refresh_locked(connection: SalesforceConnection, *, stale=None, cutoff=None
             _adopt(connection, row)
             return None
         try:
-            tokens = oauth.refresh_access_token(
-                login_url=row.login_url, refresh_token=row.refresh_token
-            )
+            tokens = _renew(row)
         except ReconnectNeeded as exc:
             rejected = exc
         else:
@@ -167,6 +165,17 @@ def _refresh_locked(connection: SalesforceConnection, *, stale=None, cutoff=None
     )
     connection.status, connection.access_token = row.status, ""
     raise rejected
+
+
+def _renew(row: SalesforceConnection) -> oauth.TokenSet:
+    """A refresh grant, or for an integration user the client credentials flow again (E4)."""
+    if row.auth_flow == SalesforceConnection.AuthFlow.CLIENT_CREDENTIALS:
+        return oauth.client_credentials_token(
+            login_url=row.login_url,
+            client_id=row.app_client_id,
+            client_secret=row.app_client_secret,
+        )
+    return oauth.refresh_access_token(login_url=row.login_url, refresh_token=row.refresh_token)
 
 
 def _save_refreshed(connection, row, tokens) -> str:
@@ -243,6 +252,8 @@ def enforce_approval_limit(connection: SalesforceConnection) -> list[SalesforceC
     Salesforce keeps the 5 newest refresh tokens of a user per app; beyond that the oldest were
     revoked at the sixth approval. Returns the connections marked reconnect-needed.
     """
+    if connection.auth_flow == SalesforceConnection.AuthFlow.CLIENT_CREDENTIALS:
+        return []  # E4: no refresh token, no approval
     live = list(live_approvals(connection).order_by("-connected_at", "-pk"))
     displaced = live[APPROVALS_PER_USER:]
     marked = []

@@ -237,3 +237,87 @@ def test_e2_case_sensitive_deterministic_email_is_asked_as_given_and_lower_cased
         in call["query"]
     )
     assert "LIKE" not in call["query"]  # no scheme supports LIKE
+
+
+# --- E4: connect with an integration user (client credentials) ---------------------------------
+INTEGRATION_USER = "admin@acme-corp.example"
+
+
+def _cc_connect(client, sf, **overrides):
+    from django.urls import reverse
+
+    data = {
+        "my_domain_url": sf.login_url,
+        "client_id": sf.client_id,
+        "client_secret": sf.client_secret,
+        **overrides,
+    }
+    return client.post(
+        reverse("integrations:salesforce:connect_integration_user", args=["acme"]), data
+    )
+
+
+def test_e4_an_admin_connects_with_the_client_credentials_flow(client, owner, acme, sf):
+    sf.enable_client_credentials(INTEGRATION_USER)
+    client_for(client, owner)
+    response = _cc_connect(client, sf)
+    assert response.status_code == 302, response.content[:800]
+    row = SalesforceConnection.objects.get(workspace=acme)
+    assert row.is_connected and row.auth_flow == "client_credentials"
+    assert row.refresh_token == "" and row.sf_username == INTEGRATION_USER
+    assert row.app_client_secret == sf.client_secret  # stored encrypted (the field's job)
+    from django.db import connection as db
+
+    with db.cursor() as cursor:
+        table = SalesforceConnection._meta.db_table
+        cursor.execute(f"SELECT app_client_secret FROM {table} WHERE id = %s", [row.pk])  # noqa: S608
+        raw = cursor.fetchone()[0]
+    assert raw and sf.client_secret not in raw
+    grants = [e for e in sf.request_log() if e["path"].endswith("/oauth2/token")]
+    assert [g["grant_type"] for g in grants] == ["client_credentials"]
+    page = client.get("/w/acme/settings/integrations/salesforce/").content.decode()
+    assert "integration user, client credentials flow" in page
+    assert sf.client_secret not in page
+
+
+def test_e4_an_expired_session_is_renewed_by_the_same_flow(client, owner, acme, sf):
+    from integrations.salesforce import lookup
+
+    sf.enable_client_credentials(INTEGRATION_USER)
+    client_for(client, owner)
+    _cc_connect(client, sf)
+    row = SalesforceConnection.objects.get(workspace=acme)
+    sf.expire_sessions(row.org_id)
+    sf.reset_log()
+    result = lookup.find_contact(row, email="jane.cooper@northwind.example")
+    assert result.primary is not None
+    grants = [e for e in sf.request_log() if e["path"].endswith("/oauth2/token")]
+    assert [g["grant_type"] for g in grants] == ["client_credentials"]
+
+
+def test_e4_a_refused_key_connects_nothing_and_says_what_to_check(client, owner, acme, sf):
+    client_for(client, owner)
+    response = _cc_connect(client, sf)  # the flow is not enabled on the app: no run-as user
+    assert response.status_code == 400
+    assert "client credentials flow enabled with a run-as user" in response.content.decode()
+    assert not SalesforceConnection.objects.filter(workspace=acme, status="connected").exists()
+
+
+def test_e4_login_salesforce_com_is_refused_for_client_credentials(client, owner, sf):
+    client_for(client, owner)
+    response = _cc_connect(client, sf, my_domain_url="https://login.salesforce.com")
+    assert response.status_code == 400 and "My Domain" in response.content.decode()
+
+
+def test_e4_disconnect_revokes_and_forgets_the_secret(client, owner, acme, sf):
+    from django.urls import reverse
+
+    sf.enable_client_credentials(INTEGRATION_USER)
+    client_for(client, owner)
+    _cc_connect(client, sf)
+    response = client.post(reverse("integrations:salesforce:disconnect", args=["acme"]))
+    assert response.status_code == 302
+    row = SalesforceConnection.objects.get(workspace=acme)
+    assert row.status == "disconnected" and row.app_client_secret == "" and row.access_token == ""
+    revokes = [e for e in sf.request_log() if e["path"].endswith("/oauth2/revoke")]
+    assert revokes and revokes[-1]["outcome"] == "ok"
