@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import BaseConverter, Map, Rule
+from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
 from . import schema, soql, sosl
@@ -174,6 +175,7 @@ def _faulted(state: State, org_id: str, user_id: str, over: bool) -> Response | 
 # name or a malformed record id matches no rule, so it answers 404 as an unknown path does.
 
 METHOD_ORDER = ("GET", "HEAD", "POST", "PATCH", "DELETE")
+COMPOSITE_MAX, COMPOSITE_MAX_QUERIES = 25, 5  # Salesforce's Composite limits
 RECORD_METHODS = ("GET", "HEAD", "PATCH", "DELETE")
 
 
@@ -489,9 +491,110 @@ def _delete_record(call: _Call, sobject: str, row: dict[str, Any]) -> Response:
     return Response(status=204)
 
 
+def _composite(call: _Call) -> Response:
+    """``POST /composite`` (issue 24, E7): up to 25 subrequests, at most 5 of them queries,
+    answered in order; the whole request counts as ONE API call (``handle`` counted it)."""
+    body = _read_json(call.request)
+    if isinstance(body, Response):
+        return body
+    subrequests = body.get("compositeRequest")
+    if not isinstance(subrequests, list) or not subrequests:
+        return error("INVALID_INPUT", "compositeRequest must be a non-empty list", 400)
+    if len(subrequests) > COMPOSITE_MAX:
+        return error("INVALID_INPUT", f"Exceeded max limit of {COMPOSITE_MAX} subrequests", 400)
+    queries = sum(1 for r in subrequests if "/query" in str(r.get("url", "")))
+    if queries > COMPOSITE_MAX_QUERIES:
+        return error(
+            "INVALID_INPUT",
+            f"Exceeded max limit of {COMPOSITE_MAX_QUERIES} query or collection subrequests",
+            400,
+        )
+    answers = []
+    prefix = f"/services/data/v{call.version}"
+    for sub in subrequests:
+        url = str(sub.get("url", ""))
+        path, _, query = url.partition("?")
+        if not path.startswith(prefix):
+            answer = error("INVALID_INPUT", "url must start with " + prefix, 400)
+        else:
+            environ = EnvironBuilder(
+                path=path,
+                method=str(sub.get("method", "GET")).upper(),
+                query_string=query,
+                json=sub.get("body"),
+            ).get_environ()
+            inner = _Call(call.state, Request(environ), call.version, call.org_id, call.user_id)
+            try:
+                answer = _dispatch(inner, path[len(prefix) :])
+            except soql.SoqlError as exc:
+                answer = error(exc.error_code, exc.message, 400)
+        data = answer.get_data(as_text=True)
+        answers.append(
+            {
+                "body": json.loads(data) if data else None,
+                "httpHeaders": {},
+                "httpStatusCode": answer.status_code,
+                "referenceId": sub.get("referenceId"),
+            }
+        )
+    return json_response({"compositeResponse": answers})
+
+
+_CHANNEL_MEMBERS = re.compile(
+    r"^\s*SELECT\s+(?P<fields>[\w\s,]+?)\s+FROM\s+PlatformEventChannelMember"
+    r"(?:\s+WHERE\s+EventChannel\s*=\s*'(?P<channel>\w+)')?\s*$",
+    re.IGNORECASE,
+)
+
+
+def _tooling_query(call: _Call) -> Response:
+    """``GET /tooling/query`` (issue 24, E7): the one Tooling API query the product sends,
+    ``SELECT SelectedEntity FROM PlatformEventChannelMember WHERE EventChannel =
+    'ChangeEvents'``: the objects selected for Change Data Capture. Other Tooling queries answer
+    INVALID_TYPE (the emulator models no other Tooling object)."""
+    q = call.request.args.get("q") or ""
+    match = _CHANNEL_MEMBERS.match(q)
+    if match is None:
+        return error(
+            "INVALID_TYPE", "sObject type is not supported by the emulator's Tooling API", 400
+        )
+    fields = [f.strip() for f in match.group("fields").split(",") if f.strip()]
+    channel = match.group("channel")
+    entities = call.state.events.selection(call.org_id) if channel in (None, "ChangeEvents") else []
+    records = []
+    for n, entity in enumerate(entities, start=1):
+        row = {
+            "attributes": {
+                "type": "PlatformEventChannelMember",
+                "url": f"/services/data/v{call.version}/tooling/sobjects/PlatformEventChannelMember/0v8Em{n:013d}",
+            },
+        }
+        values = {
+            "Id": f"0v8Em{n:013d}",
+            "SelectedEntity": f"{entity}ChangeEvent",
+            "EventChannel": "ChangeEvents",
+            "DeveloperName": f"ChangeEvents_{entity}ChangeEvent",
+        }
+        for name in fields:
+            row[name] = values.get(name)
+        records.append(row)
+    return json_response(
+        {
+            "size": len(records),
+            "totalSize": len(records),
+            "done": True,
+            "queryLocator": None,
+            "entityTypeName": "PlatformEventChannelMember",
+            "records": records,
+        }
+    )
+
+
 ROUTES = Map(
     [
         Rule("/", endpoint=_resources),
+        Rule("/composite", endpoint=_composite, methods=["POST"]),
+        Rule("/tooling/query", endpoint=_tooling_query, methods=["GET"]),
         Rule("/limits", endpoint=_limits),
         Rule("/query", endpoint=_query, methods=["GET"]),
         Rule("/queryAll", endpoint=_query_all, methods=["GET"]),

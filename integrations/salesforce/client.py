@@ -105,6 +105,15 @@ class SalesforceClient:
     def query(self, soql: str) -> dict:
         return self._call(lambda sf: sf.query(soql))
 
+    def composite(self, subrequests: list[dict]) -> dict:
+        """ONE Composite request (E7): up to 25 subrequests, counted as one API call."""
+        body = {"allOrNone": False, "compositeRequest": subrequests}
+        return self._call(lambda sf: sf.restful("composite", method="POST", json=body))
+
+    def tooling_query(self, soql: str) -> dict:
+        """A Tooling API query (E7: PlatformEventChannelMember)."""
+        return self._call(lambda sf: sf.restful("tooling/query", params={"q": soql}))
+
     def search(self, sosl: str) -> dict:
         """A SOSL search (E2): ``{"searchRecords": [...]}``."""
         return self._call(lambda sf: sf.search(sosl))

@@ -171,7 +171,18 @@ def _verify_and_save(*, pending, workspace, user, tokens, auth=None) -> ConnectR
         auth=auth,
     )
     displaced = enforce_approval_limit(connection)
+    _check_setup(connection, user)
     return ConnectResult(connection=connection, displaced=displaced)
+
+
+def _check_setup(connection: SalesforceConnection, user) -> None:
+    """E7: the setup check runs at connect too; its failure never undoes the connect."""
+    from . import setup_check
+
+    try:
+        setup_check.run(connection, actor=user)
+    except Exception:  # noqa: BLE001 - the admin can run it again from the Manage page
+        logger.warning("Setup check after connect failed for connection %s", connection.pk)
 
 
 @transaction.atomic

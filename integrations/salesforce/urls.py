@@ -16,6 +16,7 @@ urlpatterns = [
         name="connect_integration_user",
     ),
     path("disconnect/", views.disconnect, name="disconnect"),
+    path("check-setup/", views.check_setup, name="check_setup"),
     path("fields/", field_settings.fields, name="fields"),
     path("phone-matching/", views.phone_matching, name="phone_matching"),
     path("lead-matching/", views.lead_matching, name="lead_matching"),

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from workspace.access import ADMIN_ROLES, workspace_view
 
 from . import connection as service
-from . import live, pending, selectors, services
+from . import live, pending, selectors, services, setup_check
 from .errors import SalesforceError
 from .forms import ClientCredentialsForm, ConnectForm
 from .models import SalesforceConnection
@@ -79,6 +79,21 @@ def _live_status(connection) -> live.ListenerStatus | None:
 def manage(request):
     """Integrations > Salesforce: status, details, health and audit for members; actions for admins."""
     return _render_manage(request)
+
+
+@require_POST
+@workspace_view(roles=ADMIN_ROLES)
+def check_setup(request):
+    """E7: check the org's setup now (2 API calls); the result shows on the Manage page."""
+    connection = selectors.connection_for(request.workspace)
+    if connection is None or not connection.is_connected:
+        messages.error(request, "Connect Salesforce first.")
+        return redirect(_manage_url(request.workspace))
+    try:
+        setup_check.run(connection, actor=request.user)
+    except SalesforceError as exc:
+        messages.error(request, f"The setup check could not run: {exc.user_message}")
+    return redirect(_manage_url(request.workspace) + "#sf-setup-check")
 
 
 @require_POST
