@@ -180,7 +180,7 @@ def _check_setup(connection: SalesforceConnection, user) -> None:
     from . import setup_check
 
     try:
-        setup_check.run(connection, actor=user)
+        setup_check.run(connection, actor=user, audit=False)
     except Exception:  # noqa: BLE001 - the admin can run it again from the Manage page
         logger.warning("Setup check after connect failed for connection %s", connection.pk)
 

@@ -162,8 +162,11 @@ def _cdc_lines(connection, selected: set[str] | None) -> list[Line]:
     ]
 
 
-def run(connection: SalesforceConnection, *, actor=None) -> list[Line]:
-    """Check the org's setup (at most 3 API calls; this makes 2) and store the result."""
+def run(connection: SalesforceConnection, *, actor=None, audit: bool = True) -> list[Line]:
+    """Check the org's setup (at most 3 API calls; this makes 2) and store the result.
+
+    ``audit``: an on-demand check leaves an Activity entry; the connect's own check does not
+    (the connect's entry says it)."""
     client = SalesforceClient(connection)
     user = connection.sf_username or "the connected user"
     lines: list[Line] = []
@@ -179,7 +182,7 @@ def run(connection: SalesforceConnection, *, actor=None) -> list[Line]:
                 "“API Enabled”.",
             )
         )
-        return _store(connection, lines, actor)
+        return _store(connection, lines, actor, audit)
     answers = _answers(composite)
     lines.append(Line("API access", PASS, f"{user} has “API Enabled”."))
     contact_status, contact = answers.get("Contact", (0, None))
@@ -250,7 +253,7 @@ def run(connection: SalesforceConnection, *, actor=None) -> list[Line]:
         selected = None
     lines += _cdc_lines(connection, selected)
     lines += _token_lines(connection)
-    return _store(connection, lines, actor)
+    return _store(connection, lines, actor, audit)
 
 
 def _token_lines(connection) -> list[Line]:
@@ -283,11 +286,13 @@ def _token_lines(connection) -> list[Line]:
     ]
 
 
-def _store(connection, lines: list[Line], actor) -> list[Line]:
+def _store(connection, lines: list[Line], actor, audit: bool) -> list[Line]:
     checked = timezone.now()
     result = {"checked_at": checked.isoformat(), "lines": [asdict(line) for line in lines]}
     SalesforceConnection.objects.filter(pk=connection.pk).update(setup_check=result)
     connection.setup_check = result
+    if not audit:
+        return lines
     problems = sum(1 for line in lines if line.status == PROBLEM)
     warnings = sum(1 for line in lines if line.status == WARNING)
     services.record_event(
