@@ -62,7 +62,12 @@ class ConnectForm(forms.Form):
 
 
 class ClientCredentialsForm(forms.Form):
-    """E4: connect with an integration user: the org's own External Client App's key and secret."""
+    """E4: connect with an integration user: the org's own External Client App's key and secret.
+
+    Prefixed ("cc-"): it shares the Manage page with the Connect form (ids must stay unique).
+    """
+
+    prefix = "cc"
 
     my_domain_url = forms.CharField(
         label="My Domain URL",

@@ -246,12 +246,13 @@ INTEGRATION_USER = "admin@acme-corp.example"
 def _cc_connect(client, sf, **overrides):
     from django.urls import reverse
 
-    data = {
+    fields = {
         "my_domain_url": sf.login_url,
         "client_id": sf.client_id,
         "client_secret": sf.client_secret,
         **overrides,
     }
+    data = {f"cc-{name}": value for name, value in fields.items()}
     return client.post(
         reverse("integrations:salesforce:connect_integration_user", args=["acme"]), data
     )
@@ -278,6 +279,16 @@ def test_e4_an_admin_connects_with_the_client_credentials_flow(client, owner, ac
     page = client.get("/w/acme/settings/integrations/salesforce/").content.decode()
     assert "integration user, client credentials flow" in page
     assert sf.client_secret not in page
+
+
+def test_e4_the_form_sits_beside_the_connect_form_with_its_own_ids(client, owner, sf):
+    import re
+
+    client_for(client, owner)
+    page = client.get("/w/acme/settings/integrations/salesforce/").content.decode()
+    assert 'id="sf-connect-integration-user"' in page
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), "duplicate element ids on the Manage page"
 
 
 def test_e4_an_expired_session_is_renewed_by_the_same_flow(client, owner, acme, sf):
