@@ -271,8 +271,8 @@ def _token_lines(connection) -> list[Line]:
         Line(
             "Approvals",
             WARNING if used >= 5 else PASS,
-            f"{connection.sf_username} authorises {used} of the 5 connections Salesforce allows "
-            "one user per app.",
+            f"{used} approval(s) by {connection.sf_username} in use; Salesforce keeps 5 per "
+            "user and app (a sixth revokes the oldest).",
             "Connect each workspace as its own integration user." if used >= 5 else "",
         ),
         Line(
