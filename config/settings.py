@@ -93,6 +93,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "workspace.context_processors.workspace_nav",
+                "integrations.salesforce.notify.banner",
             ],
         },
     }
@@ -304,6 +305,15 @@ SALESFORCE_LISTENER_HEARTBEAT_SECONDS = env.float(
 )
 # One active listener per connection: a lease renewed every beat, taken over when it lapses.
 SALESFORCE_LISTENER_LEASE_SECONDS = env.int("SALESFORCE_LISTENER_LEASE_SECONDS", default=20)
+# Issue 24 (E6). Salesforce sends a keepalive within 270 s on a quiet stream: a stream with no
+# response (event or keepalive) for longer (15 s of margin) is treated as failed and
+# resubscribed: a stall is found and mended within 5 minutes.
+SALESFORCE_PUBSUB_STALL_SECONDS = env.float("SALESFORCE_PUBSUB_STALL_SECONDS", default=285.0)
+# The client's HTTP/2 keepalive ping interval: above the 5 minutes a default gRPC server
+# accepts (pings closer than that earn GOAWAY "too_many_pings").
+SALESFORCE_PUBSUB_KEEPALIVE_SECONDS = env.float(
+    "SALESFORCE_PUBSUB_KEEPALIVE_SECONDS", default=330.0
+)
 
 
 # oauthlib refuses plain-http token URLs; allow that only for a loopback login URL (the emulator).

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 class IntegrationStatus:
     label: str  # "Connected", "Not connected", "Reconnect needed"
     tone: str  # "ok", "muted", "warn", "error": a CSS modifier
+    detail: str = ""  # what is wrong and since when (issue 24, E8: "Degraded")
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,21 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SECONDS",
         help="seconds without events before Subscribe sends an empty keepalive (Salesforce: 270)",
     )
+    parser.add_argument(
+        "--pubsub-min-ping-interval",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="the gRPC server's ping policy: pings closer than this earn strikes, and after 2 "
+        "the connection gets GOAWAY too_many_pings (gRPC's default: 300)",
+    )
+    parser.add_argument(
+        "--pubsub-idle-close",
+        type=float,
+        default=70.0,
+        metavar="SECONDS",
+        help="close a Subscribe stream that has nothing requested for this long (Salesforce: ~70)",
+    )
     parser.add_argument("--log-requests", action="store_true", help="log each HTTP request")
     args = parser.parse_args(argv)
 
@@ -108,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.pubsub_keepalive <= 0:
         parser.error("--pubsub-keepalive must be > 0")
     state.events.startup_keepalive_seconds = args.pubsub_keepalive
+    if args.pubsub_idle_close <= 0 or args.pubsub_min_ping_interval <= 0:
+        parser.error("--pubsub-idle-close and --pubsub-min-ping-interval must be > 0")
+    state.events.startup_idle_close_seconds = args.pubsub_idle_close
     for kind, value, scope in args.fault:
         if scope is None:
             state.startup_faults.append((kind, value, None, None))
@@ -128,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         args.instance_port,
         quiet=not args.log_requests,
         pubsub_port=args.pubsub_port,
+        pubsub_min_ping_seconds=args.pubsub_min_ping_interval,
     ).start()
     print(f"Salesforce emulator login URL:    {emulator.login_url}", flush=True)
     print(f"Salesforce emulator instance URL: {emulator.instance_url}", flush=True)

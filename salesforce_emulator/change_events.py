@@ -24,7 +24,9 @@ from salesforce_pubsub import avro
 
 from . import schema
 
-ENTITIES = ("Contact", "Case", "Opportunity", "Lead")
+# OpportunityContactRole has its own events: adding a role to an opportunity or removing it
+# changes no Opportunity (issue 24). Account and User: parent names shown beside a Contact.
+ENTITIES = ("Contact", "Case", "Opportunity", "OpportunityContactRole", "Lead", "Account", "User")
 ALL_CHANGES_TOPIC = "/data/ChangeEvents"
 TOPICS = {f"/data/{entity}ChangeEvent": entity for entity in ENTITIES}
 CHANGE_TYPES = (
@@ -39,6 +41,30 @@ CHANGE_TYPES = (
     "UPDATE",
 )
 NAME_PARTS = ("Salutation", "FirstName", "LastName")
+# Address compounds arrive nested (``MailingAddress: {City, ...}``), as a person's Name does.
+ADDRESS_PREFIXES = ("Mailing", "Other", "Billing", "Shipping")
+ADDRESS_PARTS = ("Street", "City", "State", "PostalCode", "Country", "Latitude", "Longitude")
+
+
+def _compound(entity: str, name: str) -> tuple[str, str] | None:
+    """(compound, part) for a field that travels inside a compound in change events."""
+    if name in _name_parts(entity):
+        return "Name", name
+    for prefix in ADDRESS_PREFIXES:
+        part = name.removeprefix(prefix)
+        if part != name and part in ADDRESS_PARTS:
+            return f"{prefix}Address", part
+    return None
+
+
+def _compound_parts(entity: str) -> dict[str, list[str]]:
+    """Compound name -> its parts on this object, in schema order."""
+    out: dict[str, list[str]] = {}
+    for fdef in schema.OBJECTS[entity]["fields"]:
+        found = _compound(entity, fdef["name"])
+        if found:
+            out.setdefault(found[0], []).append(found[1])
+    return out
 
 
 def _avro_type(ftype: str) -> str:
@@ -95,20 +121,29 @@ def _name_parts(entity: str) -> list[str]:
 @functools.cache
 def schema_json(entity: str) -> str:
     """The Avro schema (JSON text) of ``<entity>ChangeEvent``."""
-    parts = _name_parts(entity)
+    compounds = _compound_parts(entity)
     fields: list[dict[str, Any]] = [_header()]
+    placed: set[str] = set()
     for fdef in schema.OBJECTS[entity]["fields"]:
         name = fdef["name"]
-        if name in ("Id", "IsDeleted") or (parts and name == "Name"):
+        if name in ("Id", "IsDeleted") or ("Name" in compounds and name == "Name"):
             continue  # the id travels in the header's recordIds; a person's Name is compound
-        if name in parts:
-            if name == parts[0]:
-                compound = {
-                    "type": "record",
-                    "name": "Switchable_PersonName",
-                    "fields": [_optional(part, "string") for part in parts],
-                }
-                fields.append(_optional("Name", compound))
+        found = _compound(entity, name)
+        if found:
+            compound = found[0]
+            if compound not in placed:
+                placed.add(compound)
+                record_name = "Switchable_PersonName" if compound == "Name" else compound
+                fields.append(
+                    _optional(
+                        compound,
+                        {
+                            "type": "record",
+                            "name": record_name,
+                            "fields": [_optional(p, "string") for p in compounds[compound]],
+                        },
+                    )
+                )
             continue
         fields.append(_optional(name, _avro_type(fdef["type"])))
     document = {
@@ -149,10 +184,18 @@ def _avro_value(entity: str, name: str, value: Any) -> Any:
 
 
 def event_field(entity: str, name: str) -> str:
-    """The change event's name for an object field (``FirstName`` -> ``Name.FirstName``)."""
-    if name in _name_parts(entity):
-        return f"Name.{name}"
-    return name
+    """The change event's name for an object field (``FirstName`` -> ``Name.FirstName``,
+    ``MailingCity`` -> ``MailingAddress.City``)."""
+    found = _compound(entity, name)
+    return f"{found[0]}.{found[1]}" if found else name
+
+
+def _field_of(entity: str, event_name: str) -> str:
+    """The object field an event field name stands for (``MailingAddress.City`` -> MailingCity)."""
+    compound, _, part = event_name.partition(".")
+    if not part:
+        return event_name
+    return part if compound == "Name" else compound.removesuffix("Address") + part
 
 
 def payload(
@@ -179,7 +222,7 @@ def payload(
     else:
         carried = set()
     record: dict[str, Any] = {name: None for name in names}
-    name_parts: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
     for field_name in carried:
         if field_name in ("Id", "IsDeleted") or row is None:
             continue
@@ -187,20 +230,20 @@ def payload(
             continue  # a person's computed Name: its parts are carried instead
         value = _avro_value(entity, field_name, row.get(field_name))
         target = event_field(entity, field_name)
-        if target.startswith("Name."):
-            name_parts[target[5:]] = value
+        if "." in target:
+            compound, part = target.split(".", 1)
+            nested.setdefault(compound, {})[part] = value
         elif target in record:
             record[target] = value
-    if name_parts:
-        record["Name"] = {part: name_parts.get(part) for part in _name_parts(entity)}
+    compounds = _compound_parts(entity)
+    for compound, values in nested.items():
+        record[compound] = {part: values.get(part) for part in compounds[compound]}
     update_names = (
         sorted({event_field(entity, n) for n in changed if n not in ("Id", "IsDeleted", "Name")})
         if change_type == "UPDATE"
         else []
     )
-    nulled = [
-        n for n in update_names if row is not None and row.get(n.removeprefix("Name.")) is None
-    ]
+    nulled = [n for n in update_names if row is not None and row.get(_field_of(entity, n)) is None]
     record["ChangeEventHeader"] = {
         **header,
         "entityName": entity,

@@ -36,10 +36,22 @@ JSON in, JSON out, no auth, loopback clients only. Not counted as API use, not i
                                             ends with the delivery-limit error
 ``POST /__emulator__/pubsub/keepalive``     ``{"seconds": N}``: Subscribe's keepalive interval
                                             (Salesforce: 270 s); reset restores the startup value
+``POST /__emulator__/pubsub/stall``        ``{"org_id"}``: every Subscribe stream of the org
+                                            open now goes silent (no events, no keepalives)
+                                            without closing; new streams work
+``POST /__emulator__/pubsub/idle-close``   ``{"seconds": N}``: a stream with nothing requested
+                                            is closed after N s (Salesforce: ~70); reset
+                                            restores the startup value
 ``GET  /__emulator__/pubsub/events?org_id=``  the org's kept change events (replay id as hex,
                                             entity, schema id, header, changed_fields by name)
 ``GET  /__emulator__/pubsub/stats``         ``{"calls": {rpc: n}, "open_streams": {org: n},
                                             "delivered": {org: n}, "allocation": {org: n|null}}``
+``GET  /__emulator__/org-settings?org_id=``  the org's enterprise switches (see
+                                            ``stores/org_settings.py``)
+``POST /__emulator__/org-settings``         ``{"org_id", <switches>...}``: change some, answer all
+``POST /__emulator__/client-credentials``   ``{"client_id"?, "username": U | null}``: the
+                                            app's client credentials flow runs as user U
+                                            (null: off, ``invalid_grant``); reset restores it
 ``GET  /__emulator__/token-families``       one entry per approval (token family), no token
                                             values: ``id, org_id, user_id, client_id, created,
                                             revoked, revoke_reason, refresh_grants,
@@ -76,7 +88,7 @@ revocations as the sum of ``revoked_families``; ``EmulatorControl.token_summary(
 
 Fault kinds: api_disabled_org, api_disabled_user, expire_sessions (one-off action),
 revoke_refresh_tokens (revokes now and refuses refresh while set), request_limit_exceeded,
-latency (seconds), http_500, http_503, malformed_body, hide_object (value: an sObject name, a
+latency (seconds), http_500, http_503, malformed_body, search_index_lag (seconds), hide_object (value: an sObject name, a
 comma-separated string or a list, e.g. ``{"kind": "hide_object", "value": ["Case"], "username":
 "admin@acme-corp.example"}``; the user has no read access to them: queries answer 400
 INVALID_TYPE as Salesforce does, describes leave out the child relationships to them, their
@@ -275,8 +287,31 @@ def _set_keepalive(state: State, request: Request) -> Response:
     return json_response({"seconds": state.events.set_keepalive(_body(request)["seconds"])})
 
 
+def _stall(state: State, request: Request) -> Response:
+    return json_response({"stalls": state.events.stall(_body(request)["org_id"])})
+
+
+def _set_idle_close(state: State, request: Request) -> Response:
+    return json_response({"seconds": state.events.set_idle_close(_body(request)["seconds"])})
+
+
 def _change_events(state: State, request: Request) -> Response:
     return json_response(state.events.summary(request.args["org_id"]))
+
+
+def _set_run_as(state: State, request: Request) -> Response:
+    body = _body(request)
+    return json_response(state.apps.set_run_as(body.get("client_id"), body.get("username")))
+
+
+def _org_settings(state: State, request: Request) -> Response:
+    return json_response(state.org_settings.get(request.args["org_id"]))
+
+
+def _set_org_settings(state: State, request: Request) -> Response:
+    body = _body(request)
+    org_id = body.pop("org_id")
+    return json_response(state.update_org_settings(org_id, **body))
 
 
 def _pubsub_stats(state: State, request: Request) -> Response:
@@ -313,6 +348,11 @@ ROUTES = Map(
         Rule("/pubsub/allocation", endpoint=_set_allocation, methods=["POST"]),
         Rule("/pubsub/keepalive", endpoint=_set_keepalive, methods=["POST"]),
         Rule("/pubsub/events", endpoint=_change_events, methods=["GET"]),
+        Rule("/pubsub/stall", endpoint=_stall, methods=["POST"]),
+        Rule("/pubsub/idle-close", endpoint=_set_idle_close, methods=["POST"]),
         Rule("/pubsub/stats", endpoint=_pubsub_stats, methods=["GET"]),
+        Rule("/org-settings", endpoint=_org_settings, methods=["GET"]),
+        Rule("/client-credentials", endpoint=_set_run_as, methods=["POST"]),
+        Rule("/org-settings", endpoint=_set_org_settings, methods=["POST"]),
     ]
 )

@@ -30,7 +30,12 @@ from .stores.events import position_of, replay_id
 
 logger = logging.getLogger(__name__)
 
-MAX_REQUESTED = 100  # Salesforce caps one FetchRequest at 100 events
+MAX_REQUESTED = 100  # Salesforce caps the outstanding num_requested of a stream at 100 in total
+# gRPC's default server ping policy (and, we assume, Salesforce's front end: unconfirmed): a
+# client that pings more often than every 5 minutes without data collects strikes, and after 2
+# the server closes the connection with GOAWAY "too_many_pings".
+DEFAULT_MIN_PING_SECONDS = 300.0
+MAX_PING_STRIKES = 2
 
 # Salesforce's custom error codes (the ``error-code`` trailer); see the README for which are
 # confirmed by Salesforce's documentation and which are not.
@@ -56,6 +61,15 @@ class PubSubError(Exception):
 def _abort(context: grpc.ServicerContext, rpc_id: str, error: PubSubError) -> None:
     context.set_trailing_metadata((("error-code", error.error_code), ("rpc-id", rpc_id)))
     context.abort(error.status, f"{error.message} rpcId: {rpc_id}")
+
+
+def _not_selected(topic: str) -> PubSubError:
+    return PubSubError(
+        grpc.StatusCode.NOT_FOUND,
+        TOPIC_NOT_FOUND,
+        f"Topic {topic!r} not found or you don't have access to it: the object is not selected "
+        "for Change Data Capture.",
+    )
 
 
 def _topic_entities(topic: str) -> frozenset[str]:
@@ -104,6 +118,8 @@ class PubSubService(pb_grpc.PubSubServicer):
         try:
             org_id, _ = self._org(context)
             entities = _topic_entities(request.topic_name)
+            if not self.state.events.is_selected(org_id, entities):
+                raise _not_selected(request.topic_name)
         except PubSubError as error:
             _abort(context, rpc_id, error)
         single = next(iter(entities)) if len(entities) == 1 else None
@@ -173,7 +189,9 @@ class _Subscription:
                     "The topic of a FetchRequest must match the subscription's topic.",
                 )
             elif request.num_requested > 0:
-                self.pending += min(request.num_requested, MAX_REQUESTED)
+                # The cap is on the total outstanding, not per request (unconfirmed: whether
+                # Salesforce refuses more or, as here, ignores the excess).
+                self.pending = min(self.pending + request.num_requested, MAX_REQUESTED)
             self.events.condition.notify_all()
 
     def _read_requests(self) -> None:
@@ -220,7 +238,10 @@ class _Subscription:
             return
         self.topic = first.topic_name
         entities = _topic_entities(first.topic_name)
+        if not self.events.is_selected(org_id, entities):
+            raise _not_selected(first.topic_name)
         position = self._start_position(first, org_id)
+        self.stalls_at_open = self.events.stall_count(org_id)
         if self.events.allocation_spent(org_id):
             raise _limit_error()
         self.pending = min(max(first.num_requested, 0), MAX_REQUESTED)
@@ -236,6 +257,7 @@ class _Subscription:
         self, org_id: str, token: str, entities: frozenset[str], position: int
     ) -> Iterator[pb.FetchResponse]:
         last_sent = time.monotonic()
+        idle_since: float | None = None  # when the client last had nothing requested
         condition = self.events.condition
         while True:
             with condition:
@@ -244,10 +266,23 @@ class _Subscription:
                 if self.closed or not self.context.is_active():
                     return
                 wanted, seen = self.pending, self.events.version
+            if self.events.stall_count(org_id) > self.stalls_at_open:
+                # A stalled stream: nothing more, not even keepalives, until the client leaves.
+                with condition:
+                    if not self.closed:
+                        condition.wait(1.0)
+                continue
+            now = time.monotonic()
+            idle_since = (idle_since or now) if wanted <= 0 else None
+            if idle_since is not None and now - idle_since >= self.events.idle_close_seconds:
+                return  # nothing requested for ~70 s: Salesforce closes the stream
             self.service._still_valid(org_id, token)
             batch, read_to = self.events.after(org_id, position, entities, wanted)
             quiet_for = time.monotonic() - last_sent
             if not batch and quiet_for < self.events.keepalive_seconds:
+                timeout = self.events.keepalive_seconds - quiet_for
+                if idle_since is not None:
+                    timeout = min(timeout, self.events.idle_close_seconds)
                 with condition:
                     if (
                         self.events.version == seen
@@ -255,7 +290,7 @@ class _Subscription:
                         and not self.error
                         and not self.closed
                     ):
-                        condition.wait(self.events.keepalive_seconds - quiet_for)
+                        condition.wait(timeout)
                 continue
             if batch:
                 granted = self.events.take_allocation(org_id, len(batch))
@@ -295,9 +330,21 @@ def _limit_error() -> PubSubError:
 class PubSubServer:
     """The gRPC listener; ``port=0`` picks a free port. ``target`` is ``host:port``."""
 
-    def __init__(self, state: State, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        state: State,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        min_ping_seconds: float = DEFAULT_MIN_PING_SECONDS,
+    ) -> None:
         self.state = state
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=64))
+        # The ping policy written out (these are gRPC's defaults), so tests can shrink the time.
+        options = [
+            ("grpc.http2.min_ping_interval_without_data_ms", int(min_ping_seconds * 1000)),
+            ("grpc.http2.max_ping_strikes", MAX_PING_STRIKES),
+        ]
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=64), options=options)
         pb_grpc.add_PubSubServicer_to_server(PubSubService(state), self.server)
         bound = self.server.add_insecure_port(f"{host}:{port}")
         if not bound:

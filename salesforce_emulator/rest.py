@@ -7,12 +7,14 @@ import re
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import BaseConverter, Map, Rule
+from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
-from . import schema, soql
+from . import schema, soql, sosl
 from .errors import EmulatorError
 from .state import State
 from .web import JSON_TYPE, bearer_token, json_response, set_context
@@ -114,6 +116,11 @@ def handle(state: State, request: Request, version: str, rest: str) -> Response:
         response.headers["WWW-Authenticate"] = 'Token realm="Salesforce"'
         return _with_usage(state, response, known["org_id"] if known else None)
     org_id, user_id = grant["org_id"], grant["user_id"]
+    if _moved_away(state, request, org_id):
+        # E5 (unconfirmed: Salesforce may redirect the old host for a while): once the org's
+        # My Domain moved, its old instance host no longer accepts the session.
+        response = error("INVALID_SESSION_ID", "Session expired or invalid", 401)
+        return _with_usage(state, response, org_id)
     used, limit, over = state.usage.count_call(org_id)
     delay = state.faults.get(org_id, user_id, "latency")
     if delay:
@@ -132,6 +139,11 @@ def handle(state: State, request: Request, version: str, rest: str) -> Response:
                 content_type=JSON_TYPE,
             )
     return _with_usage(state, response, org_id)
+
+
+def _moved_away(state: State, request: Request, org_id: str) -> bool:
+    moved = state.org_settings.value(org_id, "instance_url")
+    return bool(moved) and urlsplit(moved).netloc.lower() != request.host.lower()
 
 
 def _with_usage(state: State, response: Response, org_id: str | None) -> Response:
@@ -163,6 +175,7 @@ def _faulted(state: State, org_id: str, user_id: str, over: bool) -> Response | 
 # name or a malformed record id matches no rule, so it answers 404 as an unknown path does.
 
 METHOD_ORDER = ("GET", "HEAD", "POST", "PATCH", "DELETE")
+COMPOSITE_MAX, COMPOSITE_MAX_QUERIES = 25, 5  # Salesforce's Composite limits
 RECORD_METHODS = ("GET", "HEAD", "PATCH", "DELETE")
 
 
@@ -180,7 +193,16 @@ class _Call:
     def hidden(self) -> frozenset[str]:
         """Objects this user cannot see (the ``hide_object`` fault): no describe, no records, and
         queries answer as Salesforce does for an object the user has no read access to."""
-        return self.state.faults.hidden_objects(self.org_id, self.user_id)
+        settings = self.state.org_settings.get(self.org_id)
+        off = {feature for feature in schema.FEATURES if not settings.get(feature)}
+        return self.state.faults.hidden_objects(self.org_id, self.user_id) | (
+            schema.feature_fields(off)
+        )
+
+    @property
+    def encryption(self) -> dict[str, str]:
+        """E2: Contact/Lead fields encrypted with Shield, by name, with their schemes."""
+        return self.state.org_settings.value(self.org_id, "encryption")
 
     def write_log(self, sobject: str) -> dict[str, Any]:
         """The writes-log fields of this call (see ``LogStore``)."""
@@ -254,7 +276,7 @@ def _query(call: _Call, *, all_rows: bool = False) -> Response:
     q = call.request.args.get("q")
     if q is None or not q.strip():
         return error("MALFORMED_QUERY", "A query string has to be specified", 400)
-    query = soql.parse(q, call.hidden)
+    query = soql.parse(q, call.hidden, call.encryption)
     records = call.state.records
     with records.lock:  # the rows stay as they are while the query reads them
         rows = records.table(call.org_id, query.sobject)
@@ -264,6 +286,40 @@ def _query(call: _Call, *, all_rows: bool = False) -> Response:
             return records.table(call.org_id, sobject)
 
         result = soql.execute(query, rows, lookup, call.version, all_rows=all_rows, tables=tables)
+    return json_response(result)
+
+
+# E2: the org's encryption settings name Contact fields; Lead's same-named fields follow them
+# (unconfirmed: Salesforce selects each object's fields separately; person accounts tie the
+# Account and Contact ones together).
+ENCRYPTED_OBJECTS = ("Contact", "Lead")
+
+
+def _search(call: _Call) -> Response:
+    """SOSL (``sosl.py``); rows changed within the ``search_index_lag`` fault's seconds are not
+    indexed yet, as Salesforce's search index lags writes."""
+    q = call.request.args.get("q")
+    if q is None or not q.strip():
+        return error("MALFORMED_SEARCH", sosl.NO_BRACES, 400)
+    search = sosl.parse(q, call.hidden)
+    lag = float(call.state.faults.get(call.org_id, call.user_id, "search_index_lag") or 0)
+    cutoff = time.time() - lag
+
+    def indexed(row: dict[str, Any]) -> bool:
+        if not lag:
+            return True
+        changed = row.get("LastModifiedDate") or row.get("CreatedDate")
+        return not changed or soql._comparable("datetime", changed).timestamp() <= cutoff
+
+    records = call.state.records
+    with records.lock:
+        result = sosl.execute(
+            search,
+            lambda sobject: records.table(call.org_id, sobject),
+            records.lookup_fn(call.org_id),
+            call.version,
+            indexed=indexed,
+        )
     return json_response(result)
 
 
@@ -291,7 +347,8 @@ def _global_describe(call: _Call) -> Response:
 
 
 def _describe(call: _Call, sobject: str) -> Response:
-    return json_response(schema.describe(sobject, call.version, call.hidden))
+    encryption = call.encryption if sobject in ENCRYPTED_OBJECTS else None
+    return json_response(schema.describe(sobject, call.version, call.hidden, encryption))
 
 
 def _record_body(sobject: str, row: dict[str, Any], version: str, fields: list[str]) -> dict:
@@ -434,12 +491,114 @@ def _delete_record(call: _Call, sobject: str, row: dict[str, Any]) -> Response:
     return Response(status=204)
 
 
+def _composite(call: _Call) -> Response:
+    """``POST /composite`` (issue 24, E7): up to 25 subrequests, at most 5 of them queries,
+    answered in order; the whole request counts as ONE API call (``handle`` counted it)."""
+    body = _read_json(call.request)
+    if isinstance(body, Response):
+        return body
+    subrequests = body.get("compositeRequest")
+    if not isinstance(subrequests, list) or not subrequests:
+        return error("INVALID_INPUT", "compositeRequest must be a non-empty list", 400)
+    if len(subrequests) > COMPOSITE_MAX:
+        return error("INVALID_INPUT", f"Exceeded max limit of {COMPOSITE_MAX} subrequests", 400)
+    queries = sum(1 for r in subrequests if "/query" in str(r.get("url", "")))
+    if queries > COMPOSITE_MAX_QUERIES:
+        return error(
+            "INVALID_INPUT",
+            f"Exceeded max limit of {COMPOSITE_MAX_QUERIES} query or collection subrequests",
+            400,
+        )
+    answers = []
+    prefix = f"/services/data/v{call.version}"
+    for sub in subrequests:
+        url = str(sub.get("url", ""))
+        path, _, query = url.partition("?")
+        if not path.startswith(prefix):
+            answer = error("INVALID_INPUT", "url must start with " + prefix, 400)
+        else:
+            environ = EnvironBuilder(
+                path=path,
+                method=str(sub.get("method", "GET")).upper(),
+                query_string=query,
+                json=sub.get("body"),
+            ).get_environ()
+            inner = _Call(call.state, Request(environ), call.version, call.org_id, call.user_id)
+            try:
+                answer = _dispatch(inner, path[len(prefix) :])
+            except soql.SoqlError as exc:
+                answer = error(exc.error_code, exc.message, 400)
+        data = answer.get_data(as_text=True)
+        answers.append(
+            {
+                "body": json.loads(data) if data else None,
+                "httpHeaders": {},
+                "httpStatusCode": answer.status_code,
+                "referenceId": sub.get("referenceId"),
+            }
+        )
+    return json_response({"compositeResponse": answers})
+
+
+_CHANNEL_MEMBERS = re.compile(
+    r"^\s*SELECT\s+(?P<fields>[\w\s,]+?)\s+FROM\s+PlatformEventChannelMember"
+    r"(?:\s+WHERE\s+EventChannel\s*=\s*'(?P<channel>\w+)')?\s*$",
+    re.IGNORECASE,
+)
+
+
+def _tooling_query(call: _Call) -> Response:
+    """``GET /tooling/query`` (issue 24, E7): the one Tooling API query the product sends,
+    ``SELECT SelectedEntity FROM PlatformEventChannelMember WHERE EventChannel =
+    'ChangeEvents'``: the objects selected for Change Data Capture. Other Tooling queries answer
+    INVALID_TYPE (the emulator models no other Tooling object)."""
+    q = call.request.args.get("q") or ""
+    match = _CHANNEL_MEMBERS.match(q)
+    if match is None:
+        return error(
+            "INVALID_TYPE", "sObject type is not supported by the emulator's Tooling API", 400
+        )
+    fields = [f.strip() for f in match.group("fields").split(",") if f.strip()]
+    channel = match.group("channel")
+    entities = call.state.events.selection(call.org_id) if channel in (None, "ChangeEvents") else []
+    records = []
+    for n, entity in enumerate(entities, start=1):
+        row = {
+            "attributes": {
+                "type": "PlatformEventChannelMember",
+                "url": f"/services/data/v{call.version}/tooling/sobjects/PlatformEventChannelMember/0v8Em{n:013d}",
+            },
+        }
+        values = {
+            "Id": f"0v8Em{n:013d}",
+            "SelectedEntity": f"{entity}ChangeEvent",
+            "EventChannel": "ChangeEvents",
+            "DeveloperName": f"ChangeEvents_{entity}ChangeEvent",
+        }
+        for name in fields:
+            row[name] = values.get(name)
+        records.append(row)
+    return json_response(
+        {
+            "size": len(records),
+            "totalSize": len(records),
+            "done": True,
+            "queryLocator": None,
+            "entityTypeName": "PlatformEventChannelMember",
+            "records": records,
+        }
+    )
+
+
 ROUTES = Map(
     [
         Rule("/", endpoint=_resources),
+        Rule("/composite", endpoint=_composite, methods=["POST"]),
+        Rule("/tooling/query", endpoint=_tooling_query, methods=["GET"]),
         Rule("/limits", endpoint=_limits),
         Rule("/query", endpoint=_query, methods=["GET"]),
         Rule("/queryAll", endpoint=_query_all, methods=["GET"]),
+        Rule("/search", endpoint=_search, methods=["GET"]),
         Rule("/query/<path:locator>", endpoint=_query_locator),
         Rule("/queryAll/<path:locator>", endpoint=_query_locator),
         Rule("/sobjects", endpoint=_global_describe),

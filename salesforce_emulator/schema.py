@@ -58,6 +58,12 @@ CONTACT_ROLES = [
         "Other",
     )
 ]
+# Multi-currency orgs (issue 24, E1): the ISO codes a record's CurrencyIsoCode may hold.
+CURRENCIES = [(c, c) for c in ("USD", "EUR", "GBP", "JPY", "CAD", "AUD", "CHF")]
+# Fields that exist only in orgs with a feature on (org setting of the same name, E9):
+# elsewhere describe leaves them out and SOQL answers INVALID_FIELD, as Salesforce does.
+FEATURES = ("multi_currency", "person_accounts")
+
 INDUSTRIES = [
     (v, v)
     for v in ("Technology", "Retail", "Manufacturing", "Finance", "Healthcare", "Transportation")
@@ -123,6 +129,7 @@ OBJECTS: dict[str, dict[str, Any]] = {
             _f("Description", "textarea", "Contact Description", length=32000),
             _f("Birthdate", "date", "Birthdate"),
             _f("DoNotCall", "boolean", "Do Not Call"),
+            _f("IsPersonAccount", "boolean", "Is Person Account", feature="person_accounts"),
             *_system_fields(),
             _f(
                 "Customer_Tier__c",
@@ -169,6 +176,23 @@ OBJECTS: dict[str, dict[str, Any]] = {
             _f("Phone", "phone", "Account Phone", length=40),
             _f("Website", "url", "Website", length=255),
             _f("BillingCity", "string", "Billing City", length=40),
+            _f(
+                "CurrencyIsoCode",
+                "picklist",
+                "Account Currency",
+                picklist=CURRENCIES,
+                length=3,
+                feature="multi_currency",
+            ),
+            _f("IsPersonAccount", "boolean", "Is Person Account", feature="person_accounts"),
+            _f(
+                "PersonContactId",
+                "reference",
+                "Person Contact ID",
+                ref="Contact",
+                rel="PersonContact",
+                feature="person_accounts",
+            ),
             _f("OwnerId", "reference", "Owner ID", ref="User", rel="Owner", nillable=False),
             *_system_fields(),
         ],
@@ -207,6 +231,14 @@ OBJECTS: dict[str, dict[str, Any]] = {
             _f("Name", "string", "Name", length=120, nillable=False, nameField=True),
             _f("StageName", "picklist", "Stage", picklist=OPPORTUNITY_STAGES, length=255),
             _f("Amount", "currency", "Amount", precision=18),
+            _f(
+                "CurrencyIsoCode",
+                "picklist",
+                "Opportunity Currency",
+                picklist=CURRENCIES,
+                length=3,
+                feature="multi_currency",
+            ),
             _f("CloseDate", "date", "Close Date", nillable=False),
             _f("IsClosed", "boolean", "Closed", computed=True),
             _f("IsWon", "boolean", "Won", computed=True),
@@ -314,6 +346,16 @@ for _child, _spec in OBJECTS.items():
             CHILDREN[_fdef["ref"]][_fdef["child"].lower()] = (_child, _fdef)
 
 
+def feature_fields(off: set[str] | frozenset[str]) -> frozenset[str]:
+    """``"Object.Field"`` of every field whose feature is in ``off`` (hidden for that org)."""
+    return frozenset(
+        f"{obj}.{f['name']}"
+        for obj, spec in OBJECTS.items()
+        for f in spec["fields"]
+        if f.get("feature") in off
+    )
+
+
 def child_relationship(obj: str, name: str) -> tuple[str, dict[str, Any]] | None:
     """``(child object, its reference field)`` of ``obj``'s child relationship ``name``."""
     return CHILDREN[obj].get(name.lower())
@@ -358,7 +400,8 @@ def is_createable(obj: str, f: dict[str, Any]) -> bool:
     return f["type"] != "id" and not f.get("computed") and not f.get("system")
 
 
-def describe_field(obj: str, f: dict[str, Any]) -> dict[str, Any]:
+def describe_field(obj: str, f: dict[str, Any], scheme: str = "") -> dict[str, Any]:
+    """``scheme``: the field's Shield Platform Encryption scheme, "" when not encrypted (E2)."""
     ftype = f["type"]
     writable = is_createable(obj, f)
     is_text = ftype in STRING_TYPES
@@ -375,7 +418,7 @@ def describe_field(obj: str, f: dict[str, Any]) -> dict[str, Any]:
         "calculated": False,
         "calculatedFormula": None,
         "cascadeDelete": False,
-        "caseSensitive": False,
+        "caseSensitive": scheme == "deterministic_case_sensitive",
         "compoundFieldName": None,
         "controllerName": None,
         "createable": writable,
@@ -386,7 +429,9 @@ def describe_field(obj: str, f: dict[str, Any]) -> dict[str, Any]:
         "deprecatedAndHidden": False,
         "digits": 0,
         "externalId": False,
-        "filterable": ftype != "textarea",
+        # Probabilistic encryption (Shield's default) cannot be filtered; deterministic can.
+        "encrypted": bool(scheme),
+        "filterable": ftype != "textarea" and scheme != "probabilistic",
         "groupable": ftype not in ("textarea", "double", "currency", "datetime"),
         "htmlFormatted": False,
         "idLookup": ftype == "id" or f["name"] in ("Email", "Username"),
@@ -451,7 +496,14 @@ def child_relationships(obj: str, hidden: frozenset[str] = frozenset()) -> list[
     ]
 
 
-def describe(obj: str, version: str, hidden: frozenset[str] = frozenset()) -> dict[str, Any]:
+def describe(
+    obj: str,
+    version: str,
+    hidden: frozenset[str] = frozenset(),
+    encryption: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """``hidden``: objects the user cannot see and ``"Object.Field"`` names the org lacks;
+    ``encryption``: this object's encrypted fields and their schemes (E2)."""
     basics = _basics(obj, version)
     writable = basics["createable"]
     urls = basics["urls"]
@@ -463,7 +515,11 @@ def describe(obj: str, version: str, hidden: frozenset[str] = frozenset()) -> di
         "compactLayoutable": True,
         "customSetting": False,
         "feedEnabled": False,
-        "fields": [describe_field(obj, f) for f in OBJECTS[obj]["fields"]],
+        "fields": [
+            describe_field(obj, f, encryption.get(f["name"], "") if encryption else "")
+            for f in OBJECTS[obj]["fields"]
+            if f"{obj}.{f['name']}" not in hidden
+        ],
         "layoutable": True,
         "mergeable": writable,
         "recordTypeInfos": [],

@@ -232,6 +232,7 @@ class _App:
                     "status": response.status_code,
                     "ts": time.time(),
                     "listener": self.name,
+                    "host": request.host,
                     **environ.get("sfemu.log", {}),
                 }
             )
@@ -325,6 +326,7 @@ class Emulator:
         quiet: bool = True,
         public_host: str | None = None,
         pubsub_port: int | None = None,
+        pubsub_min_ping_seconds: float = 300.0,
     ) -> None:
         self.state = state
         self.host = host
@@ -345,7 +347,9 @@ class Emulator:
         self._threads: list[threading.Thread] = []
         self.pubsub: PubSubServer | None = None
         if pubsub_port is not None:
-            self.pubsub = PubSubServer(state, host, pubsub_port)
+            self.pubsub = PubSubServer(
+                state, host, pubsub_port, min_ping_seconds=pubsub_min_ping_seconds
+            )
         self.pubsub_target = self.pubsub.target if self.pubsub else ""
 
     def start(self) -> Emulator:

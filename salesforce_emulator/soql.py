@@ -218,6 +218,7 @@ class Cond:
     ref: FieldRef
     op: str  # = != < <= > >= IN NOT IN LIKE
     value: Any  # python value, list for IN, compiled regex for LIKE
+    case_sensitive: bool = False  # E2: deterministic case-sensitive encryption compares exactly
 
 
 @dataclass
@@ -265,12 +266,17 @@ class Query:
 
 
 class _Parser:
-    def __init__(self, q: str, hidden: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, q: str, hidden: frozenset[str] = frozenset(), encryption: dict | None = None
+    ) -> None:
         self.q = q
         self.tokens = tokenize(q)
         self.i = 0
         self.sobject = ""
-        self.hidden = hidden  # objects the user cannot see: as if they did not exist
+        # Objects the user cannot see, and "Object.Field" names the org lacks: as if they did
+        # not exist.
+        self.hidden = hidden
+        self.encryption = encryption or {}  # E2: Contact/Lead field name -> Shield scheme
 
     # helpers
     @property
@@ -501,7 +507,7 @@ class _Parser:
             obj = rel["ref"]
             ref.objects.append(obj)
         fdef = schema.field(obj, parts[-1])
-        if fdef is None:
+        if fdef is None or f"{obj}.{fdef['name']}" in self.hidden:
             raise _error(
                 self.q,
                 tok.pos,
@@ -535,14 +541,37 @@ class _Parser:
             return inner
         return self.parse_comparison()
 
+    def scheme(self, ref: FieldRef) -> str:
+        """E2: the Shield encryption scheme of a Contact/Lead field ("" when not encrypted)."""
+        if ref.objects[-1] not in ("Contact", "Lead") or ref.fdef is None:
+            return ""
+        return self.encryption.get(ref.fdef["name"], "")
+
+    def not_filterable(self, ref: FieldRef, pos: int) -> SoqlError:
+        assert ref.fdef is not None
+        return _error(
+            self.q,
+            pos,
+            "INVALID_FIELD",
+            f"field '{ref.fdef['name']}' can not be filtered in a query call",
+        )
+
     def parse_comparison(self) -> Cond:
-        ref = self.resolve(self.expect("IDENT"))
+        ident = self.expect("IDENT")
+        ref = self.resolve(ident)
+        scheme = self.scheme(ref)
+        # Probabilistic encryption cannot be filtered at all; deterministic allows = and IN only.
+        if scheme == "probabilistic" or (
+            scheme and not (self.tok.text in ("=", "!=", "<>") or self.is_kw("IN", "NOT"))
+        ):
+            raise self.not_filterable(ref, ident.pos)
+        case_sensitive = scheme == "deterministic_case_sensitive"
         tok = self.tok
         if tok.kind == "OP":
             self.advance()
             op = "!=" if tok.text == "<>" else tok.text
             value = self.parse_value(ref, op)
-            return Cond(ref, op, value)
+            return Cond(ref, op, value, case_sensitive)
         if self.is_kw("LIKE"):
             self.advance()
             vtok = self.tok
@@ -568,7 +597,7 @@ class _Parser:
                 self.advance()
                 values.append(self.parse_value(ref, "IN"))
             self.expect("RPAREN")
-            return Cond(ref, "NOT IN" if negate else "IN", values)
+            return Cond(ref, "NOT IN" if negate else "IN", values, case_sensitive)
         raise self.unexpected()
 
     def parse_value(self, ref: FieldRef, op: str) -> Any:
@@ -631,11 +660,12 @@ class _Parser:
         raise self.unexpected(tok)  # pragma: no cover
 
 
-def parse(q: str, hidden: frozenset[str] = frozenset()) -> Query:
-    """Parse ``q``; ``hidden``: objects the querying user cannot see (they answer as unknown)."""
+def parse(q: str, hidden: frozenset[str] = frozenset(), encryption: dict | None = None) -> Query:
+    """Parse ``q``; ``hidden``: objects the querying user cannot see and ``"Object.Field"`` names
+    the org lacks (they answer as unknown); ``encryption``: Contact/Lead fields' Shield schemes."""
     if not q or not q.strip():
         raise SoqlError("MALFORMED_QUERY", "A query string has to be specified")
-    return _Parser(q, hidden).parse()
+    return _Parser(q, hidden, encryption).parse()
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -697,6 +727,10 @@ def _matches(expr: Any, record: dict[str, Any], lookup: Lookup) -> bool:
     ftype = expr.ref.ftype
     actual = _value(record, expr.ref, lookup)
     op = expr.op
+    if expr.case_sensitive and op in ("=", "!=", "IN", "NOT IN"):
+        wanted = expr.value if op in ("IN", "NOT IN") else [expr.value]
+        found = actual is not None and any(actual == v for v in wanted)
+        return found if op in ("=", "IN") else not found
     if op == "=":
         return _equal(ftype, actual, expr.value)
     if op == "!=":

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from . import change_events
+from . import change_events, schema
 from .errors import EmulatorError
 from .stores import (
     AppStore,
@@ -23,6 +23,7 @@ from .stores import (
     EventStore,
     FaultStore,
     LogStore,
+    OrgSettingsStore,
     RecordStore,
     TokenStore,
     UsageStore,
@@ -57,7 +58,9 @@ class State:
         self.authorizations = AuthorizationStore(lock, self.clock)
         self.tokens = TokenStore(lock, self.clock, self.apps, self.faults)
         self.events = EventStore(lock, self.clock)
+        self.org_settings = OrgSettingsStore(lock)
         self.records.on_change = self._record_changed
+        self.records.row_defaults = self._row_defaults
         self.reset()
 
     def reset(self) -> None:
@@ -75,6 +78,9 @@ class State:
             self.faults.load(orgs)
             self.usage.load(orgs)
             self.events.load(orgs)
+            self.org_settings.load(orgs)
+            for org in orgs:
+                self._apply_settings(org["id"])
             self.authorizations.clear()
             self.tokens.clear()
             self.logs.clear()
@@ -111,6 +117,32 @@ class State:
             commit_user=user_id,
             change_origin="com/salesforce/api/rest" if log else "",
         )
+
+    def update_org_settings(self, org_id: str, **changes: Any) -> dict[str, Any]:
+        """Switch an org's enterprise settings (E9); the rows take what the switch implies."""
+        with self.lock:
+            settings = self.org_settings.update(org_id, **changes)
+            self._apply_settings(org_id)
+            return settings
+
+    def _row_defaults(self, org_id: str, sobject: str) -> dict[str, Any]:
+        settings = self.org_settings.get(org_id)
+        out: dict[str, Any] = {}
+        if settings["multi_currency"] and schema.field(sobject, "CurrencyIsoCode"):
+            out["CurrencyIsoCode"] = settings["currencies"][0]  # the corporate currency
+        if settings["person_accounts"] and schema.field(sobject, "IsPersonAccount"):
+            out["IsPersonAccount"] = False
+        return out
+
+    def _apply_settings(self, org_id: str) -> None:
+        for sobject in ("Opportunity", "Account", "Contact"):
+            defaults = self._row_defaults(org_id, sobject)
+            if defaults:
+                self.records.fill_missing(org_id, sobject, defaults)
+
+    def instance_url_of(self, org_id: str | None) -> str:
+        """The org's instance URL: the listener's, or where a My Domain change moved it (E5)."""
+        return self.org_settings.value(org_id, "instance_url") or self.instance_url
 
     def set_fault(
         self,
@@ -157,6 +189,7 @@ class State:
             "faults": self.faults.of_org(org["id"]),
             "cdc_entities": self.events.selection(org["id"]),
             "event_delivery_allocation": self.events.allocation.get(org["id"]),
+            "settings": self.org_settings.get(org["id"]),
             "users": [
                 {
                     "id": u["id"],

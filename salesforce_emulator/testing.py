@@ -97,6 +97,25 @@ class EmulatorControl:
                     return user["id"]
         raise KeyError(username)
 
+    # -- per-org enterprise switches (issue 24; see stores/org_settings.py)
+    def org_settings(self, org_id: str) -> dict[str, Any]:
+        return self._call("GET", "org-settings", org_id=org_id)
+
+    def set_org_settings(self, org_id: str, **changes: Any) -> dict[str, Any]:
+        return self._call("POST", "org-settings", {"org_id": org_id, **changes})
+
+    def enable_client_credentials(
+        self, username: str | None, client_id: str | None = None
+    ) -> dict[str, Any]:
+        """E4: the app's client credentials flow runs as ``username`` (None: off)."""
+        return self._call(
+            "POST", "client-credentials", {"client_id": client_id, "username": username}
+        )
+
+    def move_my_domain(self, org_id: str, instance_url: str) -> dict[str, Any]:
+        """E5: the org's instance moves; token answers name ``instance_url`` from now on."""
+        return self.set_org_settings(org_id, instance_url=instance_url)
+
     # -- faults
     def set_fault(
         self,
@@ -276,6 +295,14 @@ class EmulatorControl:
         """Subscribe's keepalive interval (Salesforce: 270 s); ``reset()`` restores it."""
         self._call("POST", "pubsub/keepalive", {"seconds": seconds})
 
+    def stall_pubsub(self, org_id: str) -> None:
+        """Every Subscribe stream of the org open now goes silent without closing (E6)."""
+        self._call("POST", "pubsub/stall", {"org_id": org_id})
+
+    def set_pubsub_idle_close(self, seconds: float) -> None:
+        """How long a stream with nothing requested stays open (Salesforce: ~70 s)."""
+        self._call("POST", "pubsub/idle-close", {"seconds": seconds})
+
     def pubsub_stats(self) -> dict[str, Any]:
         """Pub/Sub RPC calls since reset (``calls``), Subscribe streams open now per org
         (``open_streams``), events delivered and deliveries left per org."""
@@ -299,12 +326,20 @@ class EmulatorServer(EmulatorControl):
         port: int = 0,
         instance_port: int | None = None,
         pubsub_port: int | None = 0,
+        pubsub_min_ping_seconds: float = 300.0,
     ) -> None:
         if isinstance(data, (str, Path)):
             data = load_data_file(data)
         self.state = State(data)
         self.state.allow_loopback_callbacks = allow_loopback_callbacks
-        self.emulator = Emulator(self.state, host, port, instance_port, pubsub_port=pubsub_port)
+        self.emulator = Emulator(
+            self.state,
+            host,
+            port,
+            instance_port,
+            pubsub_port=pubsub_port,
+            pubsub_min_ping_seconds=pubsub_min_ping_seconds,
+        )
         super().__init__(self.emulator.login_url)
         self.emulator.start()
 
@@ -340,9 +375,14 @@ def running_emulator(
     allow_loopback_callbacks: bool = True,
     host: str = "127.0.0.1",
     pubsub_port: int | None = 0,
+    pubsub_min_ping_seconds: float = 300.0,
 ) -> Iterator[EmulatorServer]:
     server = EmulatorServer(
-        data, allow_loopback_callbacks=allow_loopback_callbacks, host=host, pubsub_port=pubsub_port
+        data,
+        allow_loopback_callbacks=allow_loopback_callbacks,
+        host=host,
+        pubsub_port=pubsub_port,
+        pubsub_min_ping_seconds=pubsub_min_ping_seconds,
     )
     try:
         yield server
@@ -390,6 +430,8 @@ def spawn_emulator(
     token_policy: dict[str, Any] | None = None,
     pubsub_port: int | None = 0,
     pubsub_keepalive: float | None = None,
+    pubsub_min_ping_seconds: float | None = None,
+    pubsub_idle_close: float | None = None,
     python: str | None = None,
     startup_timeout: float = 20.0,
 ) -> SpawnedEmulator:
@@ -417,6 +459,10 @@ def spawn_emulator(
         cmd += ["--pubsub-port", str(pubsub_port)]
     if pubsub_keepalive is not None:
         cmd += ["--pubsub-keepalive", str(pubsub_keepalive)]
+    if pubsub_min_ping_seconds is not None:
+        cmd += ["--pubsub-min-ping-interval", str(pubsub_min_ping_seconds)]
+    if pubsub_idle_close is not None:
+        cmd += ["--pubsub-idle-close", str(pubsub_idle_close)]
     for key, value in (token_policy or {}).items():
         text = value if isinstance(value, str) else json.dumps(value)
         cmd += ["--token-policy", f"{key}={text}"]

@@ -107,8 +107,25 @@ class SalesforceClient:
     def query(self, soql: str) -> dict:
         return self._call(lambda sf: sf.query(soql), "query")
 
+    def composite(self, subrequests: list[dict]) -> dict:
+        """ONE Composite request (E7): up to 25 subrequests, counted as one API call."""
+        body = {"allOrNone": False, "compositeRequest": subrequests}
+        return self._call(lambda sf: sf.restful("composite", method="POST", json=body))
+
+    def tooling_query(self, soql: str) -> dict:
+        """A Tooling API query (E7: PlatformEventChannelMember)."""
+        return self._call(lambda sf: sf.restful("tooling/query", params={"q": soql}))
+
+    def search(self, sosl: str) -> dict:
+        """A SOSL search (E2): ``{"searchRecords": [...]}``."""
+        return self._call(lambda sf: sf.search(sosl))
+
     def describe_contact(self) -> dict:
         return self._call(lambda sf: sf.Contact.describe(), "describe")
+
+    def describe(self, sobject: str) -> dict:
+        """One object's describe (E1, E3: Opportunity, Account)."""
+        return self._call(lambda sf: getattr(sf, sobject).describe())
 
     # --- machinery -----------------------------------------------------------------------
     def _salesforce(self, access_token: str) -> Salesforce:
@@ -138,6 +155,8 @@ class SalesforceClient:
                             detail="INVALID_SESSION_ID",
                         ) from exc
                     token = self._token = tokens.current_access_token(self.connection, stale=token)
+                    # E5: the renewal may have named a new instance (a My Domain change).
+                    self.instance_url = self.connection.instance_url
         except SalesforceError as exc:
             self._record_failure(exc)
             raise
@@ -230,10 +249,15 @@ class SalesforceClient:
     def _record_success(self, sf: Salesforce) -> None:
         # One UPDATE for usage and success: this runs on every cold lookup.
         self._save_health({**self._usage_fields(sf), "last_success_at": timezone.now()})
+        if self.connection is not None:
+            services.note_success(self.connection)  # E8: no longer Degraded
 
     def _record_failure(self, exc: SalesforceError) -> None:
         text = f"{exc.user_message} [{exc.detail}]" if exc.detail else exc.user_message
-        self._save_health({"last_error_at": timezone.now(), "last_error": text[:300]})
+        now = timezone.now()
+        self._save_health({"last_error_at": now, "last_error": text[:300]})
+        if self.connection is not None and not isinstance(exc, ReconnectNeeded):
+            services.note_failure(self.connection, at=now, what=text[:300])  # E8
         logger.warning(
             "Salesforce call failed for connection %s: %s (%s)",
             self.connection.pk if self.connection else "(not saved)",

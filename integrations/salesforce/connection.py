@@ -36,6 +36,7 @@ from .errors import (
     StateRejected,
 )
 from .models import SalesforceConnection, default_field_meta, default_fields
+from .org_profile import read_profile
 from .pending import PendingConnect, check_pending_owner, take_pending
 from .selectors import connection_for
 from .tokens import enforce_approval_limit, refresh_lock
@@ -125,7 +126,7 @@ def _probe_refresh(login_url: str, tokens: oauth.TokenSet) -> oauth.TokenSet:
         raise OAuthFailed(IMMEDIATE_EXPIRY_MESSAGE, detail="refresh_token_expired_at_once") from exc
 
 
-def _verify_and_save(*, pending, workspace, user, tokens) -> ConnectResult:
+def _verify_and_save(*, pending, workspace, user, tokens, auth=None) -> ConnectResult:
     identity = oauth.fetch_identity(
         identity_url=tokens.identity_url, access_token=tokens.access_token
     )
@@ -145,6 +146,8 @@ def _verify_and_save(*, pending, workspace, user, tokens) -> ConnectResult:
     except SalesforceError as exc:  # labels stay the defaults; the connect still succeeds
         logger.warning("Contact describe failed after connecting: %s", exc.detail)
         describe = None
+    # E1, E2, E3: how the org is configured decides the lookup query; read it now.
+    profile = read_profile(client, contact_describe=describe) if describe is not None else None
     connection = _save_connection(
         workspace=workspace,
         user=user,
@@ -155,15 +158,40 @@ def _verify_and_save(*, pending, workspace, user, tokens) -> ConnectResult:
         org_name=org_name,
         currency=currency,
         describe=describe,
+        profile=profile,
         health=client.health,
+        auth=auth,
     )
     displaced = enforce_approval_limit(connection)
+    _check_setup(connection, user)
     return ConnectResult(connection=connection, displaced=displaced)
+
+
+def _check_setup(connection: SalesforceConnection, user) -> None:
+    """E7: the setup check runs at connect too; its failure never undoes the connect."""
+    from . import setup_check
+
+    try:
+        setup_check.run(connection, actor=user, audit=False)
+    except Exception:  # noqa: BLE001 - the admin can run it again from the Manage page
+        logger.warning("Setup check after connect failed for connection %s", connection.pk)
 
 
 @transaction.atomic
 def _save_connection(
-    *, workspace, user, pending, tokens, identity, org_id, org_name, currency, describe, health
+    *,
+    workspace,
+    user,
+    pending,
+    tokens,
+    identity,
+    org_id,
+    org_name,
+    currency,
+    describe,
+    health,
+    profile=None,
+    auth=None,
 ) -> SalesforceConnection:
     connection = (
         SalesforceConnection.objects.select_for_update().filter(workspace=workspace).first()
@@ -190,6 +218,10 @@ def _save_connection(
     connection.org_id = org_id
     connection.org_name = org_name
     connection.currency = currency
+    if profile is not None:
+        connection.multi_currency = profile.multi_currency
+        connection.person_accounts = profile.person_accounts
+        connection.match_field_info = profile.match_field_info
     connection.instance_url = tokens.instance_url
     connection.identity_url = tokens.identity_url
     connection.sf_user_id = str(identity.get("user_id") or "")
@@ -200,6 +232,12 @@ def _save_connection(
     connection.connected_at = now
     connection.last_refreshed_at = now
     connection.reconnect_reason, connection.reconnect_detail = "", ""
+    connection.reconnect_notified_at = connection.degraded_since = None  # E8: a new incident
+    # E4: how it was connected; the app's key and secret only for the client credentials flow.
+    auth = auth or {}
+    connection.auth_flow = auth.get("flow", SalesforceConnection.AuthFlow.WEB_SERVER)
+    connection.app_client_id = auth.get("client_id", "")
+    connection.app_client_secret = auth.get("client_secret", "")
     connection.disconnected_at = None
     connection.last_error, connection.last_error_at = "", None
     for name in ("api_usage_used", "api_usage_max", "api_usage_at", "last_success_at"):
@@ -212,6 +250,49 @@ def _save_connection(
     services.record_connected(connection, actor=user, reconnect=reconnect, detail=detail)
     logger.info("Salesforce connected for workspace %s (org %s)", workspace.pk, org_id)
     return connection
+
+
+# --- E4: connect with an integration user (OAuth 2.0 client credentials flow) ---------------
+@dataclass(frozen=True)
+class _Host:
+    login_url: str
+
+
+CLIENT_CREDENTIALS_REFUSED = (
+    "Salesforce refused the consumer key and secret for the client credentials flow. Check "
+    "them, and that the External Client App has the client credentials flow enabled with a "
+    "run-as user (Setup › External Client App Manager › your app › Policies). Nothing was "
+    "connected."
+)
+
+
+def connect_client_credentials(
+    *, workspace: Workspace, user, login_url: str, client_id: str, client_secret: str
+) -> ConnectResult:
+    """E4: connect as the app's run-as (integration) user: no browser consent, no refresh token.
+
+    The same checks as a browser connect (one verifying query, describe) before anything is
+    stored; the key and secret are stored encrypted, to renew the session by the same flow.
+    """
+    check_can_connect(workspace)
+    try:
+        tokens = oauth.client_credentials_token(
+            login_url=login_url, client_id=client_id, client_secret=client_secret
+        )
+    except ReconnectNeeded as exc:
+        raise OAuthFailed(CLIENT_CREDENTIALS_REFUSED, detail=exc.detail) from exc
+    auth = {
+        "flow": SalesforceConnection.AuthFlow.CLIENT_CREDENTIALS,
+        "client_id": client_id,
+        "client_secret": client_secret,
+    }
+    try:
+        return _verify_and_save(
+            pending=_Host(login_url), workspace=workspace, user=user, tokens=tokens, auth=auth
+        )
+    except Exception:
+        oauth.revoke_quietly(login_url=login_url, token=tokens.access_token)
+        raise
 
 
 # --- the OAuth callback as one call (S2, S3, S5) --------------------------------------------

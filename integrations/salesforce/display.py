@@ -105,8 +105,10 @@ def _opportunity_row(record: dict, connection, tz) -> RelatedRow:
     deal = record.get("Opportunity") or {}
     amount = deal.get("Amount")
     amount_text = formats.number_format(amount, 2, force_grouping=True) if amount else ""
-    if amount_text and connection.currency:  # the org's currency (single-currency orgs)
-        amount_text = f"{connection.currency} {amount_text}"
+    # E1: a multi-currency org names each amount's own currency; otherwise the org's one.
+    currency = deal.get("CurrencyIsoCode") or connection.currency
+    if amount_text and currency:
+        amount_text = f"{currency} {amount_text}"
     close = format_value(deal.get("CloseDate"), {"type": "date"}, tz)
     return RelatedRow(
         title=deal.get("Name") or "Opportunity",

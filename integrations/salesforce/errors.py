@@ -9,6 +9,11 @@ class SalesforceError(Exception):
     code = "error"
     user_message = "Salesforce could not be read."
 
+    @property
+    def agent_message(self) -> str:
+        """What an Agent is told (E8): the same, unless the fix is an admin's job."""
+        return self.user_message
+
     def __init__(self, user_message: str | None = None, *, detail: str = "") -> None:
         if user_message:
             self.user_message = user_message
@@ -33,6 +38,10 @@ class ApiAccessRequired(SalesforceError):
         "Salesforce API access required. Ask your Salesforce admin to use an edition with API "
         "access (Enterprise, Unlimited, Developer or Performance) and to give the connecting "
         "user a profile or permission set with the “API Enabled” permission, then reconnect."
+    )
+    agent_message = (
+        "Salesforce API access required. Salesforce data is not available until it is given; "
+        "a workspace Owner or Manager has been told what to change."
     )
 
 

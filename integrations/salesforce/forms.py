@@ -59,3 +59,28 @@ class ConnectForm(forms.Form):
         except ValueError as exc:
             self.add_error(field, str(exc))
         return data
+
+
+class ClientCredentialsForm(forms.Form):
+    """E4: connect with an integration user: the org's own External Client App's key and secret.
+
+    Prefixed ("cc-"): it shares the Manage page with the Connect form (ids must stay unique).
+    """
+
+    prefix = "cc"
+
+    my_domain_url = forms.CharField(
+        label="My Domain URL",
+        max_length=255,
+        widget=forms.URLInput(attrs={"placeholder": "https://yourcompany.my.salesforce.com"}),
+    )
+    client_id = forms.CharField(label="Consumer key", max_length=255)
+    client_secret = forms.CharField(
+        label="Consumer secret", max_length=255, widget=forms.PasswordInput(render_value=False)
+    )
+
+    def clean_my_domain_url(self) -> str:
+        try:
+            return oauth.validate_my_domain(self.cleaned_data["my_domain_url"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc

@@ -52,7 +52,6 @@ from .pubsub import (
 logger = logging.getLogger(__name__)
 
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 60.0
-SETTLE_SECONDS = 0.5  # a Subscribe that has not failed by then is taken as subscribed
 # Event fields naming the Contact (or Opportunity) a related record hangs off (F3).
 PARENT_ID_FIELDS = ("ContactId", "WhoId", "OpportunityId", "ConvertedContactId")
 PHONE_FIELDS = ("Phone", "MobilePhone")
@@ -107,10 +106,24 @@ class Lease:
 class TopicStream(threading.Thread):
     """Subscribe to one topic for one connection until stopped; reconnect with back-off."""
 
-    def __init__(self, connection_id: int, topic: str, *, pubsub_url: str | None = None):
+    def __init__(
+        self,
+        connection_id: int,
+        topic: str,
+        *,
+        pubsub_url: str | None = None,
+        optional_topics: frozenset[str] = frozenset(),
+    ):
         super().__init__(name=f"sf-listen-{connection_id}-{topic}", daemon=True)
         self.connection_id, self.topic, self.pubsub_url = connection_id, topic, pubsub_url
+        self.optional_topics = optional_topics
         self.state, self.reason = live.State.STARTING, "Subscribing."
+        # E6: a stream counts as healthy only after its first response, and a stream without
+        # any response (event or keepalive) for SALESFORCE_PUBSUB_STALL_SECONDS has failed.
+        self.last_response = 0.0
+        self.stalls = 0
+        self.unselected = False  # an optional topic Salesforce refused (not selected for CDC)
+        self._stalled = threading.Event()
         self._halt = threading.Event()
         self._subscriber: Subscriber | None = None
         self._backoff = BACKOFF_FIRST
@@ -169,6 +182,9 @@ class TopicStream(threading.Thread):
                 except ReplayRefused as exc:
                     self._replay_refused(connection, exc)
                 except TopicRefused as exc:
+                    if self.topic in self.optional_topics:
+                        self._not_selected(exc)
+                        continue
                     self._back_off(
                         f"Salesforce refused {self.topic}: {exc.detail}. Select the object for "
                         "Change Data Capture and give the user View All on it."
@@ -178,7 +194,13 @@ class TopicStream(threading.Thread):
                 except DatabaseError as exc:  # the position or a mark could not be saved
                     self._back_off(f"Database unavailable: {type(exc).__name__}")
                 else:
-                    if not self._halt.is_set():
+                    if self._stalled.is_set():
+                        self._back_off(
+                            "No response from Salesforce for "
+                            f"{settings.SALESFORCE_PUBSUB_STALL_SECONDS:g} s: resubscribing "
+                            "from the stored position."
+                        )
+                    elif not self._halt.is_set():
                         self._back_off("The stream closed.")
                 finally:
                     close_old_connections()
@@ -198,21 +220,59 @@ class TopicStream(threading.Thread):
         )
         self._subscriber.get_topic(self.topic)  # auth, topic and CDC selection, answered at once
         replay_id = selectors.replay_id(connection.pk, self.topic)
-        settled = threading.Timer(SETTLE_SECONDS, self._subscribed)
-        settled.daemon = True
-        settled.start()
+        self._stalled.clear()
+        self.last_response = time.monotonic()
+        watchdog = threading.Thread(
+            target=self._watch, args=(self._subscriber,), name=f"{self.name}-watch", daemon=True
+        )
+        watchdog.start()
         try:
             for batch in self._subscriber.subscribe(self.topic, replay_id=replay_id):
-                self._subscribed()
+                self.last_response = time.monotonic()
+                self._subscribed()  # E6: healthy on a response, never on a timer
                 self._handle(connection, batch)
                 if self._halt.is_set():
                     return
         finally:
-            settled.cancel()
+            self._subscriber.cancel()  # ends the watchdog too
+            watchdog.join(timeout=5)
+
+    def _watch(self, subscriber: Subscriber) -> None:
+        """E6: a stream that goes silent without closing is cancelled (then resubscribed)."""
+        limit = settings.SALESFORCE_PUBSUB_STALL_SECONDS
+        while not subscriber.closed and not self._halt.is_set():
+            silent = time.monotonic() - self.last_response
+            if silent > limit:
+                self.stalls += 1
+                self._stalled.set()
+                logger.warning(
+                    "Salesforce listener %s %s: no response for %.0f s; resubscribing",
+                    self.connection_id,
+                    self.topic,
+                    silent,
+                )
+                subscriber.cancel()
+                return
+            self._halt.wait(min(1.0, max(0.05, limit - silent)))
+
+    def _not_selected(self, exc: TopicRefused) -> None:
+        """An optional topic (a parent's names) Salesforce refused: not an outage (E6)."""
+        if not self.unselected:
+            logger.info(
+                "Salesforce listener %s: %s not available (%s); its names follow the 60 s rule",
+                self.connection_id,
+                self.topic,
+                exc.detail,
+            )
+        self.unselected = True
+        self._set(live.State.STARTING, "Not selected for Change Data Capture.")
+        # Asked again now and then: an admin may select the object later.
+        self._wait(max(60.0, settings.SALESFORCE_LISTENER_HEARTBEAT_SECONDS))
 
     def _subscribed(self) -> None:
         if not self._halt.is_set() and self.state != live.State.HEALTHY:
             self._set(live.State.HEALTHY, "")
+            self.unselected = False
             self._backoff, self._auth_retry = BACKOFF_FIRST, False
             logger.info("Salesforce listener %s subscribed to %s", self.connection_id, self.topic)
 
@@ -316,12 +376,19 @@ class Listener:
                 del self.streams[(connection_id, topic)]
         for topic in topics:
             if (connection.pk, topic) not in self.streams:
-                stream = TopicStream(connection.pk, topic, pubsub_url=self.pubsub_url)
+                stream = TopicStream(
+                    connection.pk,
+                    topic,
+                    pubsub_url=self.pubsub_url,
+                    optional_topics=frozenset(live.parent_topics(connection)),
+                )
                 self.streams[(connection.pk, topic)] = stream
                 stream.start()
 
     def _beat(self, connection: SalesforceConnection) -> None:
-        mine = [s for (cid, _), s in self.streams.items() if cid == connection.pk]
+        everything = [s for (cid, _), s in self.streams.items() if cid == connection.pk]
+        unselected = [s.topic for s in everything if s.unselected and not s.healthy]
+        mine = [s for s in everything if s.topic not in unselected]
         subscribed = [s.topic for s in mine if s.healthy]
         troubled = [s for s in mine if s.state == live.State.UNHEALTHY]
         if troubled:
@@ -330,7 +397,9 @@ class Listener:
             state, reason = live.State.HEALTHY, ""
         else:
             state, reason = live.State.STARTING, "Subscribing."
-        live.beat(connection.pk, state=state, reason=reason, topics=subscribed)
+        live.beat(
+            connection.pk, state=state, reason=reason, topics=subscribed, unselected=unselected
+        )
 
     def _drop(self, connection_id: int) -> None:
         for key in [k for k in self.streams if k[0] == connection_id]:

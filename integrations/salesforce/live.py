@@ -37,8 +37,12 @@ CLOCK_MARGIN_SECONDS = 1.0
 
 CONTACT_TOPIC = "/data/ContactChangeEvent"
 # Related lists (R1) and Lead matching (R3) need their objects' events too.
-RELATED_TOPICS = {name: related.topic for name, related in RELATED.items()}
+RELATED_TOPICS = {name: related.topics for name, related in RELATED.items()}
 LEAD_TOPIC = "/data/LeadChangeEvent"
+# E6: parent names shown beside a Contact (Account.Name, Owner.Name) follow their own objects'
+# events when the org selected them for Change Data Capture; when it did not (5 objects without
+# the add-on), the listener stays healthy but lookups keep the 60 s rule.
+PARENT_TOPICS = {"Account": "/data/AccountChangeEvent", "Owner": "/data/UserChangeEvent"}
 
 
 class State:
@@ -51,10 +55,18 @@ class State:
 def topics_for(connection) -> list[str]:
     """The CDC channels whose changes can alter what this connection's sidebar shows."""
     topics = [CONTACT_TOPIC]
-    topics += [t for name, t in RELATED_TOPICS.items() if name in connection.related_lists]
+    for name, channels in RELATED_TOPICS.items():
+        if name in connection.related_lists:
+            topics += channels
     if connection.match_leads:
         topics.append(LEAD_TOPIC)
-    return topics
+    return topics + parent_topics(connection)
+
+
+def parent_topics(connection) -> list[str]:
+    """E6: the channels of the parents whose names the chosen fields show (optional topics)."""
+    chosen = {path.split(".", 1)[0] for path in connection.field_names if "." in path}
+    return [topic for parent, topic in PARENT_TOPICS.items() if parent in chosen]
 
 
 def heartbeat_stale_after() -> float:
@@ -82,9 +94,25 @@ class ListenerStatus:
         }[self.state]
 
 
-def beat(connection_id: int, *, state: str, reason: str = "", topics: Iterable[str] = ()) -> None:
-    """The listener's heartbeat for one connection (kept a little longer than it stays fresh)."""
-    value = {"at": time.time(), "state": state, "reason": reason[:300], "topics": list(topics)}
+def beat(
+    connection_id: int,
+    *,
+    state: str,
+    reason: str = "",
+    topics: Iterable[str] = (),
+    unselected: Iterable[str] = (),
+) -> None:
+    """The listener's heartbeat for one connection (kept a little longer than it stays fresh).
+
+    ``unselected``: optional topics Salesforce refused (not selected for Change Data Capture).
+    """
+    value = {
+        "at": time.time(),
+        "state": state,
+        "reason": reason[:300],
+        "topics": list(topics),
+        "unselected": list(unselected),
+    }
     timeout = max(60, int(4 * settings.SALESFORCE_LISTENER_HEARTBEAT_SECONDS))
     cache_call("set", live_key(connection_id, "heartbeat"), value, timeout)
 
@@ -130,7 +158,14 @@ def listener_status(connection, *, last_event_at=None, lag_seconds=None) -> List
         return ListenerStatus(State.UNHEALTHY, reason, topics, **extra)
     state = value.get("state", State.UNHEALTHY)
     reason = value.get("reason", "")
-    if state == State.HEALTHY and not _healthy(connection, value, now):
+    unselected = [t for t in value.get("unselected") or () if t in parent_topics(connection)]
+    if state == State.HEALTHY and unselected:
+        names = ", ".join(t.removeprefix("/data/").removesuffix("ChangeEvent") for t in unselected)
+        reason = (
+            f"{names} not selected for Change Data Capture in Salesforce: names from it follow "
+            "the 60-second rule."
+        )
+    elif state == State.HEALTHY and not _healthy(connection, value, now):
         state, reason = State.STARTING, "Subscribing to the topics the sidebar now needs."
     return ListenerStatus(state, reason, topics, **extra)
 
@@ -199,6 +234,7 @@ def dependencies(connection, result) -> list[str]:
         matches.append(result.lead)
     ids = {m.id for m in matches}
     for match in matches:
+        ids |= _ids_in([match.values])  # E6: parents shown by name (Account.Id, Owner.Id)
         for records in match.related.values():
             ids |= _ids_in(records)
     return change_keys(connection, record_ids=ids, emails=[result.email], phones=[result.phone])

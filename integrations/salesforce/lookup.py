@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from ops import metrics
 
-from . import live, services
+from . import encrypted, live, services
 from .caching import (
     CachedFailure,
     cache_call,
@@ -30,10 +30,12 @@ from .caching import (
 )
 from .client import SalesforceClient
 from .errors import InvalidField, QueryFailed, RateLimited, SalesforceError
-from .matching import MatchValues
+from .matching import BADGE_SPELLINGS, MatchValues
 from .models import RELATED_LISTS, SalesforceConnection
 from .soql import (
     BADGE_LIMIT,
+    LEAD_FIELDS,
+    LOOKUP_LIMIT,
     MATCH_LIMIT,
     RELATED_SUBQUERIES,
     badge_query,
@@ -135,10 +137,18 @@ def _near_misses(rows: list[dict], values: MatchValues) -> tuple[NearMiss, ...]:
 
 
 # --- asking Salesforce ------------------------------------------------------------------------
-def _query_contacts(connection: SalesforceConnection, client: SalesforceClient, build) -> dict:
-    """Run ``build(fields)``; a chosen field Salesforce no longer knows is dropped, then one retry."""
+def _query_contacts(
+    connection: SalesforceConnection, client: SalesforceClient, build, *, search: bool = False
+) -> dict:
+    """Run ``build(fields)``; a chosen field Salesforce no longer knows is dropped, then one retry.
+
+    ``search``: ``build`` makes a SOSL search (E2), answered in the query's shape.
+    """
     for attempt in range(3):  # a vanished field, then a refused related list, at most
         try:
+            if search:
+                statement = build(selected_fields(connection))
+                return encrypted.as_query_answer(client.search(statement), LOOKUP_LIMIT)
             return client.query(build(selected_fields(connection)))
         except InvalidField as exc:
             if attempt == 2 or not _drop_field(connection, exc):
@@ -187,11 +197,25 @@ def _ask_salesforce(connection: SalesforceConnection, values: MatchValues) -> Lo
     """
     asked_at = timezone.now()
     client = SalesforceClient(connection)
-    answer = _query_contacts(
-        connection,
-        client,
-        lambda fields: lookup_query(fields, values, related=connection.related_lists),
-    )
+    if encrypted.needs_search(connection, values):  # E2: never in a WHERE clause
+        answer = _query_contacts(
+            connection,
+            client,
+            lambda fields: encrypted.search_query(fields, [values], LOOKUP_LIMIT),
+            search=True,
+        )
+    else:
+        answer = _query_contacts(
+            connection,
+            client,
+            lambda fields: lookup_query(
+                fields,
+                values,
+                related=connection.related_lists,
+                multi_currency=connection.multi_currency,
+                conditions=encrypted.lookup_conditions(connection, values),
+            ),
+        )
     rows = answer.get("records", [])
     matches = [_record(r) for r in rows if values.matches(r)]
     lead = None
@@ -213,7 +237,11 @@ def _find_lead(connection, client: SalesforceClient, values: MatchValues) -> Con
     """R3: the newest matching Lead. A user who cannot query Leads gets none (logged), not an error."""
     _check_budget(connection)
     try:
-        leads = client.query(lead_query([values])).get("records", [])
+        if encrypted.needs_search(connection, values):  # E2
+            statement = encrypted.search_query(LEAD_FIELDS, [values], MATCH_LIMIT, "Lead")
+            leads = encrypted.as_query_answer(client.search(statement), MATCH_LIMIT)["records"]
+        else:
+            leads = client.query(lead_query([values])).get("records", [])
     except (InvalidField, QueryFailed) as exc:
         logger.warning("Lead lookup refused for connection %s: %s", connection.pk, exc.detail)
         return None
@@ -405,9 +433,18 @@ def _badge_rows(
     _check_budget(connection)
     asked_at = timezone.now()
     client = SalesforceClient(connection)
-    rows = _query_contacts(connection, client, lambda fields: badge_query(fields, asked)).get(
-        "records", []
-    )
+    if any(encrypted.needs_search(connection, v) for v in asked):  # E2
+        rows = _query_contacts(
+            connection,
+            client,
+            lambda fields: encrypted.search_query(fields, asked, BADGE_LIMIT),
+            search=True,
+        ).get("records", [])
+    else:
+        conditions = encrypted.badge_conditions(connection, asked, spellings=BADGE_SPELLINGS)
+        rows = _query_contacts(
+            connection, client, lambda fields: badge_query(fields, asked, conditions)
+        ).get("records", [])
     unmatched = [v for v in asked if not any(v.matches(r) for r in rows)]
     if not (connection.match_leads and unmatched):
         return rows, [], asked_at

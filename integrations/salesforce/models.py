@@ -75,6 +75,12 @@ class SalesforceConnection(models.Model):
         REFRESH_REJECTED = "refresh_rejected", "Salesforce refused the stored refresh token"
         APPROVAL_LIMIT = "approval_limit", "Replaced by a newer approval of the same user"
 
+    class AuthFlow(models.TextChoices):
+        """E4: a person's browser consent, or the org's integration user (client credentials)."""
+
+        WEB_SERVER = "web_server", "Browser consent (OAuth web server flow)"
+        CLIENT_CREDENTIALS = "client_credentials", "Integration user (client credentials flow)"
+
     workspace = models.OneToOneField(
         Workspace, on_delete=models.CASCADE, related_name="salesforce_connection"
     )
@@ -117,6 +123,24 @@ class SalesforceConnection(models.Model):
     live_updates = models.BooleanField(default=False)
     # Bumped on disconnect and field changes: cache keys carry it (the cache can't delete by prefix).
     cache_generation = models.PositiveIntegerField(default=1)
+
+    # Issue 24: how this org is configured, read from describe at connect and by the daily
+    # keep-alive run (E1, E2, E3), and how it was connected (E4).
+    multi_currency = models.BooleanField(default=False)  # E1: Opportunity has CurrencyIsoCode
+    person_accounts = models.BooleanField(default=False)  # E3: Contact has IsPersonAccount
+    # E2: per match field (Email, Phone, MobilePhone): {"filterable", "encrypted", "scheme"}.
+    match_field_info = models.JSONField(default=dict, blank=True)
+    auth_flow = models.CharField(
+        max_length=20, choices=AuthFlow.choices, default=AuthFlow.WEB_SERVER
+    )
+    # E4: the admin's own External Client App (client credentials flow); empty otherwise.
+    app_client_id = EncryptedTextField(blank=True)
+    app_client_secret = EncryptedTextField(blank=True)
+    # E8: lookups have been failing since (cleared by the next success); reconnect email sent.
+    degraded_since = models.DateTimeField(null=True, blank=True)
+    reconnect_notified_at = models.DateTimeField(null=True, blank=True)
+    # E7: the last setup check (lines with their status) and when it ran.
+    setup_check = models.JSONField(default=dict, blank=True)
 
     # Health (B3).
     api_usage_used = models.PositiveIntegerField(null=True, blank=True)
@@ -179,6 +203,9 @@ class SalesforceEvent(models.Model):
         RECONNECT_NEEDED = "reconnect_needed", "Reconnect needed"
         CONNECT_FAILED = "connect_failed", "Connect failed"
         LIVE_UPDATES = "live_updates", "Live updates changed"
+        DEGRADED = "degraded", "Lookups failing"  # E8
+        RECOVERED = "recovered", "Lookups working again"  # E8
+        SETUP_CHECKED = "setup_checked", "Setup checked"  # E7
 
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="salesforce_events"

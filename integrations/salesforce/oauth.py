@@ -291,3 +291,49 @@ def fetch_identity(*, identity_url: str, access_token: str) -> dict:
         raise Unavailable(
             "Salesforce did not say who authorised the connection.", detail="identity"
         ) from exc
+
+
+# --- E4: the OAuth 2.0 client credentials flow (an integration user) ------------------------
+def validate_my_domain(url: str) -> str:
+    """The client credentials flow needs the org's My Domain host: login.salesforce.com and
+    test.salesforce.com refuse it. Hosts listed in SALESFORCE_LOGIN_URL(S) (the emulator) pass."""
+    origin = validate_login_url(url)
+    if origin in (PRODUCTION_LOGIN_URL, SANDBOX_LOGIN_URL):
+        raise ValueError(
+            "The client credentials flow needs your My Domain URL "
+            "(https://yourcompany.my.salesforce.com), not login.salesforce.com."
+        )
+    return origin
+
+
+def client_credentials_token(*, login_url: str, client_id: str, client_secret: str) -> TokenSet:
+    """An access token for the app's run-as user; there is no refresh token: ask again when it
+    expires. Salesforce's refusals (wrong key or secret, flow not enabled) mean reconnect."""
+    try:
+        response = requests.post(
+            f"{login_url}/services/oauth2/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": client_id,
+                "client_secret": client_secret,
+            },
+            headers={"Accept": "application/json"},
+            timeout=_timeout(),
+        )
+    except requests.RequestException as exc:
+        raise Unavailable(
+            "Salesforce could not be reached to renew the session.", detail=type(exc).__name__
+        ) from exc
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise Unavailable(
+            "Salesforce's token answer could not be read.", detail="token_response"
+        ) from exc
+    if response.status_code != 200 or not isinstance(body, dict):
+        error = str((body or {}).get("error") or f"HTTP {response.status_code}")[:60]
+        logger.warning("Salesforce token endpoint refused the client credentials: %s", error)
+        if response.status_code == 400:
+            raise ReconnectNeeded(detail=error)
+        raise Unavailable("Salesforce refused to issue a session.", detail=error)
+    return _token_set(body, login_url=login_url)

@@ -80,9 +80,23 @@ def endpoint(url: str | None = None) -> Endpoint:
     return Endpoint(f"{host}:{port}", parts.scheme == "https")
 
 
+def channel_options() -> list[tuple[str, int]]:
+    """E6: HTTP/2 keepalive pings no closer than a default gRPC server accepts (5 minutes).
+
+    A 60 s keepalive had the stream closed with GOAWAY "too_many_pings" every few minutes. A
+    dead stream is found by the listener's stall check (no response for longer than
+    Salesforce's 270 s keepalive), not by pings.
+    """
+    return [
+        ("grpc.keepalive_time_ms", int(settings.SALESFORCE_PUBSUB_KEEPALIVE_SECONDS * 1000)),
+        ("grpc.keepalive_timeout_ms", 20_000),
+        ("grpc.keepalive_permit_without_calls", 0),
+    ]
+
+
 def open_channel(url: str | None = None) -> grpc.Channel:
     point = endpoint(url)
-    options = [("grpc.keepalive_time_ms", 60_000), ("grpc.keepalive_timeout_ms", 20_000)]
+    options = channel_options()
     if point.secure:
         return grpc.secure_channel(point.target, grpc.ssl_channel_credentials(), options)
     return grpc.insecure_channel(point.target, options)
@@ -177,6 +191,10 @@ class Subscriber:
                 raise translate(exc) from None
             self._schemas[schema_id] = info.schema_json
         return self._schemas[schema_id]
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
 
     def cancel(self) -> None:
         """Ends a running :meth:`subscribe` (from another thread)."""

@@ -2,8 +2,8 @@
 
 A list is a child relationship of Contact: its label, the objects the connecting Salesforce user
 must be able to see (else it is dropped with a note, R2), its subquery inside the ONE lookup
-query (open records only, newest first), and the Change Data Capture channel whose events can
-change it (F2). The modules that need one of these read it from here: ``models.RELATED_LISTS``
+query (open records only, newest first), and the Change Data Capture channels whose events can
+change it (F2; a contact role has its own events, E6). The modules that need one of these read it from here: ``models.RELATED_LISTS``
 (labels, objects), ``soql.RELATED_SUBQUERIES``, ``live.RELATED_TOPICS``.
 """
 
@@ -21,7 +21,7 @@ class RelatedList:
     label: str
     objects: tuple[str, ...]
     subquery: str  # a constant: never built from user input
-    topic: str
+    topics: tuple[str, ...]
 
 
 CASES = RelatedList(
@@ -32,7 +32,7 @@ CASES = RelatedList(
         "(SELECT Id, CaseNumber, Subject, Status, Priority, LastModifiedDate FROM Cases "
         "WHERE IsClosed = false ORDER BY LastModifiedDate DESC LIMIT 50)"
     ),
-    topic="/data/CaseChangeEvent",
+    topics=("/data/CaseChangeEvent",),
 )
 OPPORTUNITIES = RelatedList(
     name="OpportunityContactRoles",
@@ -44,7 +44,8 @@ OPPORTUNITIES = RelatedList(
         "WHERE Opportunity.IsClosed = false ORDER BY Opportunity.CloseDate ASC "
         "LIMIT 50)"
     ),
-    topic="/data/OpportunityChangeEvent",
+    # A contact role added to or removed from an opportunity changes no Opportunity (E6).
+    topics=("/data/OpportunityChangeEvent", "/data/OpportunityContactRoleChangeEvent"),
 )
 
 RELATED = {related.name: related for related in (CASES, OPPORTUNITIES)}

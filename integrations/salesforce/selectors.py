@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
+
 from integrations.registry import IntegrationStatus
 from workspace.models import Workspace
 
@@ -57,11 +59,17 @@ def approvals_in_use(connection: SalesforceConnection) -> int:
 
 def integration_status(workspace: Workspace) -> IntegrationStatus:
     """The Integrations page's status line for Salesforce (W3, S15)."""
-    status = (
+    status, degraded_since, error = (
         SalesforceConnection.objects.filter(workspace=workspace)
-        .values_list("status", flat=True)
+        .values_list("status", "degraded_since", "last_error")
         .first()
-    )
+    ) or (None, None, "")
+    if status == Status.CONNECTED and degraded_since is not None:
+        # E8: connected, but lookups fail: say what and since when.
+        since = timezone.localtime(degraded_since, workspace.tzinfo)
+        return IntegrationStatus(
+            "Degraded", "warn", detail=f"Since {since:%d %b %Y, %H:%M %Z}: {error}"
+        )
     if status == Status.CONNECTED:
         return IntegrationStatus("Connected", "ok")
     if status == Status.RECONNECT_NEEDED:

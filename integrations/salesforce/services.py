@@ -61,19 +61,30 @@ def save_refreshed_tokens(
     connected_at: datetime | None,
     access_token: str,
     refresh_token: str,
+    instance_url: str = "",
 ) -> bool:
-    """T1: both tokens and the refresh time in ONE conditional write. False if it matched none."""
+    """T1: both tokens and the refresh time in ONE conditional write. False if it matched none.
+
+    E5: a My Domain change moves the org's instance; every token answer names the current one
+    (already checked to be a Salesforce address), so it replaces the stored one in the same write.
+    """
     now = timezone.now()
+    fields: dict[str, Any] = {
+        "access_token": access_token,  # both encrypted by the field
+        "refresh_token": refresh_token,  # the rotated one, or the same when not rotated
+        "last_refreshed_at": now,
+    }
+    if instance_url:
+        fields["instance_url"] = instance_url
     saved = SalesforceConnection.objects.filter(
         pk=connection.pk, status=Status.CONNECTED, connected_at=connected_at
-    ).update(
-        access_token=access_token,  # both encrypted by the field
-        refresh_token=refresh_token,  # the rotated one, or the same when not rotated
-        last_refreshed_at=now,
-    )
+    ).update(**fields)
     if saved:
-        connection.access_token, connection.refresh_token = access_token, refresh_token
-        connection.last_refreshed_at = now
+        moved = instance_url and instance_url != connection.instance_url
+        for name, value in fields.items():
+            setattr(connection, name, value)
+        if moved:
+            logger.info("Salesforce connection %s: the instance moved (My Domain)", connection.pk)
     return bool(saved)
 
 
@@ -99,6 +110,9 @@ def mark_reconnect_needed(
         bump_generation(connection)
         record_event(connection=connection, kind=Kind.RECONNECT_NEEDED, actor=actor, detail=detail)
         logger.warning("Salesforce connection %s needs reconnecting (%s)", connection.pk, reason)
+        from .notify import reconnect_needed  # E8: Owners and Managers hear of it, once
+
+        reconnect_needed(connection)
     return bool(updated)
 
 
@@ -254,6 +268,60 @@ def drop_fields(connection: SalesforceConnection, doomed: list[str]) -> None:
     )
 
 
+# --- the org's configuration (issue 24: E1, E2, E3) ------------------------------------------
+def set_org_profile(connection: SalesforceConnection, *, profile) -> bool:
+    """What describe says of the org (currencies, encryption, person accounts). True if changed.
+
+    A change changes the lookup query, so cached answers go (new generation) and it is audited.
+    """
+    values = {
+        "multi_currency": profile.multi_currency,
+        "person_accounts": profile.person_accounts,
+        "match_field_info": profile.match_field_info,
+    }
+    changed = {k: v for k, v in values.items() if getattr(connection, k) != v}
+    if not changed:
+        return False
+    for name, value in changed.items():
+        setattr(connection, name, value)
+    SalesforceConnection.objects.filter(pk=connection.pk).update(**changed)
+    _changed(
+        connection,
+        Kind.FIELDS_CHANGED,
+        detail="Salesforce's describe changed: " + ", ".join(sorted(changed)),
+    )
+    return True
+
+
+# --- degraded (E8) ----------------------------------------------------------------------------
+def note_failure(connection: SalesforceConnection, *, at, what: str) -> None:
+    """Lookups started failing: the connection is Degraded from the first failure (audited)."""
+    if connection.pk is None or connection.degraded_since is not None:
+        return
+    if SalesforceConnection.objects.filter(pk=connection.pk, degraded_since__isnull=True).update(
+        degraded_since=at
+    ):
+        connection.degraded_since = at
+        record_event(connection=connection, kind=Kind.DEGRADED, detail=what)
+
+
+def note_success(connection: SalesforceConnection) -> None:
+    """A call worked again: no longer Degraded (audited with how long it lasted)."""
+    if connection.pk is None or connection.degraded_since is None:
+        return
+    since = connection.degraded_since
+    if SalesforceConnection.objects.filter(pk=connection.pk, degraded_since__isnull=False).update(
+        degraded_since=None
+    ):
+        minutes = max(0, int((timezone.now() - since).total_seconds() // 60))
+        record_event(
+            connection=connection,
+            kind=Kind.RECOVERED,
+            detail=f"Salesforce answered again after {minutes} min of failures.",
+        )
+    connection.degraded_since = None
+
+
 # --- health (B3) ------------------------------------------------------------------------------
 def record_health(connection: SalesforceConnection, **fields: Any) -> None:
     """API usage, last success, last error: one UPDATE (this runs on every Salesforce call)."""
@@ -306,11 +374,13 @@ def forget_tokens(
     connection.refresh_token = ""
     connection.disconnected_at = timezone.now()
     connection.reconnect_reason, connection.reconnect_detail = "", ""
+    connection.app_client_secret = ""  # E4: an integration user's secret goes with the tokens
     connection.save(
         update_fields=[
             "status",
             "access_token",
             "refresh_token",
+            "app_client_secret",
             "disconnected_at",
             "reconnect_reason",
             "reconnect_detail",

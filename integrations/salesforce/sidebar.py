@@ -146,7 +146,9 @@ def contact_badges(request):
         try:
             flags = match_flags(connection, contacts)
         except SalesforceError as exc:
-            error = exc.user_message
+            membership = getattr(request, "membership", None)
+            admin = membership is not None and membership.is_admin
+            error = exc.user_message if admin else exc.agent_message  # E8
     return render(
         request,
         "salesforce/badges.html",

@@ -18,11 +18,19 @@ FIELD_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")
 
 
 def selected_fields(connection) -> list[str]:
-    """The base fields, then the admin's chosen ones (S6), each once."""
+    """The base fields, then the admin's chosen ones (S6), each once.
+
+    A parent shown by name ("Account.Name") brings its Id too: with live updates, the parent's
+    own change event (a rename) finds the lookups that show it (E6).
+    """
     fields = list(BASE_FIELDS)
     for path in connection.field_names:
-        if path.lower() not in {f.lower() for f in fields}:
-            fields.append(path)
+        wanted = [path]
+        if "." in path:
+            wanted.append(f"{path.split('.', 1)[0]}.Id")
+        for name in wanted:
+            if name.lower() not in {f.lower() for f in fields}:
+                fields.append(name)
     return fields
 
 
@@ -57,22 +65,44 @@ def contact_soql(fields: list[str], conditions: list[str], limit: int, sobject="
 RELATED_SUBQUERIES = {name: related.subquery for name, related in RELATED.items()}
 
 
+# E1: in a multi-currency org each amount comes with its own currency. Single-currency orgs keep
+# the query above: CurrencyIsoCode does not exist there (INVALID_FIELD).
+MULTI_CURRENCY_SUBQUERIES = {
+    **RELATED_SUBQUERIES,
+    "OpportunityContactRoles": RELATED_SUBQUERIES["OpportunityContactRoles"].replace(
+        "Opportunity.Amount,", "Opportunity.Amount, Opportunity.CurrencyIsoCode,"
+    ),
+}
+
+
 def lookup_query(
-    fields: list[str], values: MatchValues, limit: int = LOOKUP_LIMIT, related=()
+    fields: list[str],
+    values: MatchValues,
+    limit: int = LOOKUP_LIMIT,
+    related=(),
+    *,
+    multi_currency: bool = False,
+    conditions: list[str] | None = None,
 ) -> str:
     """The ONE lookup query (S7, P3, P4, R2): the matches, in exact mode the hint's candidates,
-    and the related lists named in ``related`` as subqueries (constants, never user input)."""
-    subqueries = [RELATED_SUBQUERIES[name] for name in related if name in RELATED_SUBQUERIES]
-    soql = contact_soql(fields, lookup_conditions(values), limit)
+    and the related lists named in ``related`` as subqueries (constants, never user input).
+    ``conditions``: the WHERE conditions when the org's encryption changes them (E2)."""
+    known = MULTI_CURRENCY_SUBQUERIES if multi_currency else RELATED_SUBQUERIES
+    subqueries = [known[name] for name in related if name in known]
+    soql = contact_soql(fields, conditions or lookup_conditions(values), limit)
     if not subqueries:
         return soql
     head, _, rest = soql.partition(" FROM Contact WHERE ")
     return f"{head}, {', '.join(subqueries)} FROM Contact WHERE {rest}"
 
 
-def badge_query(fields: list[str], values: list[MatchValues]) -> str:
+def badge_query(
+    fields: list[str], values: list[MatchValues], conditions: list[str] | None = None
+) -> str:
     """B4, P5: one query for a whole page of contacts."""
-    return contact_soql(fields, match_conditions(values, spellings=BADGE_SPELLINGS), BADGE_LIMIT)
+    return contact_soql(
+        fields, conditions or match_conditions(values, spellings=BADGE_SPELLINGS), BADGE_LIMIT
+    )
 
 
 def lead_query(values: list[MatchValues], limit: int = MATCH_LIMIT) -> str:

@@ -128,6 +128,7 @@ def current_access_token(connection: SalesforceConnection, *, stale: str) -> str
 
 def _adopt(connection: SalesforceConnection, row: SalesforceConnection) -> str:
     connection.access_token, connection.refresh_token = row.access_token, row.refresh_token
+    connection.instance_url = row.instance_url  # E5: a refresh may have moved it
     connection.last_refreshed_at = row.last_refreshed_at
     return row.access_token
 
@@ -147,9 +148,7 @@ def _refresh_locked(connection: SalesforceConnection, *, stale=None, cutoff=None
             _adopt(connection, row)
             return None
         try:
-            tokens = oauth.refresh_access_token(
-                login_url=row.login_url, refresh_token=row.refresh_token
-            )
+            tokens = _renew(row)
         except ReconnectNeeded as exc:
             rejected = exc
         else:
@@ -164,6 +163,17 @@ def _refresh_locked(connection: SalesforceConnection, *, stale=None, cutoff=None
     raise rejected
 
 
+def _renew(row: SalesforceConnection) -> oauth.TokenSet:
+    """A refresh grant, or for an integration user the client credentials flow again (E4)."""
+    if row.auth_flow == SalesforceConnection.AuthFlow.CLIENT_CREDENTIALS:
+        return oauth.client_credentials_token(
+            login_url=row.login_url,
+            client_id=row.app_client_id,
+            client_secret=row.app_client_secret,
+        )
+    return oauth.refresh_access_token(login_url=row.login_url, refresh_token=row.refresh_token)
+
+
 def _save_refreshed(connection, row, tokens) -> str:
     rotated = tokens.refresh_token != row.refresh_token
     if not services.save_refreshed_tokens(
@@ -171,6 +181,7 @@ def _save_refreshed(connection, row, tokens) -> str:
         connected_at=row.connected_at,
         access_token=tokens.access_token,
         refresh_token=tokens.refresh_token,
+        instance_url=tokens.instance_url,
     ):  # cannot happen under the lock, but never leave live tokens unowned
         oauth.revoke_quietly(login_url=row.login_url, token=tokens.refresh_token)
         raise Unavailable("Salesforce was disconnected.", detail="disconnected")
@@ -230,6 +241,8 @@ def enforce_approval_limit(connection: SalesforceConnection) -> list[SalesforceC
     Salesforce keeps the 5 newest refresh tokens of a user per app; beyond that the oldest were
     revoked at the sixth approval. Returns the connections marked reconnect-needed.
     """
+    if connection.auth_flow == SalesforceConnection.AuthFlow.CLIENT_CREDENTIALS:
+        return []  # E4: no refresh token, no approval
     live = list(live_approvals(connection).order_by("-connected_at", "-pk"))
     displaced = live[APPROVALS_PER_USER:]
     marked = []

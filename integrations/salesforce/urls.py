@@ -10,7 +10,13 @@ urlpatterns = [
     path("", views.manage, name="manage"),
     path("connect/", views.connect, name="connect"),
     path("connect/cancel/", views.cancel_connect, name="cancel_connect"),
+    path(
+        "connect/integration-user/",
+        views.connect_integration_user,
+        name="connect_integration_user",
+    ),
     path("disconnect/", views.disconnect, name="disconnect"),
+    path("check-setup/", views.check_setup, name="check_setup"),
     path("fields/", field_settings.fields, name="fields"),
     path("settings/", views.save_settings, name="settings"),
     path("phone-matching/", views.phone_matching, name="phone_matching"),

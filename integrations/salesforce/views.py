@@ -18,11 +18,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from workspace.access import ADMIN_ROLES, workspace_view
 from workspace.site import site_url
 
-from . import live, pending, selectors, services
-from .connection import check_can_connect, handle_callback
+from . import live, pending, selectors, services, setup_check
+from .connection import check_can_connect, connect_client_credentials, handle_callback
 from .connection import disconnect as disconnect_connection
 from .errors import SalesforceError
-from .forms import ConnectForm
+from .forms import ClientCredentialsForm, ConnectForm
 from .models import SalesforceConnection
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def _approvals(connection) -> int | None:
     return used if used >= 4 else None
 
 
-def _render_manage(request, *, form=None, status=200, authorize_url=""):
+def _render_manage(request, *, form=None, cc_form=None, status=200, authorize_url=""):
     connection = selectors.connection_for(request.workspace)
     is_admin = request.membership.is_admin
     can_connect = is_admin and (
@@ -52,6 +52,7 @@ def _render_manage(request, *, form=None, status=200, authorize_url=""):
         "is_admin": is_admin,
         "can_connect": can_connect,
         "form": (form or ConnectForm()) if can_connect else None,
+        "cc_form": (cc_form or ClientCredentialsForm()) if can_connect else None,
         "events": selectors.recent_events(request.workspace),
         "live": _live_status(connection),
         "connect_failure": selectors.last_connect_failure(request.workspace) if is_admin else None,
@@ -80,6 +81,50 @@ def _live_status(connection) -> live.ListenerStatus | None:
 def manage(request):
     """Integrations > Salesforce: status, details, health and audit for members; actions for admins."""
     return _render_manage(request)
+
+
+@require_POST
+@workspace_view(roles=ADMIN_ROLES)
+def check_setup(request):
+    """E7: check the org's setup now (2 API calls); the result shows on the Manage page."""
+    connection = selectors.connection_for(request.workspace)
+    if connection is None or not connection.is_connected:
+        messages.error(request, "Connect Salesforce first.")
+        return redirect(_manage_url(request.workspace))
+    try:
+        setup_check.run(connection, actor=request.user)
+    except SalesforceError as exc:
+        messages.error(request, f"The setup check could not run: {exc.user_message}")
+    return redirect(_manage_url(request.workspace) + "#sf-setup-check")
+
+
+@require_POST
+@workspace_view(roles=ADMIN_ROLES)
+def connect_integration_user(request):
+    """E4: connect with the OAuth 2.0 client credentials flow of the org's own app."""
+    form = ClientCredentialsForm(request.POST)
+    if not form.is_valid():
+        return _render_manage(request, cc_form=form, status=400)
+    try:
+        result = connect_client_credentials(
+            workspace=request.workspace,
+            user=request.user,
+            login_url=form.cleaned_data["my_domain_url"],
+            client_id=form.cleaned_data["client_id"],
+            client_secret=form.cleaned_data["client_secret"],
+        )
+    except SalesforceError as exc:
+        services.record_connect_failure(
+            workspace=request.workspace, actor=request.user, reason=exc.user_message
+        )
+        form.add_error(None, exc.user_message)
+        return _render_manage(request, cc_form=form, status=400)
+    messages.success(
+        request,
+        f"Salesforce connected to {result.connection.org_name} as the integration user "
+        f"{result.connection.sf_username}.",
+    )
+    return redirect(_manage_url(request.workspace))
 
 
 @require_POST

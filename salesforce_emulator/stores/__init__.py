@@ -12,6 +12,8 @@
 ``logs``               the request log and the REST writes log (``LogStore``)
 ``events``             Change Data Capture: entity selection, event log, retention, delivery
                        allocation, keepalive interval (``EventStore``; the Pub/Sub API reads it)
+``org_settings``       per-org enterprise switches: currencies, encryption, person accounts,
+                       My Domain move (``OrgSettingsStore``)
 =====================  ==========================================================================
 
 Every public method takes the lock, so the threaded listeners can call them concurrently; the lock
@@ -25,6 +27,7 @@ from .directory import Directory
 from .events import EventStore
 from .faults import FAULT_KINDS, FaultStore
 from .logs import LogStore
+from .org_settings import OrgSettingsStore
 from .records import RecordStore
 from .tokens import TokenStore
 from .usage import UsageStore
@@ -38,6 +41,7 @@ __all__ = [
     "EventStore",
     "FaultStore",
     "LogStore",
+    "OrgSettingsStore",
     "RecordStore",
     "TokenStore",
     "UsageStore",

@@ -63,6 +63,13 @@ class AppStore(Store):
                 raise EmulatorError(str(exc)) from exc
             return dict(app["token_policy"])
 
+    def set_run_as(self, client_id: str | None, username: str | None) -> dict[str, Any]:
+        """E4: the app's client credentials flow runs as this user (None: the flow is off)."""
+        with self.lock:
+            app = self.resolve(client_id)
+            app["client_credentials_user"] = username or None
+            return {"client_id": app["client_id"], "client_credentials_user": username or None}
+
     def session_timeout(self, client_id: str | None) -> float | None:
         """Seconds an access token of that app lives (None: until revoked or unknown app)."""
         app = self.get(client_id)

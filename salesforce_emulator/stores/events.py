@@ -23,7 +23,17 @@ from .base import Lock, Store
 from .clock import Clock
 
 RETENTION_SECONDS = 72 * 3600
-DEFAULT_ENTITIES = ("Contact", "Case", "Opportunity", "Lead")
+# The demo selects every entity the product can use (Salesforce: none until an admin selects
+# them; 5 without the add-on). Tests narrow it with set_cdc_entities.
+DEFAULT_ENTITIES = (
+    "Contact",
+    "Case",
+    "Opportunity",
+    "OpportunityContactRole",
+    "Lead",
+    "Account",
+    "User",
+)
 REPLAY_ID_BYTES = 8
 
 
@@ -54,6 +64,12 @@ class EventStore(Store):
         self._commits = itertools.count(1)
         self.keepalive_seconds = 270.0
         self.startup_keepalive_seconds = 270.0
+        # A stream with nothing requested is closed after this long (Salesforce: about 70 s).
+        self.idle_close_seconds = 70.0
+        self.startup_idle_close_seconds = 70.0
+        # org id -> stall count: a stream opened before the latest stall sends nothing any more
+        # (no events, no keepalives) and stays open, as a silently dead stream does.
+        self.stalls: dict[str, int] = {}
         self.version = 0  # rises on every notify: subscribers compare it to see news
         self.calls: dict[str, int] = {}  # RPC name -> calls (GetTopic, GetSchema, Subscribe)
         self.open_streams: dict[str, int] = {}  # org id -> Subscribe streams open now
@@ -71,6 +87,8 @@ class EventStore(Store):
             self.dropped_upto = {org["id"]: start for org in orgs}
             self.oldest_valid = {org["id"]: start for org in orgs}
             self.keepalive_seconds = self.startup_keepalive_seconds
+            self.idle_close_seconds = self.startup_idle_close_seconds
+            self.stalls = {}
             self.calls = {}
         self.notify()
 
@@ -121,6 +139,36 @@ class EventStore(Store):
             self.keepalive_seconds = float(seconds)
         self.notify()
         return self.keepalive_seconds
+
+    def set_idle_close(self, seconds: float) -> float:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+            raise EmulatorError("idle_close_seconds must be a number > 0")
+        with self.lock:
+            self.idle_close_seconds = float(seconds)
+        self.notify()
+        return self.idle_close_seconds
+
+    def stall(self, org_id: str) -> int:
+        """Every Subscribe stream of the org open now goes silent without closing (a fault)."""
+        with self.lock:
+            self._org(org_id)
+            self.stalls[org_id] = self.stalls.get(org_id, 0) + 1
+            count = self.stalls[org_id]
+        self.notify()
+        return count
+
+    def stall_count(self, org_id: str) -> int:
+        with self.lock:
+            return self.stalls.get(org_id, 0)
+
+    def is_selected(self, org_id: str, entities: frozenset[str]) -> bool:
+        """Subscribing needs every entity of the topic selected (any, for /data/ChangeEvents)."""
+        with self.lock:
+            self._org(org_id)
+            chosen = self.selected[org_id]
+            if len(entities) > 1:
+                return bool(chosen & entities)
+            return entities <= chosen
 
     # -- publishing (record changes)
     def publish(

@@ -18,6 +18,7 @@ FAULT_KINDS = {
     "http_500",
     "http_503",
     "malformed_body",
+    "search_index_lag",  # seconds: SOSL does not find rows changed more recently than this
     "hide_object",  # value: an sObject name or a list (the user has no read access to them)
 }
 

@@ -128,6 +128,8 @@ class RecordStore(Store):
         self.by_org: dict[str, dict[str, dict[str, Row]]] = {}
         self._counter = itertools.count(1)  # not reset: ids stay unique across resets
         self.on_change: ChangeListener | None = None
+        # (org id, sObject) -> values a new row takes when not given (E1: CurrencyIsoCode)
+        self.row_defaults: Callable[[str, str], Row] = lambda org_id, sobject: {}
 
     def _changed(
         self,
@@ -167,6 +169,15 @@ class RecordStore(Store):
 
         return lookup
 
+    def fill_missing(self, org_id: str, sobject: str, values: Row) -> None:
+        """Rows without these fields take them, with no change event: an org setting switched
+        on (a feature's fields existed all along, Salesforce-side)."""
+        with self.lock:
+            for row in self.by_org[org_id][sobject].values():
+                for name, value in values.items():
+                    if row.get(name) is None:
+                        row[name] = value
+
     def get(self, org_id: str, sobject: str, record_id: str) -> Row | None:
         """A copy of one record of one org, or None."""
         with self.lock:
@@ -197,7 +208,7 @@ class RecordStore(Store):
             prefix = schema.OBJECTS[sobject]["keyPrefix"]
             record_id = to18(f"{prefix}Em{next(self._counter):010d}")
             stamp = sf_now()
-            values = dict(fields)
+            values = {**self.row_defaults(org_id, sobject), **fields}
             if sobject == "Case":  # an auto-number field: the next number in this org
                 numbers = [int(r["CaseNumber"]) for r in self.by_org[org_id]["Case"].values()]
                 values["CaseNumber"] = f"{max(numbers, default=0) + 1:08d}"

@@ -417,7 +417,15 @@ def test_f1_keepalives_carry_the_latest_replay_id(sf_emulator, pubsub):
 def test_f1_an_entity_not_selected_for_cdc_publishes_nothing(sf_emulator, pubsub):
     """F1: per-org CDC selection: with Contact not selected, a Contact edit publishes nothing
     (the next event on the stream is the one made after Contact was selected again)."""
-    assert sf_emulator.cdc_entities(ACME) == ["Case", "Contact", "Lead", "Opportunity"]
+    assert sf_emulator.cdc_entities(ACME) == [
+        "Account",
+        "Case",
+        "Contact",
+        "Lead",
+        "Opportunity",
+        "OpportunityContactRole",
+        "User",
+    ]
     stream = pubsub.subscribed()
     first, second = contact_ids(sf_emulator)[:2]
     sf_emulator.set_cdc_entities(ACME, "Case")

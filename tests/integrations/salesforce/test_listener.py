@@ -163,7 +163,14 @@ def test_f2_related_topics_are_subscribed_when_the_lists_are_shown(live_sf, conn
     with running_listener():
         wait_for(lambda: (connection.refresh_from_db(), live.healthy(connection))[1], "healthy")
         beat = live.read_beat(connection.pk)
-    assert set(beat["topics"]) == {CONTACT_TOPIC, "/data/CaseChangeEvent", "/data/LeadChangeEvent"}
+    # Issue 24 (E6): the default fields show Account.Name and Owner.Name: their objects too.
+    assert set(beat["topics"]) == {
+        CONTACT_TOPIC,
+        "/data/CaseChangeEvent",
+        "/data/LeadChangeEvent",
+        "/data/AccountChangeEvent",
+        "/data/UserChangeEvent",
+    }
 
 
 # --- F4: the heartbeat ------------------------------------------------------------------------

@@ -121,12 +121,18 @@ def test_f2_help_text_says_cdc_ignores_sharing_and_what_to_enable(client, owner,
 
 
 def test_f2_topics_follow_the_sidebar(connection):
+    # Issue 24 (E6): contact roles have their own events; parents shown by name (the default
+    # fields show Account.Name and Owner.Name) follow theirs.
     assert live.topics_for(connection) == [
         "/data/ContactChangeEvent",
         "/data/CaseChangeEvent",
         "/data/OpportunityChangeEvent",
+        "/data/OpportunityContactRoleChangeEvent",
+        "/data/AccountChangeEvent",
+        "/data/UserChangeEvent",
     ]
     connection.related_lists, connection.match_leads = [], True
+    connection.field_names = ["Name", "Email"]
     assert live.topics_for(connection) == ["/data/ContactChangeEvent", "/data/LeadChangeEvent"]
 
 

@@ -13,7 +13,7 @@ def test_q5_every_view_of_a_related_list_comes_from_its_one_definition():
     for name, related in RELATED.items():
         assert models.RELATED_LISTS[name] == {"label": related.label, "objects": related.objects}
         assert soql.RELATED_SUBQUERIES[name] == related.subquery
-        assert live.RELATED_TOPICS[name] == related.topic
+        assert live.RELATED_TOPICS[name] == related.topics
     assert set(models.RELATED_LISTS) == set(soql.RELATED_SUBQUERIES) == set(live.RELATED_TOPICS)
 
 
