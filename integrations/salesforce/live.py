@@ -127,12 +127,12 @@ def listener_status(connection, *, last_event_at=None, lag_seconds=None) -> List
     topics = tuple(value.get("topics") or ())
     if not _fresh(value, now):
         reason = f"The listener's last heartbeat is {int(now - value['at'])} s old."
-        return ListenerStatus(State.UNHEALTHY, reason, value["at"], topics, **extra)
+        return ListenerStatus(State.UNHEALTHY, reason, topics=topics, **extra)
     state = value.get("state", State.UNHEALTHY)
     reason = value.get("reason", "")
     if state == State.HEALTHY and not _healthy(connection, value, now):
         state, reason = State.STARTING, "Subscribing to the topics the sidebar now needs."
-    return ListenerStatus(state, reason, value["at"], topics, **extra)
+    return ListenerStatus(state, reason, topics=topics, **extra)
 
 
 def cache_seconds(connection) -> int:
