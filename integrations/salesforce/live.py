@@ -155,7 +155,7 @@ def listener_status(connection, *, last_event_at=None, lag_seconds=None) -> List
     topics = tuple(value.get("topics") or ())
     if not _fresh(value, now):
         reason = f"The listener's last heartbeat is {int(now - value['at'])} s old."
-        return ListenerStatus(State.UNHEALTHY, reason, topics, **extra)
+        return ListenerStatus(State.UNHEALTHY, reason, topics=topics, **extra)
     state = value.get("state", State.UNHEALTHY)
     reason = value.get("reason", "")
     unselected = [t for t in value.get("unselected") or () if t in parent_topics(connection)]
@@ -167,7 +167,7 @@ def listener_status(connection, *, last_event_at=None, lag_seconds=None) -> List
         )
     elif state == State.HEALTHY and not _healthy(connection, value, now):
         state, reason = State.STARTING, "Subscribing to the topics the sidebar now needs."
-    return ListenerStatus(state, reason, topics, **extra)
+    return ListenerStatus(state, reason, topics=topics, **extra)
 
 
 def cache_seconds(connection) -> int:
