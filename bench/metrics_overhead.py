@@ -2,8 +2,9 @@
 and off, on the production shape (bench/stack.py through ops.stack: gunicorn, PostgreSQL,
 Redis, the emulator; multiprocess metrics files).
 
-Two gunicorns side by side on the same database, cache and emulator: the stack's own
-(``METRICS_ENABLED=1``) and a second one started here with ``METRICS_ENABLED=0``. Samples are
+Two gunicorns side by side on the same database, cache and emulator: the stack's own and a
+second one started here, one with ``METRICS_ENABLED=1`` and one with ``0``, swapped after half
+the samples (a difference between the two servers cancels out). Samples are
 taken in pairs, one from each, in alternating order, so the shared box's load (it swings a lot)
 hits both alike: the plain contact page (no metrics code: the control), the warm sidebar (a
 cache hit: single-flight counter and the lookup histogram) and the cold sidebar (one SOQL
@@ -34,12 +35,11 @@ from ops.stack import ROOT, free_port  # noqa: E402
 LIMIT = 1.05
 
 
-def start_twin(stack: Stack) -> tuple[subprocess.Popen, str]:
-    """A second gunicorn like the stack's, metrics off, on another port."""
-    port = free_port()
+def start_twin(stack: Stack, *, metrics: bool, port: int) -> tuple[subprocess.Popen, str]:
+    """A second gunicorn like the stack's, on another port."""
     command = stack.launcher.web_command()
     command[command.index("--bind") + 1] = f"127.0.0.1:{port}"
-    env = {**stack.env, "METRICS_ENABLED": "0"}
+    env = {**stack.env, "METRICS_ENABLED": "1" if metrics else "0"}
     twin = subprocess.Popen(  # noqa: S603
         command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -56,45 +56,99 @@ def start_twin(stack: Stack) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the metrics-off gunicorn did not start")
 
 
+COST_CODE = """
+import logging, os, time, django
+django.setup()
+from ops import metrics
+logging.getLogger("ops.salesforce").setLevel(logging.WARNING)  # the line, not its output
+n = 20000
+start = time.perf_counter()
+for _ in range(n):
+    with metrics.lookup("sidebar"):
+        metrics.cache_request("miss")
+        with metrics.salesforce_call("query"):
+            pass
+print((time.perf_counter() - start) / n * 1e6)
+"""
+
+
+def recording_cost(stack_env: dict | None = None) -> dict[str, float]:
+    """Microseconds of recording per cold lookup (histogram, cache miss, call counter),
+    multiprocess files on, vs METRICS_ENABLED=0: CPU time, not the box's noise."""
+    import os
+    import tempfile
+
+    found = {}
+    for on in (True, False):
+        with tempfile.TemporaryDirectory() as directory:
+            env = {
+                **os.environ,
+                **(stack_env or {}),
+                "DJANGO_SETTINGS_MODULE": "config.settings",
+                "SECRET_KEY": "metrics-cost-0123456789-abcdefghijklmnopqrstuvwxyz",
+                "PROMETHEUS_MULTIPROC_DIR": directory,
+                "METRICS_ENABLED": "1" if on else "0",
+            }
+            done = subprocess.run(  # noqa: S603
+                [sys.executable, "-c", COST_CODE],
+                cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            found["on" if on else "off"] = float(done.stdout.split()[-1])
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=200, help="sample pairs per figure")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     info = machine()
+    cost = recording_cost()
     times = {(figure, on): [] for figure in ("plain", "warm", "cold") for on in (True, False)}
+    twin_port = free_port()
     with Stack() as stack:
-        twin, twin_base = start_twin(stack)
+        twin = None
         try:
             contacts = stack.contact_ids(EXACT_EMAILS)
-            timers = {
-                True: Timer(stack.session("agent@acme.test"), stack.base),
-                False: Timer(stack.session("agent@acme.test"), twin_base),
-            }
-            print("== warm-up of both", flush=True)
-            for t in timers.values():
-                for pk in contacts:
-                    t.get(f"/w/acme/contacts/{pk}/")
-                    t.get(f"/w/acme/contacts/{pk}/panels/salesforce/", HX, "View in Salesforce")
-            print(f"== {args.n} pairs per figure", flush=True)
-            for i in range(args.n):
-                pk = contacts[i % len(contacts)]
-                panel = f"/w/acme/contacts/{pk}/panels/salesforce/"
-                for on in (True, False) if i % 2 == 0 else (False, True):
-                    stack.clear_salesforce_cache()
-                    times["cold", on].append(timers[on].get(panel, HX, "View in Salesforce"))
-                    times["warm", on].append(timers[on].get(panel, HX, "View in Salesforce"))
-                    times["plain", on].append(timers[on].get(f"/w/acme/contacts/{pk}/"))
+            # Half the pairs with the stack's gunicorn on and the twin off, then swapped: a
+            # difference between the two servers themselves cancels out.
+            for half, stack_on in enumerate((True, False)):
+                stack.launcher.env["METRICS_ENABLED"] = "1" if stack_on else "0"
+                if half:
+                    stack._stop_gunicorn()
+                    stack._start_gunicorn()
+                    twin.terminate()
+                    twin.wait(30)
+                twin, twin_base = start_twin(stack, metrics=not stack_on, port=twin_port)
+                bases = {stack_on: stack.base, not stack_on: twin_base}
+                timers = {on: Timer(stack.session("agent@acme.test"), bases[on]) for on in bases}
+                print(f"== warm-up (half {half + 1})", flush=True)
+                for t in timers.values():
+                    for pk in contacts:
+                        t.get(f"/w/acme/contacts/{pk}/")
+                        t.get(f"/w/acme/contacts/{pk}/panels/salesforce/", HX, "View in Salesforce")
+                print(f"== {args.n // 2} pairs per figure", flush=True)
+                for i in range(args.n // 2):
+                    pk = contacts[i % len(contacts)]
+                    panel = f"/w/acme/contacts/{pk}/panels/salesforce/"
+                    for on in (True, False) if i % 2 == 0 else (False, True):
+                        stack.clear_salesforce_cache()
+                        times["cold", on].append(timers[on].get(panel, HX, "View in Salesforce"))
+                        times["warm", on].append(timers[on].get(panel, HX, "View in Salesforce"))
+                        times["plain", on].append(timers[on].get(f"/w/acme/contacts/{pk}/"))
+            metrics_base = bases[True]
             start = time.perf_counter()
-            scraped = requests.get(f"{stack.base}/metrics", timeout=30)
+            scraped = requests.get(f"{metrics_base}/metrics", timeout=30)
             scrape_ms = (time.perf_counter() - start) * 1000
             if "teaminbox_salesforce_calls_total" not in scraped.text:
                 raise RuntimeError("metrics on, but /metrics has no Salesforce calls")
         finally:
-            twin.terminate()
-            twin.wait(30)
+            if twin is not None:
+                twin.terminate()
+                twin.wait(30)
         notes = stack.notes
     rows, worst = [], 0.0
+    control = summary(times["plain", True])["median"] / summary(times["plain", False])["median"]
     for figure, label in (
         ("plain", "plain contact page (control: no metrics code)"),
         ("warm", "warm sidebar (cache hit)"),
@@ -106,7 +160,7 @@ def main() -> int:
             worst = max(worst, ratio)
         rows.append(
             f"| {label} | {ms(off['median'])} / {ms(off['p95'])} | "
-            f"{ms(on['median'])} / {ms(on['p95'])} | {ratio:.3f} |"
+            f"{ms(on['median'])} / {ms(on['p95'])} | {ratio:.3f} | {ratio / control:.3f} |"
         )
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = f"""## Metrics on vs off (issue 25, V2)
@@ -115,12 +169,17 @@ Taken {stamp} at commit {info["commit"]} on a **shared 2-core box** ({info["cpu"
 load average before {info["load"]}) with `.venv/bin/python bench/metrics_overhead.py -n {args.n}`
 (`make bench-metrics`): two gunicorns ({WORKERS} gthread workers x {THREADS} threads each) on
 the same PostgreSQL, Redis and emulator, `PROMETHEUS_MULTIPROC_DIR` set, one with
-`METRICS_ENABLED=1`, one with `0`; {args.n} sample pairs per figure, the two servers asked in
-alternating order. Target: on / off no worse than {LIMIT}.
+`METRICS_ENABLED=1`, one with `0`, swapped (both restarted) after half the samples; {args.n}
+sample pairs per figure, the two servers asked in alternating order. Target: on / off no worse
+than {LIMIT}.
 
-| figure (ms, median / p95) | metrics off | metrics on | on / off (median) |
-|---|---|---|---|
+| figure (ms, median / p95) | metrics off | metrics on | on / off (median) | ÷ control's |
+|---|---|---|---|---|
 {chr(10).join(rows)}
+
+Recording itself, timed in-process (`recording_cost`: a lookup's histogram, cache-miss and
+call counters with multiprocess files, 20,000 times): {cost["on"]:.1f} µs per cold lookup with
+metrics on, {cost["off"]:.1f} µs off, against a median cold sidebar of {ms(summary(times["cold", False])["median"])} ms.
 
 Worst ratio of the instrumented figures {worst:.3f}: {"within" if worst <= LIMIT else "ABOVE"} the
 {LIMIT} target. One `/metrics` scrape afterwards (every worker's multiprocess files, plus the
