@@ -45,7 +45,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 
 SALESFORCE_CALLS = Counter(
     "teaminbox_salesforce_calls_total",
-    "Salesforce REST calls by operation (query, describe) and outcome (ok or the error code).",
+    "Salesforce REST calls by operation (query, describe, search, composite, tooling_query) and outcome.",
     ["operation", "outcome"],
 )
 LOOKUP_SECONDS = Histogram(

@@ -110,22 +110,24 @@ class SalesforceClient:
     def composite(self, subrequests: list[dict]) -> dict:
         """ONE Composite request (E7): up to 25 subrequests, counted as one API call."""
         body = {"allOrNone": False, "compositeRequest": subrequests}
-        return self._call(lambda sf: sf.restful("composite", method="POST", json=body))
+        return self._call(lambda sf: sf.restful("composite", method="POST", json=body), "composite")
 
     def tooling_query(self, soql: str) -> dict:
         """A Tooling API query (E7: PlatformEventChannelMember)."""
-        return self._call(lambda sf: sf.restful("tooling/query", params={"q": soql}))
+        return self._call(
+            lambda sf: sf.restful("tooling/query", params={"q": soql}), "tooling_query"
+        )
 
     def search(self, sosl: str) -> dict:
         """A SOSL search (E2): ``{"searchRecords": [...]}``."""
-        return self._call(lambda sf: sf.search(sosl))
+        return self._call(lambda sf: sf.search(sosl), "search")
 
     def describe_contact(self) -> dict:
         return self._call(lambda sf: sf.Contact.describe(), "describe")
 
     def describe(self, sobject: str) -> dict:
         """One object's describe (E1, E3: Opportunity, Account)."""
-        return self._call(lambda sf: getattr(sf, sobject).describe())
+        return self._call(lambda sf: getattr(sf, sobject).describe(), "describe")
 
     # --- machinery -----------------------------------------------------------------------
     def _salesforce(self, access_token: str) -> Salesforce:
