@@ -536,7 +536,15 @@ class _Parser:
         return self.parse_comparison()
 
     def parse_comparison(self) -> Cond:
-        ref = self.resolve(self.expect("IDENT"))
+        ref_tok = self.expect("IDENT")
+        ref = self.resolve(ref_tok)
+        if ref.ftype == "textarea":  # long text areas are not filterable (describe says so)
+            raise _error(
+                self.q,
+                ref_tok.pos,
+                "INVALID_FIELD",
+                f"field '{ref.fdef['name']}' can not be filtered in a query call",
+            )
         tok = self.tok
         if tok.kind == "OP":
             self.advance()
