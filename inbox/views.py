@@ -69,7 +69,7 @@ def _render_conversation(request, conversation, reply_form=None, status=200):
                 workspace=request.workspace,
                 initial={"assignee": conversation.assignee_id or ""},
             ),
-            "panels": sidebar_panels(request, conversation.contact),
+            "panels": sidebar_panels(request, conversation.contact, conversation),
             "nav": "inbox",
         },
         status=status,

@@ -9,8 +9,10 @@ from django.urls import reverse
 from .registry import get_panel, panels
 
 
-def sidebar_panels(request: HttpRequest, contact) -> list[dict]:
-    """Placeholders for the page: each panel's title and the URL it loads itself from."""
+def sidebar_panels(request: HttpRequest, contact, conversation=None) -> list[dict]:
+    """Placeholders for the page: each panel's title and the URL it loads itself from (beside a
+    conversation, the URL names it, so a panel can offer conversation tools such as logging)."""
+    query = f"?conversation={conversation.pk}" if conversation is not None else ""
     return [
         {
             "key": panel.key,
@@ -18,7 +20,8 @@ def sidebar_panels(request: HttpRequest, contact) -> list[dict]:
             "url": reverse(
                 "contacts:panel",
                 kwargs={"slug": request.workspace.slug, "pk": contact.pk, "panel": panel.key},
-            ),
+            )
+            + query,
         }
         for panel in panels()
     ]

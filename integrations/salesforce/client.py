@@ -108,6 +108,18 @@ class SalesforceClient:
     def describe_contact(self) -> dict:
         return self._call(lambda sf: sf.Contact.describe())
 
+    def search(self, sosl: str) -> dict:
+        """A3: a SOSL search (``{"searchRecords": [...]}``)."""
+        return self._call(lambda sf: sf.search(sosl))
+
+    def create(self, sobject: str, fields: dict) -> str:
+        """A5: create one record; returns its id. The only writes are the agent tools' Tasks."""
+        return self._call(lambda sf: getattr(sf, sobject).create(fields))["id"]
+
+    def update(self, sobject: str, record_id: str, fields: dict) -> None:
+        """A5: update one record (204)."""
+        self._call(lambda sf: getattr(sf, sobject).update(record_id, fields))
+
     # --- machinery -----------------------------------------------------------------------
     def _salesforce(self, access_token: str) -> Salesforce:
         return Salesforce(

@@ -13,10 +13,12 @@ from django.views.decorators.http import require_GET
 from contacts.models import Contact
 from contacts.phones import e164
 from contacts.selectors import contacts_on_page
+from inbox.models import Conversation
 from integrations.panels import render_panel_page
 from integrations.registry import ContactListBadge, SidebarPanel, register_badge, register_panel
 from workspace.access import workspace_view
 
+from .activity_views import log_context
 from .display import field_rows, related_lists
 from .errors import SalesforceError
 from .lookup import REFUSED, cached_version, find_contact, match_flags, result_version, stale_result
@@ -66,7 +68,25 @@ def render_salesforce_panel(request, contact):
                 related=related_lists(result.primary, connection, tz) if result.primary else [],
                 live_url=_live_url(request, contact, connection, result),
             )
+            conversation = _conversation(request, contact)
+            if conversation is not None and connection.log_activities:
+                context["log"] = log_context(
+                    connection=connection, conversation=conversation, result=result
+                )
+            context["panel_query"] = f"&conversation={conversation.pk}" if conversation else ""
     return render_panel_page(request, contact, PANEL_TEMPLATE, context, title="Salesforce")
+
+
+def _conversation(request, contact):
+    """A5: the conversation the panel sits beside (``?conversation=``), of this contact only."""
+    raw = request.GET.get("conversation", "")
+    if not raw.isdigit():
+        return None
+    return (
+        Conversation.objects.select_related("contact", "workspace")
+        .filter(workspace=request.workspace, contact=contact, pk=int(raw))
+        .first()
+    )
 
 
 def _live_url(request, contact, connection, result) -> str:
