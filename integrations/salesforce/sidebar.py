@@ -21,12 +21,16 @@ from workspace.access import workspace_view
 from .activity_views import log_context
 from .display import field_rows, related_lists
 from .errors import SalesforceError
+from .links import link_for, linked_id
 from .lookup import REFUSED, cached_version, find_contact, match_flags, result_version, stale_result
 from .models import SalesforceConnection
+from .search import search_context
 from .selectors import connection_for
+from .why import why_context
 
 logger = logging.getLogger(__name__)
 PANEL_TEMPLATE = "salesforce/panel.html"
+CHOICES = 5  # A2: several matches listed for the agent to pick from
 
 
 def render_salesforce_panel(request, contact):
@@ -38,10 +42,16 @@ def render_salesforce_panel(request, contact):
         pass
     elif connection.status == SalesforceConnection.Status.RECONNECT_NEEDED:
         context["state"] = "reconnect"
-    elif not contact.email and not contact.phone:
+    elif not contact.email and not contact.phone and not linked_id(contact):
         context["state"] = "no_values"
     else:
-        lookup = {"email": contact.email, "phone": contact.phone}
+        link = link_for(contact)
+        context["link"] = link
+        lookup = {
+            "email": contact.email,
+            "phone": contact.phone,
+            "linked_id": link.record_id if link else "",
+        }
         try:
             result = find_contact(connection, **lookup, refresh=request.GET.get("refresh") == "1")
         except SalesforceError as exc:
@@ -66,7 +76,10 @@ def render_salesforce_panel(request, contact):
                 ),
                 rows=field_rows(result.primary, connection, tz) if result.primary else [],
                 related=related_lists(result.primary, connection, tz) if result.primary else [],
-                live_url=_live_url(request, contact, connection, result),
+                live_url=_live_url(request, contact, connection, result, lookup["linked_id"]),
+                choices=result.matches[:CHOICES] if len(result.matches) > 1 else (),
+                search=search_context(connection, contact),
+                why=why_context(connection, contact),
             )
             conversation = _conversation(request, contact)
             if conversation is not None and connection.log_activities:
@@ -89,7 +102,7 @@ def _conversation(request, contact):
     )
 
 
-def _live_url(request, contact, connection, result) -> str:
+def _live_url(request, contact, connection, result, linked: str = "") -> str:
     """F5: the panel's change check, when live updates are on and the cache holds an answer for
     the contact (without a working cache every check would look like a change: no polling then).
     When that answer is no longer the panel's (a change landed while it rendered, or within the
@@ -97,7 +110,7 @@ def _live_url(request, contact, connection, result) -> str:
     if not connection.live_updates:
         return ""
     version = result_version(connection, result)
-    if not cached_version(connection, email=contact.email, phone=contact.phone):
+    if not cached_version(connection, email=contact.email, phone=contact.phone, linked_id=linked):
         return ""
     url = reverse("integrations:salesforce:live_check", args=[request.workspace.slug, contact.pk])
     return f"{url}?v={version}"
@@ -122,7 +135,10 @@ def live_check(request, contact_pk: int):
         and connection.is_connected
         and connection.live_updates
         and request.GET.get("v") not in (None, "", REFUSED)
-        and cached_version(connection, email=contact.email, phone=contact.phone) == request.GET["v"]
+        and cached_version(
+            connection, email=contact.email, phone=contact.phone, linked_id=linked_id(contact)
+        )
+        == request.GET["v"]
     ):
         return HttpResponse(status=204)
     panel_url = reverse("contacts:panel", args=[request.workspace.slug, contact.pk, "salesforce"])

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import activity_views, field_settings, sidebar, views
+from . import activity_views, field_settings, link_views, sidebar, views
 
 app_name = "salesforce"
 
@@ -20,4 +20,8 @@ urlpatterns = [
     path("badges/", sidebar.contact_badges, name="badges"),
     path("live/<int:contact_pk>/", sidebar.live_check, name="live_check"),
     path("log/<int:conversation_pk>/", activity_views.log_to_salesforce, name="log"),
+    path("link/<int:contact_pk>/", link_views.link, name="link"),
+    path("unlink/<int:contact_pk>/", link_views.unlink, name="unlink"),
+    path("search/<int:contact_pk>/", link_views.search, name="search"),
+    path("why/<int:contact_pk>/", link_views.why, name="why"),
 ]

@@ -65,3 +65,14 @@ def has_invisible_edges(value: str) -> bool:
 def record_url(record_id: str, connection) -> str:
     """View in Salesforce (S10) for a Contact id on the connection's instance."""
     return connection.record_view_url(record_id)
+
+
+@register.filter
+def break_email(value: str) -> SafeString:
+    """A1: an email may wrap only right after its "@" (never mid-word)."""
+    local, at, domain = (value or "").partition("@")
+    if not at:
+        return format_html('<span class="nowrap">{}</span>', value)
+    return format_html(
+        '<span class="nowrap">{}@</span><wbr><span class="nowrap">{}</span>', local, domain
+    )
