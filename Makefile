@@ -57,10 +57,11 @@ run: $(VENV)/.installed var/secret_key var/field_key
 	@echo "Salesforce emulator: http://127.0.0.1:$(EMULATOR_PORT) (consent page) · app: http://127.0.0.1:$(PORT)/"
 	@echo "Webhook worker started beside the server; run 'make receiver' in another terminal to see replies."
 	@echo "Live-updates listener started beside the server (Pub/Sub API on 127.0.0.1:$(PUBSUB_PORT))."
-	@trap 'kill $$EMU $$WORKER $$LISTENER 2>/dev/null; wait $$EMU $$WORKER $$LISTENER 2>/dev/null' EXIT INT TERM; \
+	@trap 'kill $$EMU $$WORKER $$LISTENER $$ROUTER 2>/dev/null; wait $$EMU $$WORKER $$LISTENER $$ROUTER 2>/dev/null' EXIT INT TERM; \
 	$(PY) -m salesforce_emulator --host 127.0.0.1 --port $(EMULATOR_PORT) --pubsub-port $(PUBSUB_PORT) --allow-loopback-callbacks & EMU=$$!; \
 	$(RUN_ENV) $(PY) manage.py deliver_webhooks & WORKER=$$!; \
 	$(RUN_ENV) $(PY) manage.py salesforce_listen & LISTENER=$$!; \
+	$(RUN_ENV) $(PY) manage.py route_conversations & ROUTER=$$!; \
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # Prints the signed replies that `make run`'s webhook worker sends for Acme (O7).

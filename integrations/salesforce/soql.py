@@ -17,9 +17,16 @@ FIELD_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")
 
 
 def selected_fields(connection) -> list[str]:
-    """The base fields, then the admin's chosen ones (S6), each once."""
+    """The base fields, then the admin's chosen ones (S6), then routing's (A6), each once."""
     fields = list(BASE_FIELDS)
-    for path in connection.field_names:
+    extra = list(connection.field_names)
+    if getattr(connection, "route_by_owner", False):
+        # A6: the owner's email (and the Priority field) come in the same single query.
+        extra += [
+            "Owner.Email",
+            *([connection.priority_field] if connection.priority_field else []),
+        ]
+    for path in extra:
         if path.lower() not in {f.lower() for f in fields}:
             fields.append(path)
     return fields
