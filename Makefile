@@ -19,7 +19,7 @@ RUN_ENV = DEBUG=0 SECURE_COOKIES=0 SECURE_HSTS_SECONDS=0 \
 	EMAIL_URL=consolemail:// SITE_URL=http://127.0.0.1:$(PORT) WEBHOOK_ALLOW_PRIVATE_URLS=1 \
 	SALESFORCE_PUBSUB_URL=http://127.0.0.1:$(PUBSUB_PORT)
 
-.PHONY: proto run receiver test lint test-suite install install-test browser bench bench-live bench-scale load load-inbound soak bench-phones clean
+.PHONY: proto run receiver test lint test-suite install install-test browser bench bench-live bench-agent-tools bench-scale load load-inbound soak bench-phones clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (found $$($(PYTHON) --version))."; exit 1; }
@@ -116,6 +116,12 @@ soak: $(VENV)/.installed
 # Phone matching corpus (issue 11): precision and recall of each mode.
 bench-phones: $(VENV)/.installed
 	$(PY) bench/phones.py
+
+# The agent's Salesforce tools (issue 23): exactly-once Log to Salesforce under 50 concurrent
+# clicks and timeouts after save (A5); Salesforce calls of routing by owner (A6). PostgreSQL and
+# Redis on loopback (DATABASE_URL / CACHE_URL override the defaults).
+bench-agent-tools: $(VENV)/.installed
+	$(PY) bench/agent_tools.py
 
 # Scale (issue 16): list and search pages at 1,000 and at 1,000,000 contacts and conversations.
 bench-scale: $(VENV)/.installed
