@@ -11,6 +11,7 @@ from workspace.access import workspace_view
 
 from .activity import log_conversation, log_for
 from .errors import SalesforceError
+from .links import linked_id
 from .lookup import find_contact
 from .selectors import connection_for
 
@@ -50,7 +51,9 @@ def log_to_salesforce(request, conversation_pk: int):
         return HttpResponseForbidden("Log to Salesforce is off for this workspace.")
     contact = conversation.contact
     try:
-        result = find_contact(connection, email=contact.email, phone=contact.phone)
+        result = find_contact(
+            connection, email=contact.email, phone=contact.phone, linked_id=linked_id(contact)
+        )
     except (SalesforceError, ValueError) as exc:
         message = getattr(exc, "user_message", str(exc))
         return render(

@@ -184,3 +184,24 @@ def test_a5_no_edit_tasks_permission_gets_an_actionable_sentence(
 def test_a5_other_workspace_cannot_log(client, outsider, logging_on, conversation):
     client_for(client, outsider)
     assert client.post(log_url(conversation), headers=HTMX).status_code == 404
+
+
+def test_a5_logs_to_the_linked_record(client, agent, logging_on, acme, sf):
+    from contacts.models import Contact
+    from inbox.models import Conversation
+    from integrations.salesforce.links import link_contact
+
+    frank = "0035g00000Con06AAB"  # matches support@fabrikam.example, but is not the newest
+    fabrikam = Contact.objects.create(
+        workspace=acme, name="Fabrikam", email="support@fabrikam.example"
+    )
+    link_contact(
+        connection=logging_on, contact=fabrikam, record_id=frank, record_name="F", actor=agent
+    )
+    conv = Conversation.objects.create(workspace=acme, contact=fabrikam, subject="Help")
+    Message.objects.create(conversation=conv, direction=Message.Direction.IN, body="Hi")
+    client_for(client, agent)
+    client.post(log_url(conv), headers=HTMX)
+    log = SalesforceActivityLog.objects.get(conversation=conv)
+    (task,) = tasks_in_salesforce(sf, logging_on, log.marker)
+    assert task["WhoId"] == frank
