@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.http import HttpResponseForbidden
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
@@ -48,7 +47,17 @@ def log_to_salesforce(request, conversation_pk: int):
     )
     connection = connection_for(request.workspace)
     if connection is None or not connection.is_connected or not connection.log_activities:
-        return HttpResponseForbidden("Log to Salesforce is off for this workspace.")
+        # Not a permission matter (any member may log when it is on): say it in the block.
+        return render(
+            request,
+            LOG_TEMPLATE,
+            {
+                "conversation": conversation,
+                "connection": connection,
+                "error": "Log to Salesforce is off for this workspace: an Owner or Manager can "
+                "switch it on in Integrations > Salesforce.",
+            },
+        )
     contact = conversation.contact
     try:
         result = find_contact(

@@ -60,7 +60,9 @@ def test_a5_off_by_default_and_switched_on_by_admins_audited(
 ):
     assert connection.log_activities is False
     client_for(client, agent)
-    assert client.post(log_url(conversation), headers=HTMX).status_code == 403
+    off = client.post(log_url(conversation), headers=HTMX).content.decode()
+    assert "Log to Salesforce is off for this workspace" in off
+    assert not SalesforceActivityLog.objects.exists()
     switch = reverse("integrations:salesforce:activity_logging", args=["acme"])
     assert client.post(switch, {"log_activities": "on"}).status_code == 403
     client_for(client, owner)
