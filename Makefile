@@ -19,7 +19,7 @@ RUN_ENV = DEBUG=0 SECURE_COOKIES=0 SECURE_HSTS_SECONDS=0 \
 	EMAIL_URL=consolemail:// SITE_URL=http://127.0.0.1:$(PORT) WEBHOOK_ALLOW_PRIVATE_URLS=1 \
 	SALESFORCE_PUBSUB_URL=http://127.0.0.1:$(PUBSUB_PORT) LIVE_RELAY=1
 
-.PHONY: proto run prod receiver var-secrets test lint test-suite install install-test browser bench bench-metrics bench-live bench-scale bench-inbox load load-inbound soak soak-live bench-phones clean
+.PHONY: proto run prod receiver var-secrets test lint test-suite install install-test browser bench bench-metrics bench-live bench-agent-tools bench-scale bench-inbox load load-inbound soak soak-live bench-phones clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (found $$($(PYTHON) --version))."; exit 1; }
@@ -60,10 +60,11 @@ run: $(VENV)/.installed var/secret_key var/field_key
 	@echo "Salesforce emulator: http://127.0.0.1:$(EMULATOR_PORT) (consent page) · app: http://127.0.0.1:$(PORT)/"
 	@echo "Webhook worker started beside the server; run 'make receiver' in another terminal to see replies."
 	@echo "Live-updates listener started beside the server (Pub/Sub API on 127.0.0.1:$(PUBSUB_PORT))."
-	@trap 'kill $$EMU $$WORKER $$LISTENER 2>/dev/null; wait $$EMU $$WORKER $$LISTENER 2>/dev/null' EXIT INT TERM; \
+	@trap 'kill $$EMU $$WORKER $$LISTENER $$ROUTER 2>/dev/null; wait $$EMU $$WORKER $$LISTENER $$ROUTER 2>/dev/null' EXIT INT TERM; \
 	$(PY) -m salesforce_emulator --host 127.0.0.1 --port $(EMULATOR_PORT) --pubsub-port $(PUBSUB_PORT) --allow-loopback-callbacks & EMU=$$!; \
 	$(RUN_ENV) $(PY) manage.py deliver_webhooks & WORKER=$$!; \
 	$(RUN_ENV) $(PY) manage.py salesforce_listen & LISTENER=$$!; \
+	$(RUN_ENV) $(PY) manage.py route_conversations & ROUTER=$$!; \
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # The production shape on this machine (issue 25, V4), one Ctrl-C stops all: PostgreSQL and
@@ -150,6 +151,12 @@ soak-live: $(VENV)/.installed
 # Phone matching corpus (issue 11): precision and recall of each mode.
 bench-phones: $(VENV)/.installed
 	$(PY) bench/phones.py
+
+# The agent's Salesforce tools (issue 23): exactly-once Log to Salesforce under 50 concurrent
+# clicks and timeouts after save (A5); Salesforce calls of routing by owner (A6). PostgreSQL and
+# Redis on loopback (DATABASE_URL / CACHE_URL override the defaults).
+bench-agent-tools: $(VENV)/.installed
+	$(PY) bench/agent_tools.py
 
 # Scale (issue 16): list and search pages at 1,000 and at 1,000,000 contacts and conversations.
 bench-scale: $(VENV)/.installed

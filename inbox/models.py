@@ -25,6 +25,8 @@ class Conversation(models.Model):
         blank=True,
         related_name="assigned_conversations",
     )
+    # A6: set after arrival when the contact's Salesforce record carries the admin's priority value.
+    priority = models.BooleanField(default=False)
     last_activity_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(auto_now_add=True)
     # N7: hidden from Open/Mine/Unassigned until then; read as "open" again once the time has

@@ -9,12 +9,16 @@ from django.urls import reverse
 from .registry import get_panel, panels
 
 
-def sidebar_panels(request: HttpRequest, contact, *, exclude: tuple[str, ...] = ()) -> list[dict]:
+def sidebar_panels(
+    request: HttpRequest, contact, conversation=None, *, exclude: tuple[str, ...] = ()
+) -> list[dict]:
     """Placeholders for the page: each panel's title and the URL it loads itself from.
 
-    ``exclude``: panels whose content the page already shows (M6: the contact page lists the
-    contact's own details, so its sidebar does not repeat them).
+    Beside a conversation the URL names it, so a panel can offer conversation tools such as
+    logging (A5). ``exclude``: panels whose content the page already shows (M6: the contact page
+    lists the contact's own details, so its sidebar does not repeat them).
     """
+    query = f"?conversation={conversation.pk}" if conversation is not None else ""
     return [
         {
             "key": panel.key,
@@ -22,7 +26,8 @@ def sidebar_panels(request: HttpRequest, contact, *, exclude: tuple[str, ...] = 
             "url": reverse(
                 "contacts:panel",
                 kwargs={"slug": request.workspace.slug, "pk": contact.pk, "panel": panel.key},
-            ),
+            )
+            + query,
         }
         for panel in panels()
         if panel.key not in exclude

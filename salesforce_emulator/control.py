@@ -88,7 +88,8 @@ revocations as the sum of ``revoked_families``; ``EmulatorControl.token_summary(
 
 Fault kinds: api_disabled_org, api_disabled_user, expire_sessions (one-off action),
 revoke_refresh_tokens (revokes now and refuses refresh while set), request_limit_exceeded,
-latency (seconds), http_500, http_503, malformed_body, search_index_lag (seconds), hide_object (value: an sObject name, a
+latency (seconds), http_500, http_503, malformed_body, search_index_lag (seconds),
+no_edit_tasks, hang_after_write (seconds), hide_object (value: an sObject name, a
 comma-separated string or a list, e.g. ``{"kind": "hide_object", "value": ["Case"], "username":
 "admin@acme-corp.example"}``; the user has no read access to them: queries answer 400
 INVALID_TYPE as Salesforce does, describes leave out the child relationships to them, their

@@ -406,12 +406,78 @@ def _check_writable(sobject: str, body: dict[str, Any]) -> Response | None:
     return None
 
 
+def _too_long(sobject: str, body: dict[str, Any]) -> Response | None:
+    for name, value in body.items():
+        fdef = schema.field(sobject, name)
+        limit = fdef.get("length") if fdef else None
+        if limit and isinstance(value, str) and len(value) > limit:
+            return error(
+                "STRING_TOO_LONG",
+                f"{fdef['label']}: data value too large: {value[:40]}... (max length={limit})",
+                400,
+                [fdef["name"]],
+            )
+    return None
+
+
+# A polymorphic reference's label in Salesforce's "id value of incorrect type" messages.
+_REF_LABELS = {"WhoId": "Name ID", "WhatId": "Related To ID"}
+
+
+def _task_refused(call: _Call, row: dict[str, Any] | None, body: dict[str, Any]) -> Response | None:
+    """Task rules: the "Edit Tasks" permission (the ``no_edit_tasks`` fault), WhoId a Contact or
+    Lead, WhatId an Account, Case or Opportunity, and no WhatId with a Lead."""
+    if call.state.faults.get(call.org_id, call.user_id, "no_edit_tasks"):
+        # Salesforce's exact body for a user without "Edit Tasks" is not documented (README).
+        return error(
+            "INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on object id", 400
+        )
+    merged = {**(row or {}), **{schema.field("Task", k)["name"]: v for k, v in body.items()}}
+    for name in ("WhoId", "WhatId"):
+        value = merged.get(name)
+        if not value:
+            continue
+        allowed = schema.field("Task", name)["refs"]
+        target = schema.PREFIXES.get(str(value)[:3])
+        if target not in allowed:
+            return error(
+                "FIELD_INTEGRITY_EXCEPTION",
+                f"{_REF_LABELS[name]}: id value of incorrect type: {value}",
+                400,
+                [name],
+            )
+        found = call.state.records.get(call.org_id, target, value)
+        if found is None or found.get("IsDeleted"):
+            return error("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", 400, [name])
+    if merged.get("WhatId") and str(merged.get("WhoId") or "").startswith("00Q"):
+        return error(
+            "FIELD_INTEGRITY_EXCEPTION",
+            "Related To ID: You can't associate a Related To record with a Lead.",
+            400,
+            ["WhatId"],
+        )
+    return None
+
+
 def _write_body(call: _Call, sobject: str, operation: str) -> dict[str, Any] | Response:
     """The fields of a create or an update, or the error Salesforce answers first."""
     body = _read_json(call.request)
     if isinstance(body, Response):
         return body
-    return _refused(sobject, operation) or _check_writable(sobject, body) or body
+    return (
+        _refused(sobject, operation)
+        or _check_writable(sobject, body)
+        or _too_long(sobject, body)
+        or body
+    )
+
+
+def _after_write(call: _Call) -> None:
+    """The ``hang_after_write`` fault: the write is saved, then the answer is late (a client's
+    timeout after Salesforce saved)."""
+    delay = call.state.faults.get(call.org_id, call.user_id, "hang_after_write")
+    if delay:
+        time.sleep(float(delay))
 
 
 def _sobject(call: _Call, sobject: str) -> Response:
@@ -434,9 +500,14 @@ def _sobject(call: _Call, sobject: str) -> Response:
             400,
             missing,
         )
+    if sobject == "Task":
+        refused = _task_refused(call, None, body)
+        if refused:
+            return refused
     if schema.field(sobject, "OwnerId") and "OwnerId" not in body:
         body = {**body, "OwnerId": call.user_id}
     record_id = call.state.records.create(call.org_id, sobject, body, log=call.write_log(sobject))
+    _after_write(call)
     return json_response({"id": record_id, "success": True, "errors": []}, 201)
 
 
@@ -476,7 +547,12 @@ def _update_record(call: _Call, sobject: str, row: dict[str, Any]) -> Response:
     body = _write_body(call, sobject, "update")
     if isinstance(body, Response):
         return body
+    if sobject == "Task":
+        refused = _task_refused(call, row, body)
+        if refused:
+            return refused
     call.state.records.update(call.org_id, sobject, row["Id"], body, log=call.write_log(sobject))
+    _after_write(call)
     return Response(status=204)
 
 

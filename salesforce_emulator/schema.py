@@ -23,6 +23,13 @@ LEAD_STATUSES = [
     ("Closed - Converted", "Closed - Converted"),
     ("Closed - Not Converted", "Closed - Not Converted"),
 ]
+TASK_STATUSES = [
+    (v, v)
+    for v in ("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred")
+]
+CLOSED_TASK_STATUSES = {"Completed"}
+TASK_PRIORITIES = [(v, v) for v in ("High", "Normal", "Low")]
+TASK_SUBTYPES = [(v, v) for v in ("Task", "Email", "ListEmail", "Cadence", "Call")]
 CASE_STATUSES = [(v, v) for v in ("New", "Working", "Escalated", "Closed")]
 CLOSED_CASE_STATUSES = {"Closed"}  # the demo org's closed status (IsClosed follows it)
 CASE_PRIORITIES = [(v, v) for v in ("High", "Medium", "Low")]
@@ -293,6 +300,33 @@ OBJECTS: dict[str, dict[str, Any]] = {
             *_system_fields(),
         ],
     },
+    "Task": {
+        "label": "Task",
+        "labelPlural": "Tasks",
+        "keyPrefix": "00T",
+        "required": [],
+        "fields": [
+            _f("Id", "id", "Activity ID"),
+            _f("Subject", "string", "Subject", length=255),
+            _f("Description", "textarea", "Description", length=32000),
+            _f("Status", "picklist", "Status", picklist=TASK_STATUSES, length=255),
+            _f("Priority", "picklist", "Priority", picklist=TASK_PRIORITIES, length=40),
+            _f("ActivityDate", "date", "Due Date Only"),
+            # polymorphic: a Contact or a Lead ("Name"); an Account, Case or Opportunity
+            _f("WhoId", "reference", "Name ID", ref="Contact", refs=["Contact", "Lead"]),
+            _f(
+                "WhatId",
+                "reference",
+                "Related To ID",
+                ref="Case",
+                refs=["Account", "Case", "Opportunity"],
+            ),
+            _f("TaskSubtype", "picklist", "Task Subtype", picklist=TASK_SUBTYPES, length=40),
+            _f("IsClosed", "boolean", "Closed", computed=True),
+            _f("OwnerId", "reference", "Assigned To ID", ref="User", rel="Owner", nillable=False),
+            *_system_fields(),
+        ],
+    },
     "User": {
         "label": "User",
         "labelPlural": "Users",
@@ -445,7 +479,7 @@ def describe_field(obj: str, f: dict[str, Any], scheme: str = "") -> dict[str, A
         "permissionable": nillable and not f.get("system") and ftype != "id",
         "picklistValues": picklist,
         "precision": f.get("precision", 0),
-        "referenceTo": [f["ref"]] if f.get("ref") else [],
+        "referenceTo": f.get("refs") or ([f["ref"]] if f.get("ref") else []),
         "relationshipName": f.get("rel"),
         "restrictedPicklist": False,
         "scale": 2 if ftype in NUMBER_TYPES else 0,

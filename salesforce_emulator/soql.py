@@ -559,6 +559,13 @@ class _Parser:
     def parse_comparison(self) -> Cond:
         ident = self.expect("IDENT")
         ref = self.resolve(ident)
+        if ref.ftype == "textarea":  # long text areas are not filterable (describe says so)
+            raise _error(
+                self.q,
+                ident.pos,
+                "INVALID_FIELD",
+                f"field '{ref.fdef['name']}' can not be filtered in a query call",
+            )
         scheme = self.scheme(ref)
         # Probabilistic encryption cannot be filtered at all; deterministic allows = and IN only.
         if scheme == "probabilistic" or (

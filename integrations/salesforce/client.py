@@ -119,7 +119,7 @@ class SalesforceClient:
         )
 
     def search(self, sosl: str) -> dict:
-        """A SOSL search (E2): ``{"searchRecords": [...]}``."""
+        """A SOSL search (E2, A3): ``{"searchRecords": [...]}``."""
         return self._call(lambda sf: sf.search(sosl), "search")
 
     def describe_contact(self) -> dict:
@@ -128,6 +128,14 @@ class SalesforceClient:
     def describe(self, sobject: str) -> dict:
         """One object's describe (E1, E3: Opportunity, Account)."""
         return self._call(lambda sf: getattr(sf, sobject).describe(), "describe")
+
+    def create(self, sobject: str, fields: dict) -> str:
+        """A5: create one record; returns its id. The only writes are the agent tools' Tasks."""
+        return self._call(lambda sf: getattr(sf, sobject).create(fields))["id"]
+
+    def update(self, sobject: str, record_id: str, fields: dict) -> None:
+        """A5: update one record (204)."""
+        self._call(lambda sf: getattr(sf, sobject).update(record_id, fields))
 
     # --- machinery -----------------------------------------------------------------------
     def _salesforce(self, access_token: str) -> Salesforce:

@@ -19,6 +19,7 @@ class FieldRow:
     path: str
     label: str
     text: str
+    kind: str = "string"  # A1: the describe type ("email", "phone" never break mid-string)
 
 
 def parse_datetime(raw: str) -> datetime | None:
@@ -64,6 +65,7 @@ def field_rows(match: ContactMatch, connection: SalesforceConnection, tz) -> lis
                 path=path,
                 label=meta.get("label") or path,
                 text=format_value(match.value(path), meta, tz),
+                kind=meta.get("type", "string"),
             )
         )
     return rows

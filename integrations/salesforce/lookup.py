@@ -87,6 +87,8 @@ class LookupResult:
     truncated: bool = False
     lead: ContactMatch | None = None  # R3: only when no Contact matched and Leads are asked
     asked_at: datetime | None = None  # F3: when the query started (changes after it refuse it)
+    linked_id: str = ""  # A2: the record an agent linked (first in ``matches`` when it exists)
+    link_missing: bool = False  # A2: the linked record was deleted or merged: matched instead
 
     @property
     def primary(self) -> ContactMatch | None:
@@ -102,9 +104,11 @@ def _key(connection: SalesforceConnection, kind: str, values: MatchValues) -> st
     return connection_key(connection, kind, *values.key_parts(), ",".join(connection.field_names))
 
 
-def cache_key(connection: SalesforceConnection, kind: str, email: str, phone: str) -> str:
+def cache_key(
+    connection: SalesforceConnection, kind: str, email: str, phone: str, linked_id: str = ""
+) -> str:
     """The cache key of a lookup ("lookup", "stale", "badge") for a contact's email and phone."""
-    return _key(connection, kind, MatchValues.for_connection(connection, email, phone))
+    return _key(connection, kind, MatchValues.for_connection(connection, email, phone, linked_id))
 
 
 def _plain(row: dict) -> dict:
@@ -217,7 +221,8 @@ def _ask_salesforce(connection: SalesforceConnection, values: MatchValues) -> Lo
             ),
         )
     rows = answer.get("records", [])
-    matches = [_record(r) for r in rows if values.matches(r)]
+    linked = [_record(r) for r in rows if values.is_linked(r)]
+    matches = linked + [_record(r) for r in rows if values.matches(r) and not values.is_linked(r)]
     lead = None
     if not matches and connection.match_leads:
         lead = _find_lead(connection, client, values)
@@ -230,6 +235,8 @@ def _ask_salesforce(connection: SalesforceConnection, values: MatchValues) -> Lo
         truncated=len(matches) > MATCH_LIMIT or answer.get("totalSize", 0) > len(rows),
         lead=lead,
         asked_at=asked_at,
+        linked_id=values.linked_id,
+        link_missing=bool(values.linked_id) and not linked,
     )
 
 
@@ -267,7 +274,7 @@ def _check_budget(connection: SalesforceConnection) -> None:
 def _store(connection: SalesforceConnection, result: LookupResult) -> None:
     """The answer for the sidebar (60 s; with live updates healthy, F4, longer) and its stale
     copy for stale-on-error (B2, a day)."""
-    values = MatchValues.for_connection(connection, result.email, result.phone)
+    values = MatchValues.for_connection(connection, result.email, result.phone, result.linked_id)
     seconds = live.cache_seconds(connection) if connection.live_updates else None
     cache_call(
         "set",
@@ -281,7 +288,12 @@ def _store(connection: SalesforceConnection, result: LookupResult) -> None:
 # --- the sidebar ------------------------------------------------------------------------------
 @metrics.lookup("sidebar")
 def find_contact(
-    connection: SalesforceConnection, *, email: str = "", phone: str = "", refresh: bool = False
+    connection: SalesforceConnection,
+    *,
+    email: str = "",
+    phone: str = "",
+    refresh: bool = False,
+    linked_id: str = "",
 ) -> LookupResult:
     """The Salesforce Contacts matching this email or phone (S7), cached (S12), single-flight.
 
@@ -289,7 +301,7 @@ def find_contact(
     a few seconds (with back-off, U2), so a failing org is not asked on every request, and a
     reload or Retry recovers soon after Salesforce does.
     """
-    values = MatchValues.for_connection(connection, email, phone)
+    values = MatchValues.for_connection(connection, email, phone, linked_id)
     if not values:
         raise ValueError("Nothing to look up: the contact has no email and no phone.")
     key = _key(connection, "lookup", values)
@@ -314,7 +326,7 @@ def find_contact(
 
 def result_version(connection: SalesforceConnection, result: LookupResult) -> str:
     """F5: names one cached answer for one contact's values (the panel polls for a change)."""
-    values = MatchValues.for_connection(connection, result.email, result.phone)
+    values = MatchValues.for_connection(connection, result.email, result.phone, result.linked_id)
     return digest(_key(connection, "lookup", values), result.fetched_at.isoformat())
 
 
@@ -322,11 +334,13 @@ def result_version(connection: SalesforceConnection, result: LookupResult) -> st
 REFUSED = "refused"
 
 
-def cached_version(connection: SalesforceConnection, *, email: str, phone: str) -> str:
+def cached_version(
+    connection: SalesforceConnection, *, email: str, phone: str, linked_id: str = ""
+) -> str:
     """F5: the version of the answer a panel for these values would show now, from the cache
     alone: "" when the cache holds none (or is down), ``REFUSED`` when it holds one that a
     change since refuses (both mean a panel would ask Salesforce). Never calls Salesforce."""
-    values = MatchValues.for_connection(connection, email, phone)
+    values = MatchValues.for_connection(connection, email, phone, linked_id)
     if not values:
         return ""
     cached = cache_call("get", _key(connection, "lookup", values))
@@ -338,12 +352,11 @@ def cached_version(connection: SalesforceConnection, *, email: str, phone: str) 
 
 
 def stale_result(
-    connection: SalesforceConnection, *, email: str, phone: str
+    connection: SalesforceConnection, *, email: str, phone: str, linked_id: str = ""
 ) -> LookupResult | None:
     """B2: the last good result for these values (kept a day), to show beside an error."""
-    return cache_call(
-        "get", _key(connection, "stale", MatchValues.for_connection(connection, email, phone))
-    )
+    values = MatchValues.for_connection(connection, email, phone, linked_id)
+    return cache_call("get", _key(connection, "stale", values))
 
 
 # --- Contacts-list badges (B4) ----------------------------------------------------------------

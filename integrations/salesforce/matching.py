@@ -42,26 +42,37 @@ class MatchValues:
     phone: str
     mode: str = EXACT
     region: str = "US"
+    linked_id: str = ""  # A2: the record an agent linked to the contact, asked for first
 
     @classmethod
-    def of(cls, email, phone, *, mode: str = EXACT, region: str = "US") -> MatchValues:
-        return cls((email or "").strip(), (phone or "").strip(), mode or EXACT, region or "US")
+    def of(
+        cls, email, phone, *, mode: str = EXACT, region: str = "US", linked_id: str = ""
+    ) -> MatchValues:
+        return cls(
+            (email or "").strip(), (phone or "").strip(), mode or EXACT, region or "US", linked_id
+        )
 
     @classmethod
-    def for_connection(cls, connection, email, phone) -> MatchValues:
+    def for_connection(cls, connection, email, phone, linked_id: str = "") -> MatchValues:
         return cls.of(
             email,
             phone,
             mode=connection.phone_matching,
             region=connection.workspace.phone_region,
+            linked_id=linked_id or "",
         )
 
     def __bool__(self) -> bool:
-        return bool(self.email or self.phone)
+        return bool(self.email or self.phone or self.linked_id)
 
     def key_parts(self) -> tuple[str, ...]:
         """What the cache key is made of: equal parts mean Salesforce gives the same answer."""
-        return self.email.lower(), self.phone, self.mode, self.region
+        parts = (self.email.lower(), self.phone, self.mode, self.region)
+        return (*parts, f"linked:{self.linked_id}") if self.linked_id else parts
+
+    def is_linked(self, row: dict) -> bool:
+        """A2: ``row`` is the linked record (15- or 18-character ids)."""
+        return bool(self.linked_id) and (row.get("Id") or "")[:15] == self.linked_id[:15]
 
     def phone_spellings(self, limit: int | None = None) -> list[str]:
         """The spellings asked for: the phone as typed, plus its other spellings (P3, P4)."""
@@ -123,7 +134,7 @@ def lookup_conditions(values: MatchValues) -> list[str]:
     already holds the near-match candidates (one round trip, P4), plus the email with
     whitespace around it (B1).
     """
-    conditions = []
+    conditions = [format_soql("Id = {}", values.linked_id)] if values.linked_id else []
     if values.email:
         conditions.append(format_soql("Email = {}", values.email))
         if values.mode == EXACT:

@@ -121,6 +121,14 @@ class SalesforceConnection(models.Model):
     match_leads = models.BooleanField(default=False)
     # F2: Change Data Capture events (Pub/Sub API) invalidate cached lookups within seconds.
     live_updates = models.BooleanField(default=False)
+    # A5: agents may log a conversation as a completed Task (off: the product stays read-only).
+    log_activities = models.BooleanField(default=False)
+    # A6: new conversations are assigned to the teammate who owns the matching Contact; a
+    # Contact picklist value (priority_field = priority_value) marks them "Priority".
+    route_by_owner = models.BooleanField(default=False)
+    routing_since = models.DateTimeField(null=True, blank=True)
+    priority_field = models.CharField(max_length=80, blank=True)
+    priority_value = models.CharField(max_length=255, blank=True)
     # Bumped on disconnect and field changes: cache keys carry it (the cache can't delete by prefix).
     cache_generation = models.PositiveIntegerField(default=1)
 
@@ -206,6 +214,11 @@ class SalesforceEvent(models.Model):
         DEGRADED = "degraded", "Lookups failing"  # E8
         RECOVERED = "recovered", "Lookups working again"  # E8
         SETUP_CHECKED = "setup_checked", "Setup checked"  # E7
+        LINKED = "linked", "Record linked"
+        UNLINKED = "unlinked", "Record unlinked"
+        ACTIVITY_LOGGING = "activity_logging", "Log to Salesforce changed"
+        TASK_LOGGED = "task_logged", "Conversation logged"
+        ROUTING = "routing", "Routing by owner changed"
 
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="salesforce_events"
@@ -257,3 +270,73 @@ class SalesforceReplayPosition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connection_id} {self.topic}"
+
+
+class SalesforceContactLink(models.Model):
+    """A2: the Salesforce record an agent picked for a contact; asked for first in the lookup."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    contact = models.OneToOneField(
+        "contacts.Contact", on_delete=models.CASCADE, related_name="salesforce_link"
+    )
+    record_id = models.CharField(max_length=18)
+    sobject = models.CharField(max_length=20, default="Contact")  # Contact or Lead
+    record_name = models.CharField(max_length=255, blank=True)
+    linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    linked_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} → {self.sobject} {self.record_id}"
+
+
+class SalesforceActivityLog(models.Model):
+    """A5: the ONE Task a conversation was logged as. The row (with its marker) exists before
+    Salesforce is asked, so an answer lost to a timeout is found again by the marker."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Sending"
+        LOGGED = "logged", "Logged"
+        FAILED = "failed", "Failed"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    conversation = models.OneToOneField(
+        "inbox.Conversation", on_delete=models.CASCADE, related_name="salesforce_log"
+    )
+    marker = models.CharField(max_length=32, unique=True)  # in the Task's Subject (filterable)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    task_id = models.CharField(max_length=18, blank=True)
+    who_id = models.CharField(max_length=18, blank=True)
+    what_id = models.CharField(max_length=18, blank=True)
+    last_message_id = models.BigIntegerField(null=True, blank=True)  # the newest message sent
+    # One caller at a time: a conditional UPDATE claims the row until this moment.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    logged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    logged_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} → Task {self.task_id or self.marker}"
+
+
+class SalesforceRouting(models.Model):
+    """A6: one routing decision per new conversation (the unique key makes it happen once)."""
+
+    conversation = models.OneToOneField(
+        "inbox.Conversation", on_delete=models.CASCADE, related_name="salesforce_routing"
+    )
+    routed_at = models.DateTimeField(default=timezone.now)
+    owner_email = models.CharField(max_length=255, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    priority = models.BooleanField(default=False)
+    outcome = models.CharField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}: {self.outcome}"

@@ -400,3 +400,55 @@ def forget_tokens(
             detail=f"{revoke_error} The tokens were deleted here; revoke the app's access "
             "in Salesforce (Setup > Connected Apps OAuth Usage) to be sure.",
         )
+
+
+# --- agent tools (issue 23: A5, A6) -------------------------------------------------------------
+def set_activity_logging(connection: SalesforceConnection, *, on: bool, actor) -> bool:
+    """A5: agents may log conversations as Tasks (the one write to Salesforce); audited."""
+    detail = (
+        "Log to Salesforce on: agents can log a conversation as a completed Task"
+        if on
+        else "Log to Salesforce off: the product only reads Salesforce"
+    )
+    if connection.log_activities == on:
+        return False
+    connection.log_activities = on
+    connection.save(update_fields=["log_activities"])
+    record_event(connection=connection, kind=Kind.ACTIVITY_LOGGING, actor=actor, detail=detail)
+    return True
+
+
+def set_owner_routing(
+    connection: SalesforceConnection,
+    *,
+    on: bool,
+    priority_field: str,
+    priority_value: str,
+    actor,
+) -> bool:
+    """A6: route new conversations by the Contact Owner's email; a picklist value marks them
+    "Priority". Audited; the lookup then brings Owner.Email (a new cache generation)."""
+    before = (
+        connection.route_by_owner,
+        connection.priority_field,
+        connection.priority_value,
+    )
+    after = (on, priority_field if on else "", priority_value if on else "")
+    if before == after:
+        return False
+    connection.route_by_owner, connection.priority_field, connection.priority_value = after
+    if on and not before[0]:
+        connection.routing_since = timezone.now()  # only conversations from now on are routed
+    connection.save(
+        update_fields=["route_by_owner", "priority_field", "priority_value", "routing_since"]
+    )
+    rule = f"; Priority when {priority_field} = {priority_value}" if on and priority_field else ""
+    _changed(
+        connection,
+        Kind.ROUTING,
+        actor=actor,
+        detail=("Routing by Salesforce owner on" + rule)
+        if on
+        else "Routing by Salesforce owner off",
+    )
+    return True

@@ -15,18 +15,24 @@ from django.views.decorators.http import require_GET
 from contacts.models import Contact
 from contacts.phones import e164
 from contacts.selectors import contacts_on_page
+from inbox.models import Conversation
 from integrations.panels import render_panel_page
 from integrations.registry import ContactListBadge, SidebarPanel, register_badge, register_panel
 from workspace.access import workspace_view
 
+from .activity_views import log_context
 from .display import field_rows, related_lists
 from .errors import SalesforceError
+from .links import link_for, linked_id
 from .lookup import REFUSED, cached_version, find_contact, match_flags, result_version, stale_result
 from .models import SalesforceConnection
+from .search import search_context
 from .selectors import connection_for
+from .why import why_context
 
 logger = logging.getLogger(__name__)
 PANEL_TEMPLATE = "salesforce/panel.html"
+CHOICES = 5  # A2: several matches listed for the agent to pick from
 
 
 def render_salesforce_panel(request, contact):
@@ -38,10 +44,16 @@ def render_salesforce_panel(request, contact):
         pass
     elif connection.status == SalesforceConnection.Status.RECONNECT_NEEDED:
         context["state"] = "reconnect"
-    elif not contact.email and not contact.phone:
+    elif not contact.email and not contact.phone and not linked_id(contact):
         context["state"] = "no_values"
     else:
-        lookup = {"email": contact.email, "phone": contact.phone}
+        link = link_for(contact)
+        context["link"] = link
+        lookup = {
+            "email": contact.email,
+            "phone": contact.phone,
+            "linked_id": link.record_id if link else "",
+        }
         try:
             result = find_contact(connection, **lookup, refresh=request.GET.get("refresh") == "1")
         except SalesforceError as exc:
@@ -70,9 +82,18 @@ def render_salesforce_panel(request, contact):
                 ),
                 rows=field_rows(result.primary, connection, tz) if result.primary else [],
                 related=related_lists(result.primary, connection, tz) if result.primary else [],
-                live_url=_live_url(request, contact, connection, result),
+                live_url=_live_url(request, contact, connection, result, lookup["linked_id"]),
                 reread_seconds=reread_seconds(connection, result),
+                choices=result.matches[:CHOICES] if len(result.matches) > 1 else (),
+                search=search_context(connection, contact),
+                why=why_context(connection, contact),
             )
+            conversation = _conversation(request, contact)
+            if conversation is not None and connection.log_activities:
+                context["log"] = log_context(
+                    connection=connection, conversation=conversation, result=result
+                )
+            context["panel_query"] = f"&conversation={conversation.pk}" if conversation else ""
     return render_panel_page(request, contact, PANEL_TEMPLATE, context, title="Salesforce")
 
 
@@ -90,7 +111,19 @@ def reread_seconds(connection, result) -> int | None:
     return max(1, math.ceil(settings.SALESFORCE_CACHE_SECONDS - age) + REREAD_MARGIN_SECONDS)
 
 
-def _live_url(request, contact, connection, result) -> str:
+def _conversation(request, contact):
+    """A5: the conversation the panel sits beside (``?conversation=``), of this contact only."""
+    raw = request.GET.get("conversation", "")
+    if not raw.isdigit():
+        return None
+    return (
+        Conversation.objects.select_related("contact", "workspace")
+        .filter(workspace=request.workspace, contact=contact, pk=int(raw))
+        .first()
+    )
+
+
+def _live_url(request, contact, connection, result, linked: str = "") -> str:
     """F5: the panel's change check, when live updates are on and the cache holds an answer for
     the contact (without a working cache every check would look like a change: no polling then).
     When that answer is no longer the panel's (a change landed while it rendered, or within the
@@ -98,7 +131,7 @@ def _live_url(request, contact, connection, result) -> str:
     if not connection.live_updates:
         return ""
     version = result_version(connection, result)
-    if not cached_version(connection, email=contact.email, phone=contact.phone):
+    if not cached_version(connection, email=contact.email, phone=contact.phone, linked_id=linked):
         return ""
     url = reverse("integrations:salesforce:live_check", args=[request.workspace.slug, contact.pk])
     return f"{url}?v={version}"
@@ -123,7 +156,10 @@ def live_check(request, contact_pk: int):
         and connection.is_connected
         and connection.live_updates
         and request.GET.get("v") not in (None, "", REFUSED)
-        and cached_version(connection, email=contact.email, phone=contact.phone) == request.GET["v"]
+        and cached_version(
+            connection, email=contact.email, phone=contact.phone, linked_id=linked_id(contact)
+        )
+        == request.GET["v"]
     ):
         return HttpResponse(status=204)
     panel_url = reverse("contacts:panel", args=[request.workspace.slug, contact.pk, "salesforce"])

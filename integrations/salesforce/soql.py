@@ -18,13 +18,20 @@ FIELD_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")
 
 
 def selected_fields(connection) -> list[str]:
-    """The base fields, then the admin's chosen ones (S6), each once.
+    """The base fields, then the admin's chosen ones (S6), then routing's (A6), each once.
 
     A parent shown by name ("Account.Name") brings its Id too: with live updates, the parent's
     own change event (a rename) finds the lookups that show it (E6).
     """
     fields = list(BASE_FIELDS)
-    for path in connection.field_names:
+    extra = list(connection.field_names)
+    if getattr(connection, "route_by_owner", False):
+        # A6: the owner's email (and the Priority field) come in the same single query.
+        extra += [
+            "Owner.Email",
+            *([connection.priority_field] if connection.priority_field else []),
+        ]
+    for path in extra:
         wanted = [path]
         if "." in path:
             wanted.append(f"{path.split('.', 1)[0]}.Id")

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import field_settings, sidebar, views
+from . import activity_views, field_settings, link_views, sidebar, views
 
 app_name = "salesforce"
 
@@ -22,6 +22,13 @@ urlpatterns = [
     path("phone-matching/", views.phone_matching, name="phone_matching"),
     path("lead-matching/", views.lead_matching, name="lead_matching"),
     path("live-updates/", views.live_updates, name="live_updates"),
+    path("activity-logging/", views.activity_logging, name="activity_logging"),
+    path("owner-routing/", views.owner_routing, name="owner_routing"),
     path("badges/", sidebar.contact_badges, name="badges"),
     path("live/<int:contact_pk>/", sidebar.live_check, name="live_check"),
+    path("log/<int:conversation_pk>/", activity_views.log_to_salesforce, name="log"),
+    path("link/<int:contact_pk>/", link_views.link, name="link"),
+    path("unlink/<int:contact_pk>/", link_views.unlink, name="unlink"),
+    path("search/<int:contact_pk>/", link_views.search, name="search"),
+    path("why/<int:contact_pk>/", link_views.why, name="why"),
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 from django.conf import settings
 from django.contrib import messages
@@ -316,3 +317,39 @@ def live_updates(request):
             f"{settings.SALESFORCE_CACHE_SECONDS} s old."
         ),
     )
+
+
+@require_POST
+@workspace_view(roles=ADMIN_ROLES)
+def activity_logging(request):
+    """A5: Owners and Managers let agents log conversations as Tasks; audited, at once."""
+    return _switch(
+        request,
+        field="log_activities",
+        save=services.set_activity_logging,
+        on_message="Agents can now log conversations to Salesforce.",
+        off_message="Logging to Salesforce is off: the product only reads Salesforce.",
+    )
+
+
+FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
+
+
+@require_POST
+@workspace_view(roles=ADMIN_ROLES)
+def owner_routing(request):
+    """A6: Owners and Managers route new conversations by Contact Owner; audited, at once."""
+    connection = selectors.connection_for(request.workspace)
+    field = request.POST.get("priority_field", "").strip()
+    value = request.POST.get("priority_value", "").strip()[:255]
+    if field and not FIELD_NAME.match(field):
+        messages.error(request, "The Priority field must be a Contact field's API name.")
+    elif connection is not None and services.set_owner_routing(
+        connection,
+        on=request.POST.get("route_by_owner") == "on",
+        priority_field=field,
+        priority_value=value if field else "",
+        actor=request.user,
+    ):
+        messages.success(request, "Routing by Salesforce owner saved.")
+    return redirect(_manage_url(request.workspace))

@@ -18,7 +18,9 @@ FAULT_KINDS = {
     "http_500",
     "http_503",
     "malformed_body",
-    "search_index_lag",  # seconds: SOSL does not find rows changed more recently than this
+    "search_index_lag",
+    "no_edit_tasks",  # the user lacks "Edit Tasks": creating or updating a Task is refused
+    "hang_after_write",  # seconds: a create/update is saved, then its answer waits this long  # seconds: SOSL does not find rows changed more recently than this
     "hide_object",  # value: an sObject name or a list (the user has no read access to them)
 }
 

@@ -64,6 +64,8 @@ def _compute(sobject: str, row: Row) -> None:
             row["ClosedDate"] = None
         elif not row.get("ClosedDate"):
             row["ClosedDate"] = row.get("LastModifiedDate")
+    if sobject == "Task":
+        row["IsClosed"] = row.get("Status") in schema.CLOSED_TASK_STATUSES
     if sobject == "Opportunity":
         row["IsClosed"] = row.get("StageName") in schema.CLOSED_STAGES
         row["IsWon"] = row.get("StageName") in schema.WON_STAGES
@@ -80,6 +82,10 @@ def _new_row(sobject: str, row: Row) -> Row:
         out.setdefault("DoNotCall", False)
     if sobject == "OpportunityContactRole":
         out.setdefault("IsPrimary", False)
+    if sobject == "Task":  # Salesforce's defaults for a Task created without them
+        out["Status"] = out.get("Status") or "Not Started"
+        out["Priority"] = out.get("Priority") or "Normal"
+        out["TaskSubtype"] = out.get("TaskSubtype") or "Task"
     for fdef in schema.OBJECTS[sobject]["fields"]:
         out.setdefault(fdef["name"], None)
     _compute(sobject, out)

@@ -35,6 +35,16 @@
     if (event.key === "Escape" && document.body.classList.contains("sidebar-open")) setSidebar(false);
   });
 
+  // --- A1: copy an email or phone from the Salesforce panel ---------------------------------
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest(".copy-value");
+    if (!button || !navigator.clipboard) return;
+    navigator.clipboard.writeText(button.getAttribute("data-value") || "").then(function () {
+      button.setAttribute("aria-label", "Copied");
+      window.setTimeout(function () { button.removeAttribute("aria-label"); }, 1500);
+    });
+  });
+
   // --- U7: no double submits ---------------------------------------------------------------
   document.addEventListener("submit", function (event) {
     var form = event.target;

@@ -98,6 +98,8 @@ def build_url(route: str, name: str, world: dict, slug: str = "acme") -> str:
             return str(world[name.split(":")[0]])
         if arg == "contact_pk":  # issue 15: the Salesforce panel's change check (F5)
             return str(world["contacts"])
+        if arg == "conversation_pk":  # issue 23: Log to Salesforce (A5)
+            return str(world["inbox"])
         raise AssertionError(f"the sweep does not know how to fill <{arg}> in {route}")
 
     return "/" + re.sub(r"<(?:(\w+):)?(\w+)>", value, route)

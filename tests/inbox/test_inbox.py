@@ -97,7 +97,8 @@ def test_i2_conversation_page_links_the_contact_to_its_sidebar(client, agent, co
     panel = reverse("contacts:panel", args=["acme", conversation.contact.pk, "details"])
     assert b'href="#contact-sidebar"' in response.content
     assert b'id="contact-sidebar"' in response.content
-    assert f'hx-get="{panel}"'.encode() in response.content
+    # Beside a conversation the panels know it (issue 23, A5: Log to Salesforce)
+    assert f'hx-get="{panel}?conversation={conversation.pk}"'.encode() in response.content
 
 
 def test_i1_messages_render_html_inert(client, agent, conversation):

@@ -65,3 +65,24 @@ def has_invisible_edges(value: str) -> bool:
 def record_url(record_id: str, connection) -> str:
     """View in Salesforce (S10) for a Contact id on the connection's instance."""
     return connection.record_view_url(record_id)
+
+
+@register.filter
+def break_email(value: str) -> SafeString:
+    """A1: an email may wrap only right after its "@" (never mid-word); a part too long for the
+    column ends in an ellipsis (the whole value is in the title and the copy button)."""
+    local, at, domain = (value or "").rpartition("@")
+    if not at:
+        return format_html('<span class="nowrap clip">{}</span>', value)
+    return format_html(
+        '<span class="nowrap clip">{}@</span><wbr><span class="nowrap clip">{}</span>',
+        local,
+        domain,
+    )
+
+
+@register.inclusion_tag("salesforce/_value.html")
+def contact_value(text: str, kind: str):
+    """A1: an email or phone that never wraps mid-string, with its full value on hover and
+    focus (title, tabindex) and a copy button."""
+    return {"text": text, "kind": kind, "copyable": kind in ("email", "phone") and text != "—"}
