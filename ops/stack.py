@@ -41,7 +41,11 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/teaminbox"
 DEFAULT_CACHE_URL = "redis://127.0.0.1:6379/0"
 # The long-running processes beside the web server, by the name the stack knows them.
-COMMANDS = {"worker": ("deliver_webhooks",), "listener": ("salesforce_listen",)}
+COMMANDS = {
+    "worker": ("deliver_webhooks",),
+    "listener": ("salesforce_listen",),
+    "router": ("route_conversations",),  # A6: routes new conversations by Salesforce owner
+}
 STOP_SECONDS = 20
 
 
@@ -407,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-worker", action="store_true")
     parser.add_argument("--no-listener", action="store_true")
+    parser.add_argument("--no-router", action="store_true")
     args = parser.parse_args(argv)
 
     database_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
@@ -415,7 +420,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== created database {urlsplit(database_url).path.lstrip('/')}", flush=True)
     processes = [
         name
-        for name, off in (("worker", args.no_worker), ("listener", args.no_listener))
+        for name, off in (
+            ("worker", args.no_worker),
+            ("listener", args.no_listener),
+            ("router", args.no_router),
+        )
         if not off
     ]
     stack = Stack(
