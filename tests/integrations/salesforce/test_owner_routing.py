@@ -15,8 +15,9 @@ from contacts.models import Contact
 from inbox.models import Conversation
 from integrations.salesforce import lookup, services
 from integrations.salesforce.models import SalesforceEvent, SalesforceRouting
-from integrations.salesforce.routing import email_identity, route_due
+from integrations.salesforce.routing import route_due
 from tests.conftest import _member, client_for
+from workspace.emails import email_key as email_identity
 
 from .test_sidebar import rest_queries
 
