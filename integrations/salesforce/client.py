@@ -131,11 +131,11 @@ class SalesforceClient:
 
     def create(self, sobject: str, fields: dict) -> str:
         """A5: create one record; returns its id. The only writes are the agent tools' Tasks."""
-        return self._call(lambda sf: getattr(sf, sobject).create(fields))["id"]
+        return self._call(lambda sf: getattr(sf, sobject).create(fields), "create")["id"]
 
     def update(self, sobject: str, record_id: str, fields: dict) -> None:
         """A5: update one record (204)."""
-        self._call(lambda sf: getattr(sf, sobject).update(record_id, fields))
+        self._call(lambda sf: getattr(sf, sobject).update(record_id, fields), "update")
 
     # --- machinery -----------------------------------------------------------------------
     def _salesforce(self, access_token: str) -> Salesforce:

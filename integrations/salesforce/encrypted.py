@@ -50,8 +50,9 @@ def email_condition(connection, emails: list[str]) -> str:
 
 
 def lookup_conditions(connection, values: MatchValues) -> list[str]:
-    """matching.lookup_conditions under the org's encryption (all match fields filterable)."""
-    conditions = []
+    """matching.lookup_conditions under the org's encryption (all match fields filterable);
+    a linked record (A2) is asked for first, by its Id, in the same query."""
+    conditions = [format_soql("Id = {}", values.linked_id)] if values.linked_id else []
     if values.email:
         conditions.append(email_condition(connection, [values.email]))
         if values.mode == EXACT and scheme(connection, "Email") == PLAIN:
