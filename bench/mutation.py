@@ -23,6 +23,7 @@ import importlib.util
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -360,17 +361,28 @@ def _run_child(name: str, path: Path, source: str | None, tests: list[str], quie
 TIMEOUT = 120
 
 
-def run_module(key: str, *, show: bool = False, before: bool = False) -> dict:
+def _source(path: Path, rev: str | None) -> str:
+    if rev is None:
+        return path.read_text()
+    relative = path.relative_to(ROOT).as_posix()
+    return subprocess.run(
+        ["git", "show", f"{rev}:{relative}"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def run_module(
+    key: str, *, show: bool = False, before: bool = False, rev: str | None = None
+) -> dict:
     name, tests = MODULES[key]
     # --before: the suite as it was before K2 (its files are named test_k2_*).
     tests = [
         t for t in tests if (ROOT / t.split("::")[0]).exists() and not (before and "/test_k2_" in t)
     ]
     path = ROOT / (name.replace(".", "/") + ".py")
-    source = path.read_text()
+    source = _source(path, rev)
     found = mutants_of(source)
     started = time.monotonic()
-    if _run_child(name, path, None, tests, quiet=True) != 0:
+    if _run_child(name, path, source, tests, quiet=True) != 0:
         raise SystemExit(f"{key}: its tests fail on the unmutated code ({' '.join(tests)})")
     survivors = []
     for mutant in found:
@@ -382,6 +394,7 @@ def run_module(key: str, *, show: bool = False, before: bool = False) -> dict:
     total, killed = len(found), len(found) - len(survivors)
     result = {
         "module": name,
+        "rev": rev or "worktree",
         "tests": tests,
         "mutants": total,
         "killed": killed,
@@ -407,6 +420,7 @@ def main(argv=None) -> int:
     parser.add_argument("--survivors", action="store_true", help="print each survivor")
     parser.add_argument("--json", help="write the results to this file")
     parser.add_argument("--before", action="store_true", help="leave out the K2 test files")
+    parser.add_argument("--rev", help="mutate the module as it was at this git commit")
     args = parser.parse_args(argv)
     keys = args.modules or list(MODULES)
     os.chdir(ROOT)
@@ -414,7 +428,7 @@ def main(argv=None) -> int:
     if args.list or args.show is not None:
         for key in keys:
             name, _ = MODULES[key]
-            source = (ROOT / (name.replace(".", "/") + ".py")).read_text()
+            source = _source(ROOT / (name.replace(".", "/") + ".py"), args.rev)
             if args.show is not None:
                 print(mutated_source(source, args.show))
                 continue
@@ -425,7 +439,9 @@ def main(argv=None) -> int:
     for module in WARM:
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
-    results = [run_module(key, show=args.survivors, before=args.before) for key in keys]
+    results = [
+        run_module(key, show=args.survivors, before=args.before, rev=args.rev) for key in keys
+    ]
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0
