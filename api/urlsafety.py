@@ -47,6 +47,9 @@ def _not_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         or ip.is_multicast
         or ip.is_reserved
         or ip.is_unspecified
+        # fec0::/10, deprecated site-local (RFC 3879): still routed inside some networks, and
+        # Python counts it as global.
+        or (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local)
         or not ip.is_global
     )
 
