@@ -183,6 +183,11 @@ class Mutator(ast.NodeTransformer):
         self.found: list[Mutant] = []
         self.applied: str | None = None
 
+    def visit(self, node):
+        if id(node) in self.skip:  # an annotation or a docstring: never run, never mutated
+            return node
+        return super().visit(node)
+
     def _site(self, node, description: str) -> bool:
         """Register one mutant at ``node``; True when it is the one to apply."""
         index = self.count
