@@ -30,6 +30,8 @@ def test_k2_domains_idna_encoded_with_uts46_then_the_fallbacks(address, key):
 
 def test_k2_the_domain_is_what_follows_the_last_at_sign():
     assert email_key('"a@b"@Example.COM') == '"a@b"@example.com'
+    # the part before the last @ is the local part: kept as given when not ASCII
+    assert email_key('"Ä@B"@Example.COM') == '"Ä@B"@example.com'
 
 
 @pytest.mark.parametrize(
