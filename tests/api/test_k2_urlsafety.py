@@ -122,6 +122,8 @@ def test_k2_plain_http_is_refused_unless_the_rules_are_lifted(strict, settings):
         "[64:ff9b::a00:1]",  # NAT64 of 10.0.0.1 (global on this Python)
         "[fec0::1]",  # deprecated site-local: the operator's own network
         "[fec0:1::2]",
+        "[4000::1]",  # reserved IPv6 (global on this Python)
+        "[fe00::1]",
         "127.0.0.1",
         "10.1.2.3",
         "0.0.0.0",
