@@ -173,3 +173,8 @@ def test_k2_a_name_that_does_not_resolve_is_retryable_with_its_message(strict, e
         check_webhook_url("https://nowhere.example/hook")
     assert str(caught.value) == "The host nowhere.example does not resolve."
     assert isinstance(caught.value, UnsafeWebhookUrl)
+
+
+def test_k2_the_addresses_returned_for_pinning_carry_no_zone(strict):
+    with mock.patch("socket.getaddrinfo", return_value=answer("2606:2800:21f:cb07::1%eth0")):
+        assert check_webhook_url("https://hooks.example.com/inbox") == ["2606:2800:21f:cb07::1"]
