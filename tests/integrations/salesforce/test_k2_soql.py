@@ -135,8 +135,9 @@ def test_k2_lead_query_one_contact_all_spellings_several_capped():
     "bad", ["Name, (SELECT Id FROM Users)", "1Name", "Account..Name", "a.b.c", ""]
 )
 def test_k2_field_names_must_be_api_names(bad):
-    with pytest.raises(ValueError, match="Not Salesforce field names"):
+    with pytest.raises(ValueError) as caught:
         contact_soql(["Id", bad], ["Id = '1'"], 5)
+    assert str(caught.value) == f"Not Salesforce field names: {[bad]}"
 
 
 def test_k2_fields_with_a_relationship_are_api_names():
@@ -147,7 +148,10 @@ def test_k2_fields_with_a_relationship_are_api_names():
 
 
 def test_k2_nothing_to_look_up_is_refused():
-    with pytest.raises(ValueError, match="Nothing to look up"):
-        contact_soql(["Id"], [], 5)
-    with pytest.raises(ValueError, match="Nothing to look up"):
-        lookup_query(["Id"], MatchValues.of("", ""))
+    for build in (
+        lambda: contact_soql(["Id"], [], 5),
+        lambda: lookup_query(["Id"], MatchValues.of("", "")),
+    ):
+        with pytest.raises(ValueError) as caught:
+            build()
+        assert str(caught.value) == "Nothing to look up: no email and no phone."
