@@ -3,6 +3,8 @@ number, another spelling, two phone-only contacts on a badge page. Pure function
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from contacts.phones import spellings
@@ -163,3 +165,23 @@ def test_k2_badge_page_emails_sorted_once_and_no_hint_candidates():
 def test_k2_ten_spellings_per_number_on_a_badge_query():
     # a page of them must fit one GET: the head of the list, most common first
     assert BADGE_SPELLINGS == 10
+
+
+def test_k2_the_connections_stored_mode_and_the_workspaces_country_are_used():
+    # the mode names are the values stored on the connection (phone_matching)
+    def connection(mode, region):
+        return SimpleNamespace(phone_matching=mode, workspace=SimpleNamespace(phone_region=region))
+
+    any_format = MatchValues.for_connection(connection("any_format", "GB"), "", "020 7946 0958")
+    assert (any_format.mode, any_format.region) == (ANY_FORMAT, "GB")
+    assert any_format.matches({"Phone": "+44 20 7946 0958"})
+    exact = MatchValues.for_connection(connection("exact", "US"), "a@x.example", "")
+    assert lookup_conditions(exact) == ["Email = 'a@x.example'", "Email LIKE '%a@x.example%'"]
+
+
+def test_k2_without_a_region_national_numbers_are_read_as_us():
+    us = {"Phone": "+14155550123"}
+    assert MatchValues.of("", "415 555 0123", mode=ANY_FORMAT).matches(us)
+    assert MatchValues.of("", "415 555 0123", mode=ANY_FORMAT, region="").matches(us)
+    assert MatchValues("", "415 555 0123", ANY_FORMAT).matches(us)
+    assert MatchValues("", "415 555 0123").mode == EXACT
