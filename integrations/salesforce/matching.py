@@ -74,7 +74,8 @@ class MatchValues:
         return parse(self.phone, self.region)
 
     def _same_phone(self, theirs: str) -> bool:
-        return bool(self._number and theirs) and same_number(theirs, self._number, self.region)
+        # same_number is False when either side is missing or unreadable: no guard needed here.
+        return same_number(theirs, self._number, self.region)
 
     def matches(self, row: dict) -> bool:
         """Whether ``row`` is a match for these values under their mode."""
