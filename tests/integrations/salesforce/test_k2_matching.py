@@ -3,6 +3,7 @@ number, another spelling, two phone-only contacts on a badge page. Pure function
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import pytest
@@ -185,3 +186,13 @@ def test_k2_without_a_region_national_numbers_are_read_as_us():
     assert MatchValues.of("", "415 555 0123", mode=ANY_FORMAT, region="").matches(us)
     assert MatchValues("", "415 555 0123", ANY_FORMAT).matches(us)
     assert MatchValues("", "415 555 0123").mode == EXACT
+
+
+def test_k2_without_an_email_of_ours_a_blank_email_is_no_near_miss():
+    assert values("", "", EXACT).near_misses({"Email": "  "}) == []
+
+
+def test_k2_match_values_are_frozen():
+    # they make the lookup's cache key: a lookup may not change them on the way
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        values().phone = "+1 212 555 0100"
