@@ -5,6 +5,8 @@ Pure functions: no database, no emulator (these are the module's fast tests for 
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from contacts.phones import DEFAULT_REGION, e164, parse, same_number, spellings
@@ -169,3 +171,10 @@ def test_k2_as_typed_comes_first_and_nothing_twice():
     found = spellings("415.555.0123", "US")
     assert found[0] == "415.555.0123"
     assert len(found) == len(set(found)) == len(US_SPELLINGS)
+
+
+def test_k2_a_parsed_number_is_frozen():
+    # lookups share one parsed number across rows: nothing may change it on the way
+    number = parse("+1 415 555 0123", "US")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        number.extension = "9"
