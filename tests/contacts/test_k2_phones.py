@@ -178,3 +178,8 @@ def test_k2_a_parsed_number_is_frozen():
     number = parse("+1 415 555 0123", "US")
     with pytest.raises(dataclasses.FrozenInstanceError):
         number.extension = "9"
+
+
+def test_k2_a_us_number_in_a_gb_workspace_reads_their_us_national_spelling():
+    assert same_number("(415) 555-0123", "+1 415 555 0123", "GB")
+    assert not same_number("(415) 555-0199", "+1 415 555 0123", "GB")
