@@ -19,7 +19,7 @@ RUN_ENV = DEBUG=0 SECURE_COOKIES=0 SECURE_HSTS_SECONDS=0 \
 	EMAIL_URL=consolemail:// SITE_URL=http://127.0.0.1:$(PORT) WEBHOOK_ALLOW_PRIVATE_URLS=1 \
 	SALESFORCE_PUBSUB_URL=http://127.0.0.1:$(PUBSUB_PORT) LIVE_RELAY=1
 
-.PHONY: proto run prod receiver var-secrets test lint test-suite install install-test browser bench bench-metrics bench-live bench-agent-tools bench-scale bench-inbox load load-inbound soak soak-live bench-phones clean
+.PHONY: proto run prod receiver var-secrets test lint test-suite install install-test browser bench bench-metrics bench-live bench-agent-tools bench-scale bench-inbox load load-inbound soak soak-live bench-phones mutation clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required (found $$($(PYTHON) --version))."; exit 1; }
@@ -157,6 +157,12 @@ bench-phones: $(VENV)/.installed
 # Redis on loopback (DATABASE_URL / CACHE_URL override the defaults).
 bench-agent-tools: $(VENV)/.installed
 	$(PY) bench/agent_tools.py
+
+# Issue 27 (K1): mutation scores of the rule modules, one module at a time against its own fast
+# tests (bench/mutation.py; MODULES="phones emails" for some). CPU-heavy: niced, not in make test.
+mutation: $(VENV)/.installed
+	@mkdir -p var
+	nice -n 10 $(PY) bench/mutation.py $(MODULES) --survivors --json var/mutation.json
 
 # Scale (issue 16): list and search pages at 1,000 and at 1,000,000 contacts and conversations.
 bench-scale: $(VENV)/.installed

@@ -40,13 +40,15 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
 
 
 def _not_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    # "Not global" already covers private, loopback, link-local and unspecified addresses; the
+    # others count as global on this Python yet must not receive webhooks.
     return (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
+        ip.is_multicast
+        # reserved IPv6 blocks (4000::/3, fe00::/9 ...) that Python counts as global
         or ip.is_reserved
-        or ip.is_unspecified
+        # fec0::/10, deprecated site-local (RFC 3879): still routed inside some networks, and
+        # Python counts it as global.
+        or (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local)
         or not ip.is_global
     )
 

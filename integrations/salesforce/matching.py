@@ -84,8 +84,9 @@ class MatchValues:
         """Our phone, parsed once per lookup (rows are compared with it many times)."""
         return parse(self.phone, self.region)
 
-    def _same_phone(self, theirs: str) -> bool:
-        return bool(self._number and theirs) and same_number(theirs, self._number, self.region)
+    def _same_phone(self, theirs: str | None) -> bool:
+        # same_number is False when either side is missing or unreadable: no guard needed here.
+        return same_number(theirs, self._number, self.region)
 
     def matches(self, row: dict) -> bool:
         """Whether ``row`` is a match for these values under their mode."""
@@ -95,9 +96,7 @@ class MatchValues:
             return False
         if any(row.get(f) == self.phone for f in PHONE_FIELDS):
             return True  # exact, in both modes (any format includes the same characters)
-        return self.mode == ANY_FORMAT and any(
-            self._same_phone(row.get(f) or "") for f in PHONE_FIELDS
-        )
+        return self.mode == ANY_FORMAT and any(self._same_phone(row.get(f)) for f in PHONE_FIELDS)
 
     def near_misses(self, row: dict) -> list[tuple[str, str]]:
         """B1, P4: ``(field, Salesforce's value)`` spelling our number or email differently."""
