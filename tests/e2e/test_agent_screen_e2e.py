@@ -302,14 +302,14 @@ def test_u5_connect_errors_stay_in_this_tab_and_a_good_form_opens_one_tab(
     page = context.new_page()
     page.goto(MANAGE_PATH)
     page.get_by_label("My Domain", exact=True).check()
-    page.get_by_label("My Domain URL").fill("https://evil.example.com")
+    page.locator("#sf-connect-form").get_by_label("My Domain URL").fill("https://evil.example.com")
     page.get_by_role("button", name="Connect Salesforce").click()
     expect(page.locator("#sf-connect-form .form-error").first).to_be_visible()
     page.wait_for_timeout(300)
     assert len(context.pages) == 1  # no tab opened for a refused form
     shot(page, "u5-connect-error-in-this-tab", keep=True)
 
-    page.get_by_label("My Domain URL").fill("")
+    page.locator("#sf-connect-form").get_by_label("My Domain URL").fill("")
     page.locator("#sf-connect-form input[type=radio]").first.check()
     with context.expect_page() as new_tab:
         page.get_by_role("button", name="Connect Salesforce").click()

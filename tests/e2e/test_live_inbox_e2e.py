@@ -96,9 +96,11 @@ def test_n1_a_teammates_reply_and_assignment_appear(new_context, post_message):
     expect(agent_page.locator("#messages")).to_contain_text(
         "Yes, Max here: looking into it.", timeout=3000
     )
-    manager_page.locator("#conversation-header select").select_option(label=MANAGER_NAME)
-    manager_page.get_by_role("button", name="Assign").click()
-    expect(agent_page.locator("#conversation-header select option:checked")).to_have_text(
+    manager_page.locator("#conversation-header summary").click()  # "More" holds the assignee
+    assignee = "#conversation-header select[name=assignee]"
+    manager_page.locator(assignee).select_option(label=MANAGER_NAME)
+    manager_page.get_by_role("button", name="Assign", exact=True).click()
+    expect(agent_page.locator(f"{assignee} option:checked")).to_have_text(
         MANAGER_NAME, timeout=3000
     )
     _not_reloaded(agent_page)
