@@ -91,9 +91,11 @@ def test_f5_open_sidebar_shows_a_salesforce_edit_without_reload(live_app, new_co
 
     live_app.emu.update_record("Contact", JANE_ID, Title="Chief Operating Officer")
 
-    # The panel's change check sees the event's invalidation and re-renders in place.
+    # The panel's change check sees the event's invalidation and re-renders in place, the
+    # changed field marked (M7).
     try:
-        expect(title).to_have_text("Chief Operating Officer", timeout=15_000)
+        expect(title).to_contain_text("Chief Operating Officer", timeout=15_000)
+        expect(title).to_contain_text("changed in Salesforce just now")
     except AssertionError:
         print(
             "listener log:\n" + (live_app.log.parent / "salesforce_listen.log").read_text()[-4000:]
