@@ -456,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"== ready: {stack.base}/ (health {stack.base}/readyz, metrics {stack.base}/metrics); "
         f"database {db.hostname}:{db.port or 5432}{db.path}, cache {cache.hostname}{cache.path}; "
-        f"{' and '.join(processes) or 'no worker, no listener'} running. Ctrl-C stops all.",
+        f"{', '.join(processes) or 'no worker, no listener, no router'} running. Ctrl-C stops all.",
         flush=True,
     )
     return stack.run_until_stopped()

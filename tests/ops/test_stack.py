@@ -107,7 +107,8 @@ def test_v4_make_prod_starts_the_production_shape_and_one_ctrl_c_stops_it(stack_
         }
         text = log.read_text()
         assert "created database" in text
-        assert "gunicorn 2 gthread workers" in text and "worker and listener running" in text
+        assert "gunicorn 2 uvicorn (ASGI) workers" in text
+        assert "worker, listener, router running" in text
         metrics = requests.get(f"{base}/metrics", timeout=10)
         assert metrics.status_code == 200
         assert "teaminbox_webhook_outbox_pending 0.0" in metrics.text
