@@ -48,7 +48,8 @@ def test_k2_limits_and_base_fields():
 
 def test_k2_selected_fields_are_the_base_then_the_admins_each_once():
     connection = SimpleNamespace(field_names=["Title", "email", "Account.Name", "Title"])
-    assert selected_fields(connection) == [*BASE_FIELDS, "Title", "Account.Name"]
+    # a parent shown by name brings its Id (E6: the parent's own change event finds the lookup)
+    assert selected_fields(connection) == [*BASE_FIELDS, "Title", "Account.Name", "Account.Id"]
     assert selected_fields(SimpleNamespace(field_names=[])) == BASE_FIELDS
     # the base list itself is never changed by a call
     assert BASE_FIELDS == ["Id", "Name", "Email", "Phone", "MobilePhone", "LastModifiedDate"]
