@@ -15,9 +15,8 @@ the lookup's one call:
 
 from __future__ import annotations
 
-from simple_salesforce.format import format_soql
-
-from .matching import EXACT, MatchValues, _in, _phone_condition, match_conditions
+from .matching import MatchValues, _in, match_conditions
+from .matching import lookup_conditions as matching_lookup_conditions
 from .org_profile import CASE_SENSITIVE, PLAIN
 
 SOSL_RESERVED = set("?&|!{}[]()^~*:\\\"'+-")
@@ -50,14 +49,12 @@ def email_condition(connection, emails: list[str]) -> str:
 
 
 def lookup_conditions(connection, values: MatchValues) -> list[str]:
-    """matching.lookup_conditions under the org's encryption (all match fields filterable);
-    a linked record (A2) is asked for first, by its Id, in the same query."""
-    conditions = [format_soql("Id = {}", values.linked_id)] if values.linked_id else []
-    if values.email:
-        conditions.append(email_condition(connection, [values.email]))
-        if values.mode == EXACT and scheme(connection, "Email") == PLAIN:
-            conditions.append(format_soql("Email LIKE '%{:like}%'", values.email))
-    return conditions + _phone_condition(values.phone_spellings())
+    """matching.lookup_conditions under the org's encryption (all match fields filterable)."""
+    return matching_lookup_conditions(
+        values,
+        email_condition=email_condition(connection, [values.email]) if values.email else "",
+        email_hint=scheme(connection, "Email") == PLAIN,
+    )
 
 
 def escape(term: str) -> str:

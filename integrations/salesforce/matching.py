@@ -126,17 +126,20 @@ def _phone_condition(phones: list[str]) -> list[str]:
     return [f"{_in('Phone', phones)} OR {_in('MobilePhone', phones)}"] if phones else []
 
 
-def lookup_conditions(values: MatchValues) -> list[str]:
+def lookup_conditions(
+    values: MatchValues, *, email_condition: str = "", email_hint: bool = True
+) -> list[str]:
     """The ONE lookup query's conditions: the matches and, in exact mode, the hint's candidates.
 
     Any-format mode asks for every spelling; exact mode asks for them too, so a no-match lookup
     already holds the near-match candidates (one round trip, P4), plus the email with
-    whitespace around it (B1).
+    whitespace around it (B1). Under Shield encryption (E2) the caller gives the email
+    condition its scheme allows and turns the LIKE hint off (encrypted fields take no LIKE).
     """
     conditions = [format_soql("Id = {}", values.linked_id)] if values.linked_id else []
     if values.email:
-        conditions.append(format_soql("Email = {}", values.email))
-        if values.mode == EXACT:
+        conditions.append(email_condition or format_soql("Email = {}", values.email))
+        if values.mode == EXACT and email_hint:
             conditions.append(format_soql("Email LIKE '%{:like}%'", values.email))
     return conditions + _phone_condition(values.phone_spellings())
 
