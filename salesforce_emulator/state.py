@@ -31,6 +31,25 @@ from .stores import (
 from .stores.faults import FAULT_KINDS, check_kind
 
 DEMO_DATA = Path(__file__).with_name("demo_data.json")
+# E3: the Account record types of an org with Person Accounts (ids fixed, so tests can name them).
+ACCOUNT_RECORD_TYPES = (
+    {
+        "Id": "012Em00000BusAcIAJ",
+        "Name": "Business Account",
+        "DeveloperName": "Business_Account",
+        "SobjectType": "Account",
+        "IsActive": True,
+        "IsPersonType": False,
+    },
+    {
+        "Id": "012Em00000PerAcIAJ",
+        "Name": "Person Account",
+        "DeveloperName": "PersonAccount",
+        "SobjectType": "Account",
+        "IsActive": True,
+        "IsPersonType": True,
+    },
+)
 
 __all__ = ["DEMO_DATA", "FAULT_KINDS", "EmulatorError", "State", "load_data_file"]
 
@@ -139,6 +158,24 @@ class State:
             defaults = self._row_defaults(org_id, sobject)
             if defaults:
                 self.records.fill_missing(org_id, sobject, defaults)
+        if self.org_settings.value(org_id, "person_accounts"):
+            # Enabling Person Accounts needs an Account record type (the business one) and
+            # adds Salesforce's default person account record type, "PersonAccount".
+            for row in ACCOUNT_RECORD_TYPES:
+                self.records.put_quiet(org_id, "RecordType", dict(row))
+
+    def person_record_type(self, org_id: str, record_type_id: str | None) -> bool | None:
+        """E3: True for a person account record type, False for a business one, None unknown."""
+        if not record_type_id:
+            return None
+        row = self.records.get(org_id, "RecordType", record_type_id)
+        if row is None or row.get("SobjectType") != "Account" or not row.get("IsActive"):
+            return None
+        return bool(row.get("IsPersonType"))
+
+    def default_person_record_type(self, org_id: str) -> str:
+        rows = self.records.table(org_id, "RecordType")
+        return next(r["Id"] for r in rows if r.get("IsPersonType") and r.get("IsActive"))
 
     def instance_url_of(self, org_id: str | None) -> str:
         """The org's instance URL: the listener's, or where a My Domain change moved it (E5)."""

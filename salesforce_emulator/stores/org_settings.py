@@ -10,7 +10,8 @@ time (``POST /__emulator__/org-settings``); ``reset`` restores the data file's v
                          ``probabilistic`` (not filterable), ``deterministic_case_sensitive``,
                          ``deterministic_case_insensitive``
 ``person_accounts``      bool: Account/Contact have ``IsPersonAccount`` (and Account the
-                         person fields)
+                         person fields, RecordType ``IsPersonType``, two Account record
+                         types); Account inserts may create person accounts (E3, rest.py)
 ``instance_url``         the org's instance after a My Domain change ("" = the listener's)
 =======================  ======================================================================
 """

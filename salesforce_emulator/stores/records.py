@@ -55,7 +55,8 @@ def coerce(sobject: str, row: Row) -> Row:
 
 def _compute(sobject: str, row: Row) -> None:
     """Formula-like fields: a person's Name, a Case's IsClosed, an Opportunity's IsClosed/IsWon."""
-    if schema.field(sobject, "FirstName") and schema.field(sobject, "Name"):
+    person = sobject != "Account" or row.get("IsPersonAccount")  # a business account is named
+    if person and schema.field(sobject, "FirstName") and schema.field(sobject, "Name"):
         parts = [row.get("FirstName"), row.get("LastName")]
         row["Name"] = " ".join(p for p in parts if p) or None
     if sobject == "Case":
@@ -209,10 +210,27 @@ class RecordStore(Store):
         if log is not None:
             self.logs.add_write({**log, "id": record_id, "fields": fields, "ts": time.time()})
 
-    def create(self, org_id: str, sobject: str, fields: Row, *, log: dict | None) -> str:
+    def new_id(self, sobject: str) -> str:
+        """A fresh record id of ``sobject`` (for rows created together, E3's person accounts)."""
+        prefix = schema.OBJECTS[sobject]["keyPrefix"]
+        return to18(f"{prefix}Em{next(self._counter):010d}")
+
+    def put_quiet(self, org_id: str, sobject: str, row: Row) -> None:
+        """Add or replace a row an org setting implies (E3: record types), without an event."""
         with self.lock:
-            prefix = schema.OBJECTS[sobject]["keyPrefix"]
-            record_id = to18(f"{prefix}Em{next(self._counter):010d}")
+            self.by_org[org_id][sobject][row["Id"]] = _new_row(sobject, row)
+
+    def create(
+        self,
+        org_id: str,
+        sobject: str,
+        fields: Row,
+        *,
+        log: dict | None,
+        record_id: str | None = None,
+    ) -> str:
+        with self.lock:
+            record_id = record_id or self.new_id(sobject)
             stamp = sf_now()
             values = {**self.row_defaults(org_id, sobject), **fields}
             if sobject == "Case":  # an auto-number field: the next number in this org
