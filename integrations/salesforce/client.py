@@ -73,6 +73,48 @@ def _error_code(exc: LibrarySalesforceError) -> tuple[str, str]:
     return "", ""
 
 
+def _malformed(code: str, message: str) -> SalesforceError:
+    """A 400 answer as the product's error: a field, a relationship (a subquery's too) or an
+    object the user cannot see is :class:`InvalidField`; anything else :class:`QueryFailed`."""
+    if code in ("INVALID_FIELD", "INVALID_TYPE"):
+        relationship = _INVALID_RELATIONSHIP.search(message)
+        if relationship:
+            return InvalidField(relationship.group(1), relationship=True, detail=code)
+        unsupported = _UNSUPPORTED_TYPE.search(message)
+        if unsupported:
+            return InvalidField("", entity=unsupported.group(1), detail=code)
+        match, entity = _INVALID_FIELD.search(message), _ENTITY.search(message)
+        if match or code == "INVALID_FIELD":
+            return InvalidField(
+                match.group(1) if match else "",
+                entity=entity.group(1) if entity else "",
+                detail=code,
+            )
+    return QueryFailed(detail=code or "HTTP 400")
+
+
+def subrequest_answer(answer: dict | None) -> dict:
+    """One Composite subrequest's body (E3), or the error its status and body name, as a call
+    of its own would have raised it."""
+    status = (answer or {}).get("httpStatusCode") or 0
+    body = (answer or {}).get("body")
+    if 200 <= status < 300 and isinstance(body, dict):
+        return body
+    first = body[0] if isinstance(body, list) and body and isinstance(body[0], dict) else {}
+    code, message = str(first.get("errorCode") or ""), str(first.get("message") or "")
+    if code in API_DISABLED_CODES:
+        failure: SalesforceError = ApiAccessRequired(detail=code)
+    elif code == "REQUEST_LIMIT_EXCEEDED":
+        failure = RateLimited(detail=code)
+    elif status == 400:
+        failure = _malformed(code, message)
+    else:
+        failure = Unavailable(
+            "Salesforce is not answering right now.", detail=code or f"HTTP {status}"
+        )
+    raise failure
+
+
 class SalesforceClient:
     """REST access for one connection. Raises only :class:`SalesforceError` subclasses.
 
@@ -189,24 +231,7 @@ class SalesforceClient:
             raise QueryFailed("Salesforce refused the request.", detail=code or "HTTP 403") from exc
         except SalesforceMalformedRequest as exc:
             code, message = _error_code(exc)
-            if code in ("INVALID_FIELD", "INVALID_TYPE"):
-                # A field, a relationship (a subquery's too) or an object the user cannot see.
-                relationship = _INVALID_RELATIONSHIP.search(message)
-                if relationship:
-                    raise InvalidField(
-                        relationship.group(1), relationship=True, detail=code
-                    ) from exc
-                unsupported = _UNSUPPORTED_TYPE.search(message)
-                if unsupported:
-                    raise InvalidField("", entity=unsupported.group(1), detail=code) from exc
-                match, entity = _INVALID_FIELD.search(message), _ENTITY.search(message)
-                if match or code == "INVALID_FIELD":
-                    raise InvalidField(
-                        match.group(1) if match else "",
-                        entity=entity.group(1) if entity else "",
-                        detail=code,
-                    ) from exc
-            raise QueryFailed(detail=code or "HTTP 400") from exc
+            raise _malformed(code, message) from exc
         except LibrarySalesforceError as exc:
             status = getattr(exc, "status", "?")
             code, _ = _error_code(exc)

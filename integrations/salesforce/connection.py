@@ -222,6 +222,7 @@ def _save_connection(
         connection.multi_currency = profile.multi_currency
         connection.person_accounts = profile.person_accounts
         connection.match_field_info = profile.match_field_info
+        connection.person_record_type_id = profile.person_record_type or ""
     connection.instance_url = tokens.instance_url
     connection.identity_url = tokens.identity_url
     connection.sf_user_id = str(identity.get("user_id") or "")

@@ -38,14 +38,17 @@ def needs_search(connection, values: MatchValues) -> bool:
     return bool(values.phone) and not all(filterable(connection, f) for f in PHONE_FIELDS)
 
 
-def email_condition(connection, emails: list[str]) -> str:
-    """``Email = x``, or with case-sensitive deterministic encryption ``Email IN (x, lower x)``."""
+def email_condition(connection, emails: list[str], field: str = "Email") -> str:
+    """``Email = x``, or with case-sensitive deterministic encryption ``Email IN (x, lower x)``.
+
+    ``field``: E3's person accounts ask ``PersonEmail``, encrypted with the Contact's Email.
+    """
     if scheme(connection, "Email") == CASE_SENSITIVE:
         spelled: list[str] = []
         for email in emails:
             spelled += [e for e in (email, email.lower()) if e not in spelled]
-        return _in("Email", spelled)
-    return _in("Email", emails)
+        return _in(field, spelled)
+    return _in(field, emails)
 
 
 def lookup_conditions(connection, values: MatchValues) -> list[str]:

@@ -30,6 +30,13 @@ from simple_salesforce.format import format_soql
 from contacts.phones import parse, same_number, spellings
 
 PHONE_FIELDS = ("Phone", "MobilePhone")
+# The fields a condition names: a Contact's, or (E3) the same person's on a person account.
+CONTACT_FIELDS = {"Email": "Email", "Phone": "Phone", "MobilePhone": "MobilePhone"}
+PERSON_ACCOUNT_FIELDS = {
+    "Email": "PersonEmail",
+    "Phone": "Phone",
+    "MobilePhone": "PersonMobilePhone",
+}
 EXACT, ANY_FORMAT = "exact", "any_format"
 BADGE_SPELLINGS = 10  # per number on a badge query: a page of them must fit one GET
 
@@ -122,8 +129,10 @@ def _in(field: str, values: list[str]) -> str:
     return format_soql(f"{field} IN {{}}", values)
 
 
-def _phone_condition(phones: list[str]) -> list[str]:
-    return [f"{_in('Phone', phones)} OR {_in('MobilePhone', phones)}"] if phones else []
+def _phone_condition(phones: list[str], names: dict = CONTACT_FIELDS) -> list[str]:
+    if not phones:
+        return []
+    return [f"{_in(names['Phone'], phones)} OR {_in(names['MobilePhone'], phones)}"]
 
 
 def lookup_conditions(
@@ -144,8 +153,11 @@ def lookup_conditions(
     return conditions + _phone_condition(values.phone_spellings())
 
 
-def match_conditions(values: list[MatchValues], *, spellings: int | None = None) -> list[str]:
-    """Matches only, no hint candidates: a page of badges (B4, P5), or the Lead lookup (R3).
+def match_conditions(
+    values: list[MatchValues], *, spellings: int | None = None, names: dict = CONTACT_FIELDS
+) -> list[str]:
+    """Matches only, no hint candidates: a page of badges (B4, P5), the Lead lookup (R3), or
+    (E3, ``names=PERSON_ACCOUNT_FIELDS``) the person accounts a lookup's Opportunities hang off.
 
     ``spellings`` caps the spellings per number (a page of them must fit one GET).
     """
@@ -154,5 +166,5 @@ def match_conditions(values: list[MatchValues], *, spellings: int | None = None)
     for v in values:
         if v.phone:
             phones |= set(v.phone_spellings(spellings) if v.mode == ANY_FORMAT else [v.phone])
-    conditions = [_in("Email", emails)] if emails else []
-    return conditions + _phone_condition(sorted(phones))
+    conditions = [_in(names["Email"], emails)] if emails else []
+    return conditions + _phone_condition(sorted(phones), names)

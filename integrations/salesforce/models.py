@@ -136,6 +136,11 @@ class SalesforceConnection(models.Model):
     # keep-alive run (E1, E2, E3), and how it was connected (E4).
     multi_currency = models.BooleanField(default=False)  # E1: Opportunity has CurrencyIsoCode
     person_accounts = models.BooleanField(default=False)  # E3: Contact has IsPersonAccount
+    # E3: the org's person account record type (RecordType.IsPersonType), for "Create in
+    # Salesforce"; and the Account fields shown for a matched person account, with their labels.
+    person_record_type_id = models.CharField(max_length=18, blank=True)
+    account_fields = models.JSONField(default=list, blank=True)
+    account_field_meta = models.JSONField(default=dict, blank=True)
     # E2: per match field (Email, Phone, MobilePhone): {"filterable", "encrypted", "scheme"}.
     match_field_info = models.JSONField(default=dict, blank=True)
     auth_flow = models.CharField(
@@ -178,10 +183,10 @@ class SalesforceConnection(models.Model):
         """View in Salesforce (S10): the Lightning record page on the org's instance."""
         return f"{self.instance_url.rstrip('/')}/lightning/r/{sobject}/{record_id}/view"
 
-    def related_list_url(self, contact_id: str, relationship: str) -> str:
-        """R1: "N more" opens the Contact's related list in Lightning."""
+    def related_list_url(self, contact_id: str, relationship: str, sobject: str = "Contact") -> str:
+        """R1: "N more" opens the Contact's (E3: a person account's) related list in Lightning."""
         base = self.instance_url.rstrip("/")
-        return f"{base}/lightning/r/Contact/{contact_id}/related/{relationship}/view"
+        return f"{base}/lightning/r/{sobject}/{contact_id}/related/{relationship}/view"
 
     def new_contact_url(self, *, name: str, email: str, phone: str) -> str:
         """R4: Salesforce's new-Contact page, prefilled (``defaultFieldValues``).
@@ -194,6 +199,18 @@ class SalesforceConnection(models.Model):
         values = {"FirstName": first, "LastName": last, "Email": email, "Phone": phone}
         pairs = ",".join(f"{k}={quote(v, safe='')}" for k, v in values.items() if v)
         return f"{self.instance_url.rstrip('/')}/lightning/o/Contact/new?defaultFieldValues={pairs}"
+
+    def new_person_account_url(self, *, name: str, email: str, phone: str) -> str:
+        """E3: Salesforce's new-Account page with the org's person record type, prefilled with
+        the person fields (an Account's PersonEmail and Phone are its person contact's)."""
+        first, _, last = name.strip().rpartition(" ")
+        values = {"FirstName": first, "LastName": last, "PersonEmail": email, "Phone": phone}
+        pairs = ",".join(f"{k}={quote(v, safe='')}" for k, v in values.items() if v)
+        record_type = quote(self.person_record_type_id, safe="")
+        return (
+            f"{self.instance_url.rstrip('/')}/lightning/o/Account/new?recordTypeId={record_type}"
+            f"&defaultFieldValues={pairs}"
+        )
 
 
 class SalesforceEvent(models.Model):

@@ -7,7 +7,9 @@ answer, so no lookup pays for a describe:
   currencies (asking for it elsewhere is INVALID_FIELD, so it is never guessed);
 - E2 Shield Platform Encryption: per match field, ``filterable`` (false under the default,
   probabilistic scheme), ``encrypted`` and ``caseSensitive`` (deterministic, case-sensitive);
-- E3 Person Accounts: ``IsPersonAccount`` exists on Contact only in orgs that use them.
+- E3 Person Accounts: ``IsPersonAccount`` exists on Contact only in orgs that use them; then
+  the person account record type (``RecordType.IsPersonType``; describe's record type entries
+  carry no such flag) is read with one query, for "Create in Salesforce".
 """
 
 from __future__ import annotations
@@ -26,11 +28,28 @@ PLAIN, PROBABILISTIC = "none", "probabilistic"
 CASE_SENSITIVE, CASE_INSENSITIVE = "deterministic_case_sensitive", "deterministic_case_insensitive"
 
 
+# E3: Salesforce's default person record type is "PersonAccount"; admins may add others.
+PERSON_RECORD_TYPE_QUERY = (
+    "SELECT Id, DeveloperName FROM RecordType WHERE SobjectType = 'Account' "
+    "AND IsPersonType = true AND IsActive = true ORDER BY CreatedDate ASC LIMIT 10"
+)
+
+
 @dataclass(frozen=True)
 class OrgProfile:
     multi_currency: bool = False
     person_accounts: bool = False
     match_field_info: dict = field(default_factory=dict)
+    # E3: the person record type's Id; None = not read this time (keep what is stored).
+    person_record_type: str | None = None
+
+
+def person_record_type_from(answer: dict | None) -> str:
+    """The person account record type to offer: Salesforce's default one when it is active,
+    else the oldest active person type; "" when the query found none."""
+    rows = [r for r in (answer or {}).get("records") or [] if isinstance(r, dict) and r.get("Id")]
+    default = [r for r in rows if r.get("DeveloperName") == "PersonAccount"]
+    return str((default or rows or [{"Id": ""}])[0]["Id"])
 
 
 def _fields(describe: dict | None) -> dict[str, dict]:
@@ -50,7 +69,9 @@ def scheme_of(info: dict) -> str:
     return CASE_SENSITIVE if info.get("caseSensitive") else CASE_INSENSITIVE
 
 
-def profile_from_describes(contact: dict | None, opportunity: dict | None) -> OrgProfile:
+def profile_from_describes(
+    contact: dict | None, opportunity: dict | None, person_record_type: str | None = None
+) -> OrgProfile:
     contact_fields = _fields(contact)
     info = {}
     for name in MATCH_FIELDS:
@@ -64,10 +85,12 @@ def profile_from_describes(contact: dict | None, opportunity: dict | None) -> Or
         }
         entry["scheme"] = scheme_of(entry)
         info[name] = entry
+    person_accounts = "IsPersonAccount" in contact_fields
     return OrgProfile(
         multi_currency="CurrencyIsoCode" in _fields(opportunity),
-        person_accounts="IsPersonAccount" in contact_fields,
+        person_accounts=person_accounts,
         match_field_info=info,
+        person_record_type=person_record_type if person_accounts else "",
     )
 
 
@@ -83,7 +106,13 @@ def read_profile(client, *, contact_describe: dict | None = None) -> OrgProfile 
     except SalesforceError as exc:  # a user who cannot see Opportunity: no amounts to show
         logger.warning("Opportunity describe failed: %s", exc.detail)
         opportunity = None
-    return profile_from_describes(contact, opportunity)
+    record_type = None
+    if "IsPersonAccount" in _fields(contact):  # E3: one more call, in person-account orgs only
+        try:
+            record_type = person_record_type_from(client.query(PERSON_RECORD_TYPE_QUERY))
+        except SalesforceError as exc:
+            logger.warning("Person record type query failed: %s", exc.detail)
+    return profile_from_describes(contact, opportunity, record_type)
 
 
 def refresh_profile(connection) -> OrgProfile | None:

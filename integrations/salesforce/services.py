@@ -135,6 +135,27 @@ def set_fields(
     )
 
 
+@transaction.atomic
+def set_account_fields(
+    connection: SalesforceConnection, *, paths: list[str], field_meta: dict, actor
+) -> None:
+    """E3: the Account fields shown for a matched person account, in order (kept apart from
+    the Contact fields: business contacts never show them)."""
+    before = list(connection.account_fields)
+    if before == list(paths):
+        return
+    connection.account_fields = list(paths)
+    connection.account_field_meta = field_meta
+    connection.save(update_fields=["account_fields", "account_field_meta"])
+    _changed(
+        connection,
+        Kind.FIELDS_CHANGED,
+        actor=actor,
+        detail=f"Person account fields: {', '.join(before) or 'none'} → "
+        f"{', '.join(paths) or 'none'}",
+    )
+
+
 def _set(connection: SalesforceConnection, name: str, value, *, kind: Kind, actor, detail) -> bool:
     """One setting of the connection, audited, effective at once. True if it changed."""
     if getattr(connection, name) == value:
@@ -279,6 +300,8 @@ def set_org_profile(connection: SalesforceConnection, *, profile) -> bool:
         "person_accounts": profile.person_accounts,
         "match_field_info": profile.match_field_info,
     }
+    if profile.person_record_type is not None:  # E3: None = not read this time
+        values["person_record_type_id"] = profile.person_record_type
     changed = {k: v for k, v in values.items() if getattr(connection, k) != v}
     if not changed:
         return False

@@ -1,15 +1,17 @@
 """Check setup (issue 24, E7): the org's configuration, line by line, before it bites.
 
 At connect and on demand from the Manage page. Two API calls: ONE Composite request (Contact's,
-Opportunity's, Case's and Lead's describe and ``/limits``; Salesforce counts a Composite request
-as one call) and one Tooling API query for the objects selected for Change Data Capture. Each line
-is pass / warning / problem with the fix, in Salesforce's own menu words.
+Opportunity's, Case's and Lead's describe, ``/limits`` and E3's person record type query;
+Salesforce counts a Composite request as one call) and one Tooling API query for the objects
+selected for Change Data Capture. Each line is pass / warning / problem with the fix, in
+Salesforce's own menu words.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.utils import timezone
@@ -22,8 +24,10 @@ from .org_profile import (
     CASE_INSENSITIVE,
     CASE_SENSITIVE,
     MATCH_FIELDS,
+    PERSON_RECORD_TYPE_QUERY,
     PLAIN,
     PROBABILISTIC,
+    person_record_type_from,
     profile_from_describes,
 )
 from .selectors import approvals_in_use
@@ -58,7 +62,18 @@ def _subrequests(version: str) -> list[dict]:
     subs = [
         {"method": "GET", "url": f"{base}/sobjects/{o}/describe", "referenceId": o} for o in objects
     ]
-    return [*subs, {"method": "GET", "url": f"{base}/limits", "referenceId": "limits"}]
+    # E3: the person account record type, in the same call (an org without Person Accounts
+    # answers this subrequest INVALID_FIELD, which the check ignores).
+    record_type = {
+        "method": "GET",
+        "url": f"{base}/query?{urlencode({'q': PERSON_RECORD_TYPE_QUERY})}",
+        "referenceId": "personRecordType",
+    }
+    return [
+        *subs,
+        {"method": "GET", "url": f"{base}/limits", "referenceId": "limits"},
+        record_type,
+    ]
 
 
 def _answers(composite: dict) -> dict[str, tuple[int, object]]:
@@ -91,6 +106,28 @@ def _field_lines(connection, contact: dict, user: str) -> list[Line]:
             kind = "lookup" if "." in path else described.get("type", "")
             lines.append(Line("Fields", PASS, f"{path}: visible ({kind})."))
     return lines
+
+
+def _person_account_line(connection, profile) -> Line:
+    """E3: person accounts are labelled, open their Account, and can be created when the org
+    has an active person record type."""
+    if not profile.person_accounts:
+        return Line("Person Accounts", PASS, "Person Accounts are off (business accounts only).")
+    if not connection.person_record_type_id:
+        return Line(
+            "Person Accounts",
+            WARNING,
+            "Person Accounts are on, but no active person account record type is visible, so "
+            "Create in Salesforce offers a Contact only.",
+            "Setup › Object Manager › Person Account › Record Types: activate one and make it "
+            "available to the connected user's profile.",
+        )
+    return Line(
+        "Person Accounts",
+        PASS,
+        "Person Accounts are on: a matched person account is labelled, opens its Account, and "
+        "shows the Account's opportunities; Create in Salesforce offers a Person Account.",
+    )
 
 
 def _encryption_lines(info: dict) -> list[Line]:
@@ -189,20 +226,15 @@ def run(connection: SalesforceConnection, *, actor=None, audit: bool = True) -> 
     opp_status, opportunity = answers.get("Opportunity", (0, None))
     if contact_status == 200 and isinstance(contact, dict):
         lines += _field_lines(connection, contact, user)
+    types_status, types = answers.get("personRecordType", (0, None))
     profile = profile_from_describes(
-        contact if contact_status == 200 else None, opportunity if opp_status == 200 else None
+        contact if contact_status == 200 else None,
+        opportunity if opp_status == 200 else None,
+        person_record_type_from(types) if types_status == 200 else None,
     )
     services.set_org_profile(connection, profile=profile)
     lines += _encryption_lines(profile.match_field_info)
-    lines.append(
-        Line(
-            "Person Accounts",
-            PASS,
-            "Person Accounts are on: a matched person account opens its Account."
-            if profile.person_accounts
-            else "Person Accounts are off (business accounts only).",
-        )
-    )
+    lines.append(_person_account_line(connection, profile))
     lines.append(
         Line(
             "Currencies",

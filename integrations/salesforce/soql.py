@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from . import person_accounts
 from .matching import BADGE_SPELLINGS, MatchValues, lookup_conditions, match_conditions
 from .related import RELATED
 
@@ -18,13 +19,15 @@ FIELD_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")
 
 
 def selected_fields(connection) -> list[str]:
-    """The base fields, then the admin's chosen ones (S6), then routing's (A6), each once.
+    """The base fields, then the admin's chosen ones (S6), E3's, then routing's (A6), each once.
 
     A parent shown by name ("Account.Name") brings its Id too: with live updates, the parent's
     own change event (a rename) finds the lookups that show it (E6).
     """
     fields = list(BASE_FIELDS)
-    extra = list(connection.field_names)
+    # E3: in an org with person accounts, which rows are person accounts and their Account's
+    # chosen fields (parent fields of the same query).
+    extra = [*connection.field_names, *person_accounts.extra_fields(connection)]
     if getattr(connection, "route_by_owner", False):
         # A6: the owner's email (and the Priority field) come in the same single query.
         extra += [
