@@ -106,3 +106,27 @@ def contact_describe(connection) -> dict:
         seconds=DESCRIBE_SECONDS,
         wait=settings.SALESFORCE_TIMEOUT + settings.SALESFORCE_CONNECT_TIMEOUT + 1,
     )
+
+
+def account_describe(connection) -> dict:
+    """E3: the org's Account describe (person accounts' fields), cached like Contact's."""
+    from .client import SalesforceClient
+
+    connected = connection.connected_at.timestamp() if connection.connected_at else 0
+    key = (
+        f"salesforce:describe-account:{connection.pk}:"
+        f"{digest(connection.org_id, f'{connected:.0f}')}"
+    )
+    return single_flight(
+        key,
+        lambda: SalesforceClient(connection).describe("Account"),
+        seconds=DESCRIBE_SECONDS,
+        wait=settings.SALESFORCE_TIMEOUT + settings.SALESFORCE_CONNECT_TIMEOUT + 1,
+    )
+
+
+def account_field_options(describe: dict) -> list[FieldOption]:
+    """E3: the Account fields a person account can show. Its own fields only: the lookup reads
+    them as ``Account.<Field>`` of the Contact query, one relationship deep (SOQL allows more,
+    the product's field paths do not)."""
+    return [o for o in field_options(describe) if "." not in o.path]

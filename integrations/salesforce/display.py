@@ -11,7 +11,8 @@ from django.utils import formats
 
 from .lookup import ContactMatch
 from .models import DEFAULT_FIELD_META, RELATED_LISTS, SalesforceConnection
-from .related import RELATED_LIMIT
+from .person_accounts import ACCOUNT_OPPORTUNITIES, is_person_account
+from .related import OPPORTUNITIES, RELATED_LIMIT
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,24 @@ def format_value(raw, meta: dict, tz: zoneinfo.ZoneInfo) -> str:
     return str(raw)
 
 
+def _chosen(match: ContactMatch, connection: SalesforceConnection) -> list[tuple[str, dict]]:
+    """The Contact fields, then (E3) for a person account its Account's chosen fields."""
+    chosen = [
+        (path, connection.field_meta.get(path) or DEFAULT_FIELD_META.get(path) or {})
+        for path in connection.field_names
+    ]
+    if connection.person_accounts and is_person_account(match.values):
+        chosen += [
+            (f"Account.{name}", connection.account_field_meta.get(name) or {})
+            for name in connection.account_fields
+        ]
+    return chosen
+
+
 def field_rows(match: ContactMatch, connection: SalesforceConnection, tz) -> list[FieldRow]:
     """The admin's chosen fields (S6), in their order, labelled from the org's describe."""
     rows = []
-    for path in connection.field_names:
-        meta = connection.field_meta.get(path) or DEFAULT_FIELD_META.get(path) or {}
+    for path, meta in _chosen(match, connection):
         rows.append(
             FieldRow(
                 path=path,
@@ -120,21 +134,36 @@ def _opportunity_row(record: dict, connection, tz) -> RelatedRow:
 
 
 def related_lists(match: ContactMatch, connection: SalesforceConnection, tz) -> list[RelatedList]:
-    """R1: the Contact's open Cases and Opportunities, as the admin switched them on."""
+    """R1: the Contact's open Cases and Opportunities, as the admin switched them on (E3: a
+    person account's include its Account's)."""
     builders = {"Cases": _case_row, "OpportunityContactRoles": _opportunity_row}
     shown = []
     for name in connection.related_lists:
         if name not in builders or name not in RELATED_LISTS:
             continue
         records = match.related.get(name) or []
+        more_url = connection.related_list_url(match.id, name)
+        if name == OPPORTUNITIES.name and is_person_account(match.values):
+            # E3: a person account's deals are its Account's related list.
+            more_url = connection.related_list_url(
+                match.values["AccountId"], ACCOUNT_OPPORTUNITIES, "Account"
+            )
         shown.append(
             RelatedList(
                 name=name,
                 label=RELATED_LISTS[name]["label"],
                 rows=[builders[name](r, connection, tz) for r in records[:RELATED_SHOWN]],
                 more=max(0, len(records) - RELATED_SHOWN),
-                more_url=connection.related_list_url(match.id, name),
+                more_url=more_url,
                 capped=len(records) >= RELATED_LIMIT,
             )
         )
     return shown
+
+
+def match_url(match: ContactMatch, connection: SalesforceConnection) -> str:
+    """View in Salesforce (S10): the Contact's page; a person account's Account page (E3), the
+    record people work on."""
+    if is_person_account(match.values):
+        return connection.record_view_url(match.values["AccountId"], "Account")
+    return connection.record_view_url(match.id)

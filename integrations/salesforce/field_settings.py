@@ -12,7 +12,14 @@ from django.views.decorators.http import require_http_methods
 from workspace.access import ADMIN_ROLES, workspace_view
 
 from . import services
-from .describe import FieldOption, contact_describe, field_meta_from_describe, field_options
+from .describe import (
+    FieldOption,
+    account_describe,
+    account_field_options,
+    contact_describe,
+    field_meta_from_describe,
+    field_options,
+)
 from .errors import SalesforceError
 from .models import RELATED_LISTS, SalesforceConnection
 from .selectors import connection_for
@@ -43,12 +50,31 @@ def choose_fields(
     return connection
 
 
-def _ordered_choice(post, options: list[FieldOption]) -> list[str]:
+def choose_account_fields(
+    *, connection: SalesforceConnection, names: list[str], describe: dict, actor
+) -> SalesforceConnection:
+    """E3: save the Account fields shown for person accounts (none is a valid choice)."""
+    known = {o.path for o in account_field_options(describe)}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"Salesforce's Account does not know {', '.join(unknown)}.")
+    if len(names) > MAX_FIELDS:
+        raise ValueError(f"Choose at most {MAX_FIELDS} person account fields.")
+    services.set_account_fields(
+        connection,
+        paths=names,
+        field_meta=field_meta_from_describe(describe, names),
+        actor=actor,
+    )
+    return connection
+
+
+def _ordered_choice(post, options: list[FieldOption], prefix: str = "") -> list[str]:
     """Checked fields sorted by their position box (blank positions keep the list's order)."""
-    chosen = post.getlist("field")
+    chosen = post.getlist(f"{prefix}field")
     order = {}
     for index, path in enumerate(chosen):
-        raw = post.get(f"position-{path}", "").strip()
+        raw = post.get(f"{prefix}position-{path}", "").strip()
         try:
             position = float(raw) if raw else 1000 + index
         except ValueError:
@@ -71,6 +97,14 @@ def fields(request):
         messages.error(request, f"Salesforce's field list could not be read: {exc.user_message}")
         return manage
     options = field_options(describe)
+    account = None
+    if connection.person_accounts:  # E3: the Account's fields, for person accounts
+        try:
+            account = account_describe(connection)
+        except SalesforceError as exc:
+            messages.warning(
+                request, f"Salesforce's Account fields could not be read: {exc.user_message}"
+            )
     error = None
     if request.method == "POST":
         try:
@@ -80,6 +114,15 @@ def fields(request):
                 describe=describe,
                 actor=request.user,
             )
+            if account is not None and request.POST.get("account_fields_shown"):
+                choose_account_fields(
+                    connection=connection,
+                    names=_ordered_choice(
+                        request.POST, account_field_options(account), prefix="account-"
+                    ),
+                    describe=account,
+                    actor=request.user,
+                )
         except ValueError as exc:
             error = str(exc)
         else:
@@ -92,12 +135,23 @@ def fields(request):
             return manage
     positions = {path: n for n, path in enumerate(connection.field_names, start=1)}
     rows = sorted(options, key=lambda o: (positions.get(o.path, 10_000), o.label.lower()))
+    account_rows = []
+    if account is not None:
+        chosen = {name: n for n, name in enumerate(connection.account_fields, start=1)}
+        account_rows = [
+            (o, chosen.get(o.path))
+            for o in sorted(
+                account_field_options(account),
+                key=lambda o: (chosen.get(o.path, 10_000), o.label.lower()),
+            )
+        ]
     return render(
         request,
         "salesforce/fields.html",
         {
             "connection": connection,
             "rows": [(o, positions.get(o.path)) for o in rows],
+            "account_rows": account_rows,
             "related": [
                 (name, spec["label"], name in connection.related_lists)
                 for name, spec in RELATED_LISTS.items()

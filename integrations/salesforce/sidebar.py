@@ -80,6 +80,12 @@ def render_salesforce_panel(request, contact):
                 create_url=connection.new_contact_url(
                     name=contact.name, email=contact.email, phone=contact.phone
                 ),
+                # E3: where the org uses person accounts, a Person Account too.
+                person_create_url=connection.new_person_account_url(
+                    name=contact.name, email=contact.email, phone=contact.phone
+                )
+                if connection.person_accounts and connection.person_record_type_id
+                else "",
                 rows=field_rows(result.primary, connection, tz) if result.primary else [],
                 related=related_lists(result.primary, connection, tz) if result.primary else [],
                 live_url=_live_url(request, contact, connection, result, lookup["linked_id"]),

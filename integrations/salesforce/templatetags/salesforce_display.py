@@ -6,6 +6,8 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
+from integrations.salesforce import display, person_accounts
+
 register = template.Library()
 
 
@@ -65,6 +67,18 @@ def has_invisible_edges(value: str) -> bool:
 def record_url(record_id: str, connection) -> str:
     """View in Salesforce (S10) for a Contact id on the connection's instance."""
     return connection.record_view_url(record_id)
+
+
+@register.filter
+def match_url(match, connection) -> str:
+    """View in Salesforce for a matched record: its Contact, or a person account's Account (E3)."""
+    return display.match_url(match, connection)
+
+
+@register.filter
+def is_person_account(match) -> bool:
+    """E3: the match is a person account (labelled as such in the panel)."""
+    return person_accounts.is_person_account(getattr(match, "values", None) or {})
 
 
 @register.filter
