@@ -63,7 +63,12 @@ def test_e3_a_person_accounts_opportunities_hang_off_the_account(person_org):
     sf = person_org
     account_id = _create_person(sf, LastName="Buyer", PersonEmail="buyer@b2c.example")
     sf.Opportunity.create(
-        {"Name": "Sofa", "StageName": "Prospecting", "CloseDate": "2027-01-31", "AccountId": account_id}
+        {
+            "Name": "Sofa",
+            "StageName": "Prospecting",
+            "CloseDate": "2027-01-31",
+            "AccountId": account_id,
+        }
     )
     (row,) = sf.query(
         "SELECT Id, PersonContactId, (SELECT Name FROM Opportunities WHERE IsClosed = false) "
@@ -114,9 +119,9 @@ def test_e3_an_account_edit_changes_its_person_contact(person_org):
     sf = person_org
     account_id = _create_person(sf, LastName="Moves", PersonEmail="old@b2c.example")
     sf.Account.update(account_id, {"PersonEmail": "new@b2c.example", "FirstName": "Mo"})
-    (contact,) = sf.query(
-        f"SELECT Name, Email FROM Contact WHERE AccountId = '{account_id}'"
-    )["records"]
+    (contact,) = sf.query(f"SELECT Name, Email FROM Contact WHERE AccountId = '{account_id}'")[
+        "records"
+    ]
     assert (contact["Name"], contact["Email"]) == ("Mo Moves", "new@b2c.example")
 
 
