@@ -39,7 +39,7 @@ ACCOUNT_OPPORTUNITIES = "Opportunities"
 def extra_fields(connection) -> list[str]:
     """What the Contact lookup adds in an org with person accounts (none elsewhere: the
     fields do not exist there)."""
-    if not connection.person_accounts:
+    if not getattr(connection, "person_accounts", False):
         return []
     return [*PERSON_FIELDS, *(f"Account.{name}" for name in connection.account_fields)]
 
