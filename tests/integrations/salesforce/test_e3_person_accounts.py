@@ -240,3 +240,21 @@ def test_e3_the_setup_check_reports_person_accounts_within_its_calls(b2c, sf):
     connection.refresh_from_db()
     assert connection.person_record_type_id == PERSON_TYPE  # read again in the same Composite
     assert len(_instance_calls(sf)) <= 3
+
+
+def test_e3_a_user_who_cannot_see_opportunities_still_gets_the_person_account(
+    client, agent, acme, sf, b2c
+):
+    connection, account_id = b2c
+    sf.hide_objects("Opportunity", org_id=ACME)
+    client_for(client, agent)
+
+    html = panel(client, _pia(acme)).content.decode()
+
+    assert _view_url(html).endswith(f"/lightning/r/Account/{account_id}/view")
+    assert 'data-list="OpportunityContactRoles"' not in html
+    connection.refresh_from_db()
+    assert "OpportunityContactRoles" not in connection.related_lists  # dropped, noted (R2)
+    # The refused Composite request, then the single query without the list.
+    paths = [c["path"].rstrip("/").rsplit("/", 1)[-1] for c in _instance_calls(sf)]
+    assert paths == ["composite", "query"]
