@@ -467,3 +467,65 @@ def test_r1_r3_r4_richer_panel_lead_and_create_link(live_app, new_context, conso
         owner.get_by_label("Also look for a Lead when no Contact matches").uncheck()
         owner.get_by_role("button", name="Save Salesforce settings").click()
     console.assert_clean()
+
+
+# -- E3: Person Accounts
+
+
+def test_e3_a_person_account_in_the_sidebar_is_labelled_and_opens_its_account(
+    live_app, new_context, console
+):
+    """Noah Nomatch becomes a person account in Salesforce (an Account and its person contact,
+    put in through the emulator's back door): the sidebar labels him and opens the Account."""
+    from salesforce_emulator.stores.records import to18
+
+    emu = live_app.emu
+    account_id, contact_id = to18("001Em0000E2ePer"), to18("003Em0000E2ePer")
+    owner = emu.user_id(SF_ADMIN)
+    emu.set_org_settings(ACME_ORG_ID, person_accounts=True)
+    emu.update_record(
+        "Account",
+        account_id,
+        org_id=ACME_ORG_ID,
+        Name="Noah Nomatch",
+        FirstName="Noah",
+        LastName="Nomatch",
+        PersonEmail="noah@nowhere.example",
+        IsPersonAccount=True,
+        PersonContactId=contact_id,
+        RecordTypeId="012Em00000PerAcIAJ",
+        OwnerId=owner,
+    )
+    emu.update_record(
+        "Contact",
+        contact_id,
+        org_id=ACME_ORG_ID,
+        FirstName="Noah",
+        LastName="Nomatch",
+        Email="noah@nowhere.example",
+        AccountId=account_id,
+        IsPersonAccount=True,
+        OwnerId=owner,
+    )
+    try:
+        live_app.fresh_connection()  # the connect reads that the org uses person accounts
+        context = new_context(AGENT)
+        page = context.new_page()
+        open_contact(page, "Noah Nomatch")
+        panel = sf_panel(page)
+        expect(panel.locator(".sf-head .sf-person")).to_have_text("Person Account")
+        link = panel.get_by_role("link", name="View in Salesforce")
+        href = f"{live_app.emu.instance_url}/lightning/r/Account/{account_id}/view"
+        expect(link).to_have_attribute("href", href)
+        shot(page, "person-account-sidebar")
+        with context.expect_page() as new_page_info:
+            link.click()
+        record = new_page_info.value
+        expect(record).to_have_url(href)
+        expect(record.get_by_role("heading", level=1)).to_have_text("Noah Nomatch")
+        console.assert_clean()
+    finally:
+        emu.delete_record("Contact", contact_id)
+        emu.delete_record("Account", account_id)
+        emu.set_org_settings(ACME_ORG_ID, person_accounts=False)
+        live_app.fresh_connection()
