@@ -9,10 +9,10 @@ from typing import NamedTuple
 
 from django.utils import formats
 
-from .lookup import ContactMatch
 from .models import DEFAULT_FIELD_META, RELATED_LISTS, SalesforceConnection
 from .person_accounts import ACCOUNT_OPPORTUNITIES, is_person_account
 from .related import OPPORTUNITIES, RELATED_LIMIT
+from .results import ContactMatch
 
 
 @dataclass(frozen=True)
