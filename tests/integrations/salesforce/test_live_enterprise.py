@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from integrations.salesforce import live, lookup, pubsub, services
+from integrations.salesforce import live, lookup, pubsub, selectors, services
 from integrations.salesforce.listener import TopicStream
 
 from .test_listener import (
@@ -22,6 +22,16 @@ from .test_listener import (
 pytestmark = pytest.mark.django_db(transaction=True)
 ACME = "00D5g000004AcmEEAS"
 ACCOUNT_OF_JANE = "0015g00000Acc01AAB"
+ACCOUNT_TOPIC = "/data/AccountChangeEvent"
+CONTACT_ROLE_TOPIC = "/data/OpportunityContactRoleChangeEvent"
+
+
+def _listening(connection, *topics: str) -> bool:
+    """``subscribed`` for the topics an event travels on, not only Contact's: each stream's
+    position is stored (its first keep-alive), so an event from now on is delivered. A stream
+    that subscribes after the event starts at LATEST and never sees it, which a loaded run makes
+    likely when only the Contact stream was waited for."""
+    return subscribed(connection) and all(selectors.replay_id(connection.pk, t) for t in topics)
 
 
 def _streams(listener, topic=CONTACT_TOPIC) -> list[TopicStream]:
@@ -89,7 +99,7 @@ def test_e6_a_contact_role_added_to_an_opportunity_drops_the_lookup(
 ):
     services.set_related_lists(connection, names=["OpportunityContactRoles"], actor=None)
     with running_listener():
-        wait_for(lambda: subscribed(connection), "subscribed")
+        wait_for(lambda: _listening(connection, CONTACT_ROLE_TOPIC), "subscribed")
         before = lookup.find_contact(connection, email=JANE_EMAIL)
         assert cached(connection)
         token = connection.access_token
@@ -112,7 +122,7 @@ def test_e6_an_account_rename_drops_the_lookups_that_show_its_name(
     connection,
 ):
     with running_listener():
-        wait_for(lambda: subscribed(connection), "subscribed")
+        wait_for(lambda: _listening(connection, ACCOUNT_TOPIC), "subscribed")
         first = lookup.find_contact(connection, email=JANE_EMAIL)
         account_id = first.primary.values["Account"]["Id"]
         assert cached(connection)
