@@ -55,6 +55,9 @@ BACKOFF_FIRST, BACKOFF_MAX = 1.0, 60.0
 # Event fields naming the Contact (or Opportunity) a related record hangs off (F3).
 PARENT_ID_FIELDS = ("ContactId", "WhoId", "OpportunityId", "ConvertedContactId")
 PHONE_FIELDS = ("Phone", "MobilePhone")
+# E3: a person account's Opportunities hang off its Account, which its lookup depends on (the
+# person contact's AccountId): a new deal there names only the Account.
+PERSON_ACCOUNT_PARENTS = {"Opportunity": "AccountId"}
 
 
 # --- what an event invalidates (F3) -----------------------------------------------------------
@@ -71,6 +74,9 @@ def invalidate(connection: SalesforceConnection, events: Iterable[ChangeEvent]) 
         gap = gap or event.is_gap
         ids.update(event.record_ids)
         ids.update(v for k in PARENT_ID_FIELDS if isinstance(v := event.values.get(k), str) and v)
+        parent = PERSON_ACCOUNT_PARENTS.get(event.entity) if connection.person_accounts else None
+        if parent and isinstance(v := event.values.get(parent), str) and v:
+            ids.add(v)
         if isinstance(email := event.values.get("Email"), str):
             emails.add(email)
         phones.update(v for k in PHONE_FIELDS if isinstance(v := event.values.get(k), str))

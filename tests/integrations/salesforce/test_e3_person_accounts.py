@@ -16,12 +16,13 @@ import requests
 from django.urls import reverse
 
 from contacts.models import Contact
-from integrations.salesforce import setup_check
+from integrations.salesforce import lookup, selectors, setup_check
 from integrations.salesforce.client import SalesforceClient
 from integrations.salesforce.models import SalesforceConnection
 from tests.conftest import client_for
 
 from .flow import connect_via_views
+from .test_listener import live_sf  # noqa: F401 - a fixture
 from .test_sidebar import panel
 
 pytestmark = pytest.mark.django_db
@@ -258,3 +259,44 @@ def test_e3_a_user_who_cannot_see_opportunities_still_gets_the_person_account(
     # The refused Composite request, then the single query without the list.
     paths = [c["path"].rstrip("/").rsplit("/", 1)[-1] for c in _instance_calls(sf)]
     assert paths == ["composite", "query"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_e3_a_new_deal_on_a_person_account_drops_its_cached_lookup(
+    live_sf,  # noqa: F811
+    connection,
+):
+    """F3 for person accounts: the new Opportunity's event names only the Account."""
+    from .test_listener import cached, running_listener, subscribed, wait_for
+
+    live_sf.set_org_settings(ACME, person_accounts=True)
+    SalesforceConnection.objects.filter(pk=connection.pk).update(
+        person_accounts=True, related_lists=["OpportunityContactRoles"]
+    )
+    connection.refresh_from_db()
+    api = SalesforceClient(connection)
+    account_id = api.create(
+        "Account", {"RecordTypeId": PERSON_TYPE, "LastName": "Live", "PersonEmail": PIA_EMAIL}
+    )
+    topic = "/data/OpportunityChangeEvent"
+    with running_listener():
+        wait_for(
+            lambda: subscribed(connection) and selectors.replay_id(connection.pk, topic),
+            "the Opportunity stream positioned",
+        )
+        before = lookup.find_contact(connection, email=PIA_EMAIL)
+        assert before.primary.related.get("OpportunityContactRoles") == []
+        assert cached(connection, email=PIA_EMAIL)
+        api.create(
+            "Opportunity",
+            {
+                "Name": "Live deal",
+                "StageName": "Prospecting",
+                "CloseDate": "2027-03-01",
+                "AccountId": account_id,
+            },
+        )
+        wait_for(lambda: not cached(connection, email=PIA_EMAIL), "the Opportunity's event")
+    after = lookup.find_contact(connection, email=PIA_EMAIL)
+    deals = after.primary.related["OpportunityContactRoles"]
+    assert [d["Opportunity"]["Name"] for d in deals] == ["Live deal"]
