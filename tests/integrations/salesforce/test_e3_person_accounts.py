@@ -300,3 +300,16 @@ def test_e3_a_new_deal_on_a_person_account_drops_its_cached_lookup(
     after = lookup.find_contact(connection, email=PIA_EMAIL)
     deals = after.primary.related["OpportunityContactRoles"]
     assert [d["Opportunity"]["Name"] for d in deals] == ["Live deal"]
+
+
+def test_e3_the_daily_describe_notices_person_accounts_enabled_later(connection, sf, capsys):
+    from django.core.management import call_command
+
+    assert connection.person_accounts is False
+    sf.set_org_settings(ACME, person_accounts=True)
+
+    call_command("salesforce_org_profile")
+
+    row = SalesforceConnection.objects.get(pk=connection.pk)
+    assert (row.person_accounts, row.person_record_type_id) == (True, PERSON_TYPE)
+    assert "person accounts on" in capsys.readouterr().out

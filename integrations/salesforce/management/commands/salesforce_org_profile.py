@@ -1,8 +1,9 @@
 """``manage.py salesforce_org_profile``: the daily describe of every connected org (issue 24).
 
-Reads Contact's and Opportunity's describe again (two API calls per connection) so that a
-currency switched on, a field encrypted or Person Accounts enabled after the connect change the
-lookup query within a day (E1, E2, E3). Run it daily beside ``salesforce_keepalive``.
+Reads Contact's and Opportunity's describe again (two API calls per connection; three in orgs
+with Person Accounts: their record type, E3) so that a currency switched on, a field encrypted
+or Person Accounts enabled after the connect change the lookup query within a day (E1, E2, E3).
+Run it daily beside ``salesforce_keepalive``.
 """
 
 from __future__ import annotations
