@@ -73,6 +73,76 @@ def _error_code(exc: LibrarySalesforceError) -> tuple[str, str]:
     return "", ""
 
 
+# --- Salesforce's and the network's failures -> the product's errors ---------------------
+def _product_error(exc: Exception) -> SalesforceError:
+    """The product's error for a failed call (the order matters: subclasses first)."""
+    if isinstance(exc, SalesforceRefusedRequest):
+        return _refused(exc)
+    if isinstance(exc, SalesforceMalformedRequest):
+        return _malformed(exc)
+    if isinstance(exc, LibrarySalesforceError):
+        return _not_answering(exc)
+    return _network_error(exc)
+
+
+def _refused(exc: SalesforceRefusedRequest) -> SalesforceError:
+    """HTTP 403: the API is off for the org or the user, the daily limit, or another refusal."""
+    code, _ = _error_code(exc)
+    if code in API_DISABLED_CODES:
+        return ApiAccessRequired(detail=code)
+    if code == "REQUEST_LIMIT_EXCEEDED":
+        return RateLimited(detail=code)
+    return QueryFailed("Salesforce refused the request.", detail=code or "HTTP 403")
+
+
+def _malformed(exc: SalesforceMalformedRequest) -> SalesforceError:
+    """HTTP 400: a field, relationship or object the user cannot see, or another bad query."""
+    code, message = _error_code(exc)
+    invalid = _invalid_field(code, message) if code in ("INVALID_FIELD", "INVALID_TYPE") else None
+    return invalid or QueryFailed(detail=code or "HTTP 400")
+
+
+def _invalid_field(code: str, message: str) -> InvalidField | None:
+    """Which field, relationship (a subquery's too) or object the message names, if any."""
+    if relationship := _INVALID_RELATIONSHIP.search(message):
+        return InvalidField(relationship.group(1), relationship=True, detail=code)
+    if unsupported := _UNSUPPORTED_TYPE.search(message):
+        return InvalidField("", entity=unsupported.group(1), detail=code)
+    field, entity = _INVALID_FIELD.search(message), _ENTITY.search(message)
+    if field or code == "INVALID_FIELD":
+        return InvalidField(
+            field.group(1) if field else "",
+            entity=entity.group(1) if entity else "",
+            detail=code,
+        )
+    return None
+
+
+def _not_answering(exc: LibrarySalesforceError) -> Unavailable:
+    """Any other Salesforce error (5xx, 404 ...)."""
+    code, _ = _error_code(exc)
+    status = getattr(exc, "status", "?")
+    # U2: in the agent's words; the HTTP status stays in the detail (health line, logs).
+    return Unavailable("Salesforce is not answering right now.", detail=code or f"HTTP {status}")
+
+
+def _network_error(exc: Exception) -> Unavailable:
+    """A timeout, no connection, or a body that is not JSON."""
+    if isinstance(exc, requests.Timeout):
+        return Unavailable(
+            "Salesforce is not answering right now "
+            f"(no answer within {settings.SALESFORCE_TIMEOUT:g} seconds).",
+            detail="timeout",
+        )
+    if isinstance(exc, requests.ConnectionError):
+        return Unavailable("Salesforce could not be reached right now.", detail="connection")
+    if isinstance(exc, ValueError):  # requests' JSONDecodeError is a ValueError too
+        return Unavailable(
+            "Salesforce sent an answer that could not be read.", detail="malformed_body"
+        )
+    return Unavailable("Salesforce could not be reached right now.", detail=type(exc).__name__)
+
+
 class SalesforceClient:
     """REST access for one connection. Raises only :class:`SalesforceError` subclasses.
 
@@ -178,61 +248,11 @@ class SalesforceClient:
         try:
             return request(sf)
         except SalesforceExpiredSession:
-            raise
-        except SalesforceRefusedRequest as exc:
-            self._record_usage(sf)
-            code, _ = _error_code(exc)
-            if code in API_DISABLED_CODES:
-                raise ApiAccessRequired(detail=code) from exc
-            if code == "REQUEST_LIMIT_EXCEEDED":
-                raise RateLimited(detail=code) from exc
-            raise QueryFailed("Salesforce refused the request.", detail=code or "HTTP 403") from exc
-        except SalesforceMalformedRequest as exc:
-            code, message = _error_code(exc)
-            if code in ("INVALID_FIELD", "INVALID_TYPE"):
-                # A field, a relationship (a subquery's too) or an object the user cannot see.
-                relationship = _INVALID_RELATIONSHIP.search(message)
-                if relationship:
-                    raise InvalidField(
-                        relationship.group(1), relationship=True, detail=code
-                    ) from exc
-                unsupported = _UNSUPPORTED_TYPE.search(message)
-                if unsupported:
-                    raise InvalidField("", entity=unsupported.group(1), detail=code) from exc
-                match, entity = _INVALID_FIELD.search(message), _ENTITY.search(message)
-                if match or code == "INVALID_FIELD":
-                    raise InvalidField(
-                        match.group(1) if match else "",
-                        entity=entity.group(1) if entity else "",
-                        detail=code,
-                    ) from exc
-            raise QueryFailed(detail=code or "HTTP 400") from exc
-        except LibrarySalesforceError as exc:
-            status = getattr(exc, "status", "?")
-            code, _ = _error_code(exc)
-            # U2: in the agent's words; the HTTP status stays in the detail (health line, logs).
-            raise Unavailable(
-                "Salesforce is not answering right now.", detail=code or f"HTTP {status}"
-            ) from exc
-        except requests.Timeout as exc:
-            raise Unavailable(
-                "Salesforce is not answering right now "
-                f"(no answer within {settings.SALESFORCE_TIMEOUT:g} seconds).",
-                detail="timeout",
-            ) from exc
-        except requests.ConnectionError as exc:
-            raise Unavailable(
-                "Salesforce could not be reached right now.", detail="connection"
-            ) from exc
-        except (requests.JSONDecodeError, ValueError) as exc:
-            # requests' JSONDecodeError is also a RequestException: catch it before that one.
-            raise Unavailable(
-                "Salesforce sent an answer that could not be read.", detail="malformed_body"
-            ) from exc
-        except requests.RequestException as exc:
-            raise Unavailable(
-                "Salesforce could not be reached right now.", detail=type(exc).__name__
-            ) from exc
+            raise  # _call renews the session and retries
+        except (LibrarySalesforceError, requests.RequestException, ValueError) as exc:
+            if isinstance(exc, SalesforceRefusedRequest):
+                self._record_usage(sf)  # a refusal still reports the org's API usage (B3)
+            raise _product_error(exc) from exc
 
     # --- health (B3) --------------------------------------------------------------------
     @staticmethod
