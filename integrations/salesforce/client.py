@@ -280,14 +280,14 @@ class SalesforceClient:
         # One UPDATE for usage and success: this runs on every cold lookup.
         self._save_health({**self._usage_fields(sf), "last_success_at": timezone.now()})
         if self.connection is not None:
-            services.note_success(self.connection)  # E8: no longer Degraded
+            services.mark_recovered(self.connection)  # E8: no longer Degraded
 
     def _record_failure(self, exc: SalesforceError) -> None:
         text = f"{exc.user_message} [{exc.detail}]" if exc.detail else exc.user_message
         now = timezone.now()
         self._save_health({"last_error_at": now, "last_error": text[:300]})
         if self.connection is not None and not isinstance(exc, ReconnectNeeded):
-            services.note_failure(self.connection, at=now, what=text[:300])  # E8
+            services.mark_degraded(self.connection, at=now, what=text[:300])  # E8
         logger.warning(
             "Salesforce call failed for connection %s: %s (%s)",
             self.connection.pk if self.connection else "(not saved)",

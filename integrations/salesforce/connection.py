@@ -381,5 +381,5 @@ def disconnect(*, connection: SalesforceConnection, actor) -> DisconnectResult:
                     logger.warning(
                         "Salesforce revoke failed for connection %s: %s", connection.pk, exc.detail
                     )
-        services.forget_tokens(connection, actor=actor, revoked=revoked, revoke_error=revoke_error)
+        services.drop_tokens(connection, actor=actor, revoked=revoked, revoke_error=revoke_error)
     return DisconnectResult(revoked=revoked, revoke_error=revoke_error)

@@ -5,6 +5,9 @@ Each owns what must go with its write, so no caller can forget it:
   carry it in their keys and become unreachable at once);
 - anything an admin should be able to trace leaves an audit event (B5).
 
+Names (docs/architecture.md, "Naming writes"): ``set_`` an admin's setting, ``record_`` a fact
+Salesforce or a call reported, ``mark_`` a state the connection enters, ``drop_`` what leaves.
+
 Conditional writes (``connected_at`` in the filter) only touch the connection the caller read:
 never one that was disconnected or reconnected meanwhile.
 """
@@ -42,11 +45,11 @@ def record_event(*, connection: SalesforceConnection, kind: Kind, actor=None, de
 
 def _changed(connection: SalesforceConnection, kind: Kind, *, actor=None, detail: str) -> None:
     """What the sidebar would show changed: cached answers go, and the change is audited."""
-    bump_generation(connection)
+    drop_cached_answers(connection)
     record_event(connection=connection, kind=kind, actor=actor, detail=detail)
 
 
-def bump_generation(connection: SalesforceConnection) -> None:
+def drop_cached_answers(connection: SalesforceConnection) -> None:
     """Every cached Salesforce answer of this connection becomes unreachable."""
     SalesforceConnection.objects.filter(pk=connection.pk).update(
         cache_generation=F("cache_generation") + 1
@@ -55,7 +58,7 @@ def bump_generation(connection: SalesforceConnection) -> None:
 
 
 # --- tokens (S15, T1, T2, T5) -----------------------------------------------------------------
-def save_refreshed_tokens(
+def record_refreshed_tokens(
     connection: SalesforceConnection,
     *,
     connected_at: datetime | None,
@@ -107,7 +110,7 @@ def mark_reconnect_needed(
     connection.reconnect_reason, connection.reconnect_detail = reason, detail[:500]
     if updated:
         metrics.reconnect_needed(reason)
-        bump_generation(connection)
+        drop_cached_answers(connection)
         record_event(connection=connection, kind=Kind.RECONNECT_NEEDED, actor=actor, detail=detail)
         logger.warning("Salesforce connection %s needs reconnecting (%s)", connection.pk, reason)
         from .notify import reconnect_needed  # E8: Owners and Managers hear of it, once
@@ -176,7 +179,7 @@ def set_live_updates(connection: SalesforceConnection, *, on: bool, actor) -> bo
 
 
 @transaction.atomic
-def save_settings(
+def set_settings(
     connection: SalesforceConnection,
     *,
     phone_matching: str,
@@ -199,7 +202,7 @@ def save_settings(
     return changed
 
 
-def save_replay_position(
+def record_replay_position(
     connection_id: int,
     topic: str,
     *,
@@ -224,7 +227,7 @@ def save_replay_position(
             rows.update(**defaults)
 
 
-def forget_replay_position(connection_id: int, topic: str) -> None:
+def drop_replay_position(connection_id: int, topic: str) -> None:
     """F2: Salesforce refused the stored replay id (older than its retention): start over."""
     SalesforceReplayPosition.objects.filter(connection_id=connection_id, topic=topic).delete()
 
@@ -269,7 +272,7 @@ def drop_fields(connection: SalesforceConnection, doomed: list[str]) -> None:
 
 
 # --- the org's configuration (issue 24: E1, E2, E3) ------------------------------------------
-def set_org_profile(connection: SalesforceConnection, *, profile) -> bool:
+def record_org_profile(connection: SalesforceConnection, *, profile) -> bool:
     """What describe says of the org (currencies, encryption, person accounts). True if changed.
 
     A change changes the lookup query, so cached answers go (new generation) and it is audited.
@@ -294,7 +297,7 @@ def set_org_profile(connection: SalesforceConnection, *, profile) -> bool:
 
 
 # --- degraded (E8) ----------------------------------------------------------------------------
-def note_failure(connection: SalesforceConnection, *, at, what: str) -> None:
+def mark_degraded(connection: SalesforceConnection, *, at, what: str) -> None:
     """Lookups started failing: the connection is Degraded from the first failure (audited)."""
     if connection.pk is None or connection.degraded_since is not None:
         return
@@ -305,7 +308,7 @@ def note_failure(connection: SalesforceConnection, *, at, what: str) -> None:
         record_event(connection=connection, kind=Kind.DEGRADED, detail=what)
 
 
-def note_success(connection: SalesforceConnection) -> None:
+def mark_recovered(connection: SalesforceConnection) -> None:
     """A call worked again: no longer Degraded (audited with how long it lasted)."""
     if connection.pk is None or connection.degraded_since is None:
         return
@@ -365,7 +368,7 @@ def record_connected(connection: SalesforceConnection, *, actor, reconnect: bool
 
 
 @transaction.atomic
-def forget_tokens(
+def drop_tokens(
     connection: SalesforceConnection, *, actor, revoked: bool, revoke_error: str
 ) -> None:
     """Disconnect (S14): the tokens go, the row, its fields and the audit trail stay."""

@@ -192,7 +192,7 @@ def run(connection: SalesforceConnection, *, actor=None, audit: bool = True) -> 
     profile = profile_from_describes(
         contact if contact_status == 200 else None, opportunity if opp_status == 200 else None
     )
-    services.set_org_profile(connection, profile=profile)
+    services.record_org_profile(connection, profile=profile)
     lines += _encryption_lines(profile.match_field_info)
     lines.append(
         Line(

@@ -253,7 +253,7 @@ def test_f4_manage_page_shows_listener_state_last_event_and_lag(client, owner, l
     from django.utils import timezone
 
     committed = timezone.now() - timedelta(seconds=2)
-    services.save_replay_position(
+    services.record_replay_position(
         live_connection.pk,
         "/data/ContactChangeEvent",
         replay_id=b"\x00\x07",

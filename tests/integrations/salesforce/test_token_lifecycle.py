@@ -413,15 +413,15 @@ def test_t2_lost_answer_then_invalid_grant_says_why_and_what_to_do(
 
     _rotating(sf)
     sf.expire_sessions(connection.org_id)
-    real_save = services.save_refreshed_tokens
+    real_save = services.record_refreshed_tokens
 
     def database_down(*args, **kwargs):
         raise OperationalError("the database went away")
 
-    monkeypatch.setattr(services, "save_refreshed_tokens", database_down)
+    monkeypatch.setattr(services, "record_refreshed_tokens", database_down)
     with pytest.raises(OperationalError):
         SalesforceClient(connection).query("SELECT Id FROM Contact LIMIT 1")
-    monkeypatch.setattr(services, "save_refreshed_tokens", real_save)
+    monkeypatch.setattr(services, "record_refreshed_tokens", real_save)
     with pytest.raises(Exception, match="reconnected"):
         SalesforceClient(SalesforceConnection.objects.get(pk=connection.pk)).query(
             "SELECT Id FROM Contact LIMIT 1"
