@@ -25,7 +25,15 @@ from django.utils import timezone
 
 from ops import metrics
 
-from .models import SalesforceConnection, SalesforceEvent, SalesforceReplayPosition
+from .describe import field_meta_from_describe
+from .errors import AlreadyConnected
+from .models import (
+    SalesforceConnection,
+    SalesforceEvent,
+    SalesforceReplayPosition,
+    default_field_meta,
+    default_fields,
+)
 
 logger = logging.getLogger(__name__)
 Kind = SalesforceEvent.Kind
@@ -356,15 +364,88 @@ def record_connect_failure(*, workspace, actor, reason: str) -> SalesforceEvent:
     )
 
 
-def record_connected(connection: SalesforceConnection, *, actor, reconnect: bool, detail: str):
-    """After the connect's save: nothing cached for the old tokens is reachable; audited.
+@transaction.atomic
+def record_connected(
+    *,
+    workspace,
+    actor,
+    login_url: str,
+    tokens,
+    identity: dict,
+    org_id: str,
+    org_name: str,
+    currency: str,
+    describe: dict | None,
+    health: dict[str, Any],
+    profile=None,
+    auth: dict | None = None,
+) -> SalesforceConnection:
+    """The connect's save (S3, S4, T4, E4), verified tokens only: one transaction, the row locked.
 
-    Replay positions go too: the org may be another one, and the cache starts over anyway.
+    A reconnect keeps the row and its field set (reset when the org is another one); nothing
+    cached for the old tokens is reachable after it, and replay positions go too (the org may be
+    another one, and the cache starts over anyway). Audited as connected or reconnected.
     """
+    connection = (
+        SalesforceConnection.objects.select_for_update().filter(workspace=workspace).first()
+    )
+    if connection is not None and connection.status == Status.CONNECTED:
+        raise AlreadyConnected()  # someone connected while this person was at Salesforce
+    reconnect = connection is not None and bool(connection.org_id)
+    if connection is None:
+        connection = SalesforceConnection(workspace=workspace)
+    notes = []
+    if reconnect and connection.org_id != org_id:
+        connection.field_names = default_fields()
+        connection.field_meta = default_field_meta()
+        connection.dropped_fields = []
+        notes.append(f"a different org than before ({connection.org_id}): field set reset")
+    if describe is not None:
+        connection.field_meta = {
+            **(connection.field_meta or {}),
+            **field_meta_from_describe(describe, list(connection.field_names)),
+        }
+    now = timezone.now()
+    connection.status = Status.CONNECTED
+    connection.login_url = login_url
+    connection.org_id = org_id
+    connection.org_name = org_name
+    connection.currency = currency
+    if profile is not None:
+        connection.multi_currency = profile.multi_currency
+        connection.person_accounts = profile.person_accounts
+        connection.match_field_info = profile.match_field_info
+    connection.instance_url = tokens.instance_url
+    connection.identity_url = tokens.identity_url
+    connection.sf_user_id = str(identity.get("user_id") or "")
+    connection.sf_username = str(identity.get("username") or "")
+    connection.access_token = tokens.access_token
+    connection.refresh_token = tokens.refresh_token
+    connection.connected_by = actor
+    connection.connected_at = now
+    connection.last_refreshed_at = now
+    connection.reconnect_reason, connection.reconnect_detail = "", ""
+    connection.reconnect_notified_at = connection.degraded_since = None  # E8: a new incident
+    # E4: how it was connected; the app's key and secret only for the client credentials flow.
+    auth = auth or {}
+    connection.auth_flow = auth.get("flow", SalesforceConnection.AuthFlow.WEB_SERVER)
+    connection.app_client_id = auth.get("client_id", "")
+    connection.app_client_secret = auth.get("client_secret", "")
+    connection.disconnected_at = None
+    connection.last_error, connection.last_error_at = "", None
+    for name in ("api_usage_used", "api_usage_max", "api_usage_at", "last_success_at"):
+        if health.get(name) is not None:
+            setattr(connection, name, health[name])
+    connection.save()
+    detail = f"{org_name or org_id} ({org_id}) as {connection.sf_username}"
+    if notes:
+        detail += "; " + "; ".join(notes)
     SalesforceReplayPosition.objects.filter(connection=connection).delete()
     _changed(
         connection, Kind.RECONNECTED if reconnect else Kind.CONNECTED, actor=actor, detail=detail
     )
+    logger.info("Salesforce connected for workspace %s (org %s)", workspace.pk, org_id)
+    return connection
 
 
 @transaction.atomic

@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.salesforce import oauth
+from integrations.salesforce import oauth, services
 from integrations.salesforce.client import SalesforceClient
 from integrations.salesforce.errors import OAuthFailed
 from integrations.salesforce.models import SalesforceConnection
@@ -272,12 +272,11 @@ def test_t7_any_failure_after_the_exchange_revokes_the_fresh_tokens(
     client, sf, owner, acme, monkeypatch
 ):
     """Whatever its type: an unexpected error gives a clear page, not a 500, and no live tokens."""
-    from integrations.salesforce import connection as service
 
     def broken(**kwargs):
         raise ValueError("an odd answer")
 
-    monkeypatch.setattr(service, "_save_connection", broken)
+    monkeypatch.setattr(services, "record_connected", broken)
     client_for(client, owner)
     sf.reset_log()
     response = connect_via_views(client)
@@ -408,8 +407,6 @@ def test_t2_lost_answer_then_invalid_grant_says_why_and_what_to_do(
 ):
     """Salesforce rotated, the product never saved the answer: the next refresh is refused."""
     from django.db import OperationalError
-
-    from integrations.salesforce import services
 
     _rotating(sf)
     sf.expire_sessions(connection.org_id)
