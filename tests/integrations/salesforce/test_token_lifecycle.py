@@ -18,9 +18,9 @@ from integrations.salesforce.client import SalesforceClient
 from integrations.salesforce.errors import OAuthFailed
 from integrations.salesforce.models import SalesforceConnection
 from tests.conftest import client_for, run_processes, run_threads
+from tests.salesforce_support import connect_workspace
 from workspace.models import Membership, Role, Workspace
 
-from .conftest import connect_workspace
 from .flow import connect_via_views, disconnect_url, manage_url
 
 pytestmark = pytest.mark.django_db
