@@ -1,7 +1,8 @@
 """Salesforce answers in Django's cache (S12, B2): outage-tolerant calls, keys, single-flight.
 
 Every cached Salesforce answer goes through here: the sidebar lookup, the Contacts-list badges
-and the describe behind the field chooser.
+and the describe behind the field chooser. Which entries a lookup keeps (its answer, the stale
+copy, a badge) is ``lookup_cache.py``'s; this module is the mechanism under them.
 
 - A cache outage degrades to uncached calls (logged), never to an error page
   (:func:`core.cache.cache_call`).

@@ -9,9 +9,9 @@ from typing import NamedTuple
 
 from django.utils import formats
 
-from .lookup import ContactMatch
 from .models import DEFAULT_FIELD_META, RELATED_LISTS, SalesforceConnection
 from .related import RELATED_LIMIT
+from .results import ContactMatch
 
 
 @dataclass(frozen=True)

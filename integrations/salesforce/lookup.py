@@ -1,16 +1,16 @@
-"""Contact matching (S7, S8, S12, S13, B1, B2, B4): what the sidebar and the badges ask.
+"""The sidebar's lookup (S7, S8, S12, S13, B1, B4, R3): ask Salesforce for one contact.
 
-``find_contact`` is what the sidebar calls; ``match_flags`` is what the Contacts-list badges
-call. The matching rule is matching.py's, the SOQL soql.py's, the caching caching.py's; this
-module puts them together: one SOQL query per lookup (plus the bounded near-miss query when
-nothing matched), one per page of badges, and the API-budget policy in front of both.
+``find_contact`` is what the sidebar calls: ONE SOQL query per lookup (its rows are the matches,
+or, when none matched, the near-miss candidates), a Lead query only when no Contact matched and
+Lead matching is on, a chosen field Salesforce no longer knows dropped on the way. The matching
+rule is matching.py's, the SOQL soql.py's, the result types results.py's, the cache entries
+lookup_cache.py's (single-flight: caching.py), the API budget budget.py's. The Contacts-list
+badges (``badges.match_flags``) share :func:`query_contacts`.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import datetime
 
 from django.conf import settings
 from django.utils import timezone
@@ -18,130 +18,22 @@ from django.utils import timezone
 from ops import metrics
 
 from . import encrypted, live, services
-from .caching import (
-    CachedFailure,
-    cache_call,
-    connection_key,
-    digest,
-    failure_seconds,
-    forget_failures,
-    single_flight,
-    unwrap,
-)
+from .budget import check_budget
+from .caching import cache_call, single_flight
 from .client import SalesforceClient
-from .errors import InvalidField, QueryFailed, RateLimited, SalesforceError
-from .matching import BADGE_SPELLINGS, MatchValues
+from .errors import InvalidField, QueryFailed
+from .lookup_cache import entry_key, store
+from .matching import MatchValues
 from .models import RELATED_LISTS, SalesforceConnection
-from .soql import (
-    BADGE_LIMIT,
-    LEAD_FIELDS,
-    LOOKUP_LIMIT,
-    MATCH_LIMIT,
-    RELATED_SUBQUERIES,
-    badge_query,
-    lead_query,
-    lookup_query,
-    selected_fields,
-)
+from .results import ContactMatch, LookupResult, near_misses, record
+from .soql import LEAD_FIELDS, LOOKUP_LIMIT, MATCH_LIMIT, lead_query, lookup_query, selected_fields
 
 logger = logging.getLogger(__name__)
 
 REFRESH_MIN_SECONDS = 10
-__all__ = ["find_contact", "match_flags", "selected_fields", "stale_result"]
 
 
-@dataclass(frozen=True)
-class ContactMatch:
-    """One Salesforce Contact: raw values by field path ("Email", "Account.Name")."""
-
-    id: str
-    values: dict
-    related: dict = field(default_factory=dict)  # R1: relationship name -> child records
-
-    def value(self, path: str):
-        current = self.values
-        for part in path.split("."):
-            if not isinstance(current, dict):
-                return None
-            current = current.get(part)
-        return current
-
-
-@dataclass(frozen=True)
-class NearMiss:
-    """B1: a Contact whose phone has the same digits, or whose email differs by whitespace."""
-
-    match: ContactMatch
-    field: str  # "Phone", "MobilePhone" or "Email"
-    salesforce_value: str
-    product_value: str
-
-
-@dataclass(frozen=True)
-class LookupResult:
-    email: str
-    phone: str
-    matches: tuple[ContactMatch, ...]
-    fetched_at: datetime
-    near_misses: tuple[NearMiss, ...] = ()
-    truncated: bool = False
-    lead: ContactMatch | None = None  # R3: only when no Contact matched and Leads are asked
-    asked_at: datetime | None = None  # F3: when the query started (changes after it refuse it)
-    linked_id: str = ""  # A2: the record an agent linked (first in ``matches`` when it exists)
-    link_missing: bool = False  # A2: the linked record was deleted or merged: matched instead
-
-    @property
-    def primary(self) -> ContactMatch | None:
-        return self.matches[0] if self.matches else None
-
-    @property
-    def others(self) -> tuple[ContactMatch, ...]:
-        return self.matches[1:]
-
-
-def _key(connection: SalesforceConnection, kind: str, values: MatchValues) -> str:
-    """Equal keys for values Salesforce answers the same way (S13: the values, not the contact)."""
-    return connection_key(connection, kind, *values.key_parts(), ",".join(connection.field_names))
-
-
-def cache_key(
-    connection: SalesforceConnection, kind: str, email: str, phone: str, linked_id: str = ""
-) -> str:
-    """The cache key of a lookup ("lookup", "stale", "badge") for a contact's email and phone."""
-    return _key(connection, kind, MatchValues.for_connection(connection, email, phone, linked_id))
-
-
-def _plain(row: dict) -> dict:
-    """A record without Salesforce's ``attributes``, parents (Account.Name) included."""
-    values = {k: v for k, v in row.items() if k != "attributes"}
-    for k, v in list(values.items()):
-        if isinstance(v, dict):
-            values[k] = {ik: iv for ik, iv in v.items() if ik != "attributes"}
-    return values
-
-
-def _record(row: dict) -> ContactMatch:
-    values, related = {}, {}
-    for key, value in row.items():
-        if key in RELATED_SUBQUERIES:  # {"totalSize", "done", "records"}, or null when empty
-            related[key] = [_plain(r) for r in (value or {}).get("records") or []]
-        elif key != "attributes":
-            values[key] = value
-    return ContactMatch(id=row["Id"], values=_plain(values), related=related)
-
-
-def _near_misses(rows: list[dict], values: MatchValues) -> tuple[NearMiss, ...]:
-    found = []
-    for row in rows:
-        match = _record(row)
-        for name, theirs in values.near_misses(match.values):
-            ours = values.email if name == "Email" else values.phone
-            found.append(NearMiss(match, name, theirs, ours))
-    return tuple(found)
-
-
-# --- asking Salesforce ------------------------------------------------------------------------
-def _query_contacts(
+def query_contacts(
     connection: SalesforceConnection, client: SalesforceClient, build, *, search: bool = False
 ) -> dict:
     """Run ``build(fields)``; a chosen field Salesforce no longer knows is dropped, then one retry.
@@ -202,14 +94,14 @@ def _ask_salesforce(connection: SalesforceConnection, values: MatchValues) -> Lo
     asked_at = timezone.now()
     client = SalesforceClient(connection)
     if encrypted.needs_search(connection, values):  # E2: never in a WHERE clause
-        answer = _query_contacts(
+        answer = query_contacts(
             connection,
             client,
             lambda fields: encrypted.search_query(fields, [values], LOOKUP_LIMIT),
             search=True,
         )
     else:
-        answer = _query_contacts(
+        answer = query_contacts(
             connection,
             client,
             lambda fields: lookup_query(
@@ -221,8 +113,8 @@ def _ask_salesforce(connection: SalesforceConnection, values: MatchValues) -> Lo
             ),
         )
     rows = answer.get("records", [])
-    linked = [_record(r) for r in rows if values.is_linked(r)]
-    matches = linked + [_record(r) for r in rows if values.matches(r) and not values.is_linked(r)]
+    linked = [record(r) for r in rows if values.is_linked(r)]
+    matches = linked + [record(r) for r in rows if values.matches(r) and not values.is_linked(r)]
     lead = None
     if not matches and connection.match_leads:
         lead = _find_lead(connection, client, values)
@@ -230,7 +122,7 @@ def _ask_salesforce(connection: SalesforceConnection, values: MatchValues) -> Lo
         email=values.email,
         phone=values.phone,
         matches=tuple(matches[:MATCH_LIMIT]),
-        near_misses=() if matches else _near_misses(rows, values),
+        near_misses=() if matches else near_misses(rows, values),
         fetched_at=timezone.now(),
         truncated=len(matches) > MATCH_LIMIT or answer.get("totalSize", 0) > len(rows),
         lead=lead,
@@ -242,7 +134,7 @@ def _ask_salesforce(connection: SalesforceConnection, values: MatchValues) -> Lo
 
 def _find_lead(connection, client: SalesforceClient, values: MatchValues) -> ContactMatch | None:
     """R3: the newest matching Lead. A user who cannot query Leads gets none (logged), not an error."""
-    _check_budget(connection)
+    check_budget(connection)
     try:
         if encrypted.needs_search(connection, values):  # E2
             statement = encrypted.search_query(LEAD_FIELDS, [values], MATCH_LIMIT, "Lead")
@@ -252,40 +144,9 @@ def _find_lead(connection, client: SalesforceClient, values: MatchValues) -> Con
     except (InvalidField, QueryFailed) as exc:
         logger.warning("Lead lookup refused for connection %s: %s", connection.pk, exc.detail)
         return None
-    return next((_record(r) for r in leads if values.matches(r)), None)
+    return next((record(r) for r in leads if values.matches(r)), None)
 
 
-def _check_budget(connection: SalesforceConnection) -> None:
-    """Back off when the org's API usage passes the configured share (one probe per window)."""
-    share = connection.api_usage_share
-    if share is None or share < settings.SALESFORCE_API_BACKOFF:
-        return
-    probe = connection_key(connection, "budget-probe")
-    if cache_call("add", probe, "1", settings.SALESFORCE_CACHE_SECONDS, default=True):
-        return  # one call per window re-reads the usage
-    raise RateLimited(
-        f"Salesforce lookups are paused: this org has used {share:.0%} of its daily API limit "
-        "(the product stops at "
-        f"{settings.SALESFORCE_API_BACKOFF:.0%} to leave room for other integrations).",
-        detail="api_budget",
-    )
-
-
-def _store(connection: SalesforceConnection, result: LookupResult) -> None:
-    """The answer for the sidebar (60 s; with live updates healthy, F4, longer) and its stale
-    copy for stale-on-error (B2, a day)."""
-    values = MatchValues.for_connection(connection, result.email, result.phone, result.linked_id)
-    seconds = live.cache_seconds(connection) if connection.live_updates else None
-    cache_call(
-        "set",
-        _key(connection, "lookup", values),
-        result,
-        seconds or settings.SALESFORCE_CACHE_SECONDS,
-    )
-    cache_call("set", _key(connection, "stale", values), result, settings.SALESFORCE_STALE_SECONDS)
-
-
-# --- the sidebar ------------------------------------------------------------------------------
 @metrics.lookup("sidebar")
 def find_contact(
     connection: SalesforceConnection,
@@ -304,12 +165,12 @@ def find_contact(
     values = MatchValues.for_connection(connection, email, phone, linked_id)
     if not values:
         raise ValueError("Nothing to look up: the contact has no email and no phone.")
-    key = _key(connection, "lookup", values)
+    key = entry_key(connection, "lookup", values)
     if refresh and cache_call("add", f"{key}:refresh", "1", REFRESH_MIN_SECONDS, default=False):
         cache_call("delete", key)
 
     def ask() -> LookupResult:
-        _check_budget(connection)
+        check_budget(connection)
         return _ask_salesforce(connection, values)
 
     # The leader may make two queries (exact, then near-miss), each up to connect + read timeout.
@@ -319,147 +180,6 @@ def find_contact(
         ask,
         seconds=settings.SALESFORCE_CACHE_SECONDS,
         wait=2 * (settings.SALESFORCE_TIMEOUT + settings.SALESFORCE_CONNECT_TIMEOUT) + 1,
-        store=lambda result: _store(connection, result),
+        store=lambda result: store(connection, result),
         usable=lambda cached: live.usable(connection, cached),
     )
-
-
-def result_version(connection: SalesforceConnection, result: LookupResult) -> str:
-    """F5: names one cached answer for one contact's values (the panel polls for a change)."""
-    values = MatchValues.for_connection(connection, result.email, result.phone, result.linked_id)
-    return digest(_key(connection, "lookup", values), result.fetched_at.isoformat())
-
-
-# cached_version's answer when the cache holds an answer that a change since refuses.
-REFUSED = "refused"
-
-
-def cached_version(
-    connection: SalesforceConnection, *, email: str, phone: str, linked_id: str = ""
-) -> str:
-    """F5: the version of the answer a panel for these values would show now, from the cache
-    alone: "" when the cache holds none (or is down), ``REFUSED`` when it holds one that a
-    change since refuses (both mean a panel would ask Salesforce). Never calls Salesforce."""
-    values = MatchValues.for_connection(connection, email, phone, linked_id)
-    if not values:
-        return ""
-    cached = cache_call("get", _key(connection, "lookup", values))
-    if not isinstance(cached, LookupResult):
-        return ""
-    if not live.usable(connection, cached):
-        return REFUSED
-    return result_version(connection, cached)
-
-
-def stale_result(
-    connection: SalesforceConnection, *, email: str, phone: str, linked_id: str = ""
-) -> LookupResult | None:
-    """B2: the last good result for these values (kept a day), to show beside an error."""
-    values = MatchValues.for_connection(connection, email, phone, linked_id)
-    return cache_call("get", _key(connection, "stale", values))
-
-
-# --- Contacts-list badges (B4) ----------------------------------------------------------------
-def _flag(result: LookupResult) -> str:
-    return "contact" if result.matches else ("lead" if result.lead else "")
-
-
-@metrics.lookup("badges")
-def match_flags(connection: SalesforceConnection, contacts) -> dict[int, str]:
-    """B4, R3: per contact "contact", "lead" or "": cached answers, then ONE query for the rest
-    (and, with Lead matching on, one more for those no Contact matched)."""
-    flags: dict[int, str] = {}
-    unknown: list[tuple[object, MatchValues]] = []
-    for contact in contacts:
-        values = MatchValues.for_connection(connection, contact.email, contact.phone)
-        if not values:
-            flags[contact.pk] = ""
-            continue
-        cached = cache_call("get", _key(connection, "lookup", values))
-        if isinstance(cached, LookupResult) and live.usable(connection, cached):
-            flags[contact.pk] = _flag(cached)
-            continue
-        badge = live.badge_flag(connection, cache_call("get", _key(connection, "badge", values)))
-        if badge is not None:  # only when needed
-            flags[contact.pk] = badge
-        else:
-            unknown.append((contact, values))
-    if not unknown:
-        return flags
-
-    # A failing org is asked at most once per window for badges too (no retry storm).
-    failed_key = connection_key(connection, "badges-failed")
-    unwrap(cache_call("get", failed_key))
-    asked = [values for _, values in unknown]
-    try:
-        rows, lead_rows, asked_at = single_flight(
-            connection_key(connection, "badge-query", *sorted(map(repr, asked))),
-            lambda: _badge_rows(connection, asked),
-            seconds=settings.SALESFORCE_CACHE_SECONDS,
-            wait=2 * (settings.SALESFORCE_TIMEOUT + settings.SALESFORCE_CONNECT_TIMEOUT) + 1,
-            usable=lambda cached: live.rows_unchanged(
-                connection, [*cached[0], *cached[1]], asked, cached[2]
-            ),
-        )
-    except SalesforceError as exc:
-        cache_call("set", failed_key, CachedFailure.of(exc), failure_seconds(failed_key))
-        raise
-    forget_failures(failed_key)
-    complete = len(rows) < BADGE_LIMIT
-    for contact, values in unknown:
-        mine = [_record(r) for r in rows if values.matches(r)]
-        lead = any(values.matches(r) for r in lead_rows) and not mine
-        flags[contact.pk] = "contact" if mine else ("lead" if lead else "")
-        found_ids = [m.id for m in mine] + [r["Id"] for r in lead_rows if values.matches(r)]
-        entry = live.badge_entry(
-            connection,
-            flags[contact.pk],
-            asked_at=asked_at,
-            record_ids=found_ids,
-            email=values.email,
-            phone=values.phone,
-        )
-        cache_call(
-            "set", _key(connection, "badge", values), entry, settings.SALESFORCE_CACHE_SECONDS
-        )
-        if mine and complete and not connection.related_lists:
-            # Share the cache with the sidebar: the same answer the exact query would give
-            # (not with related lists on: the badge query does not bring them).
-            _store(
-                connection,
-                LookupResult(
-                    email=values.email,
-                    phone=values.phone,
-                    matches=tuple(mine[:MATCH_LIMIT]),
-                    # When the rows were read (they may come from the page's cached query).
-                    fetched_at=asked_at,
-                    asked_at=asked_at,
-                ),
-            )
-    return flags
-
-
-def _badge_rows(
-    connection: SalesforceConnection, asked: list[MatchValues]
-) -> tuple[list[dict], list[dict], datetime]:
-    """The Contacts matching a page, and (R3) the Leads matching the rest of it; when asked."""
-    _check_budget(connection)
-    asked_at = timezone.now()
-    client = SalesforceClient(connection)
-    if any(encrypted.needs_search(connection, v) for v in asked):  # E2
-        rows = _query_contacts(
-            connection,
-            client,
-            lambda fields: encrypted.search_query(fields, asked, BADGE_LIMIT),
-            search=True,
-        ).get("records", [])
-    else:
-        conditions = encrypted.badge_conditions(connection, asked, spellings=BADGE_SPELLINGS)
-        rows = _query_contacts(
-            connection, client, lambda fields: badge_query(fields, asked, conditions)
-        ).get("records", [])
-    unmatched = [v for v in asked if not any(v.matches(r) for r in rows)]
-    if not (connection.match_leads and unmatched):
-        return rows, [], asked_at
-    leads = client.query(lead_query(unmatched, limit=BADGE_LIMIT)).get("records", [])
-    return rows, leads, asked_at

@@ -21,10 +21,12 @@ from integrations.registry import ContactListBadge, SidebarPanel, register_badge
 from workspace.access import workspace_view
 
 from .activity_views import log_context
+from .badges import match_flags
 from .display import field_rows, related_lists
 from .errors import SalesforceError
 from .links import link_for, linked_id
-from .lookup import REFUSED, cached_version, find_contact, match_flags, result_version, stale_result
+from .lookup import find_contact
+from .lookup_cache import REFUSED, cached_version, result_version, stale_result
 from .models import SalesforceConnection
 from .search import search_context
 from .selectors import connection_for

@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from contacts.models import Contact
-from integrations.salesforce import lookup
+from integrations.salesforce import lookup_cache
 from integrations.salesforce.models import SalesforceConnection
 from salesforce_emulator.demo_names import ACME_ORG_ID
 from tests.conftest import client_for
@@ -46,10 +46,10 @@ def closed_port() -> int:
 
 def _age_stale(connection, email: str, hours: int = 2) -> None:
     """Make the last good result look ``hours`` old and the fresh copy expired."""
-    stale = lookup.stale_result(connection, email=email, phone="")
+    stale = lookup_cache.stale_result(connection, email=email, phone="")
     older = dataclasses.replace(stale, fetched_at=stale.fetched_at - timedelta(hours=hours))
-    cache.set(lookup.cache_key(connection, "stale", email, ""), older, 3600)
-    cache.delete(lookup.cache_key(connection, "lookup", email, ""))
+    cache.set(lookup_cache.cache_key(connection, "stale", email, ""), older, 3600)
+    cache.delete(lookup_cache.cache_key(connection, "lookup", email, ""))
 
 
 FAULTS = [

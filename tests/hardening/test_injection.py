@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from contacts.models import Contact
 from inbox.models import Conversation, Message
-from integrations.salesforce import lookup
+from integrations.salesforce import lookup_cache, soql
 from integrations.salesforce.client import SalesforceClient
 from integrations.salesforce.lookup import find_contact
 from integrations.salesforce.matching import MatchValues
@@ -51,8 +51,8 @@ def test_s07_soql_metacharacters_in_phone_find_nothing_with_one_well_formed_quer
     assert sent, "no query reached Salesforce"
     assert all(e["status"] == 200 for e in sent), sent  # none MALFORMED_QUERY
     values = MatchValues.for_connection(connection, "", value)
-    assert sent[0]["query"] == lookup.lookup_query(
-        lookup.selected_fields(connection), values, related=connection.related_lists
+    assert sent[0]["query"] == soql.lookup_query(
+        soql.selected_fields(connection), values, related=connection.related_lists
     )
     assert sent[0]["query"].count(" FROM Contact WHERE ") == 1
 
@@ -93,11 +93,11 @@ def test_s07_a_value_with_metacharacters_matches_itself_exactly(connection, sf, 
 
 def test_b1_like_wildcards_in_email_are_literal_in_the_lookup_query(connection, sf):
     """The lookup's near-miss condition uses LIKE: ``%`` and ``_`` must not match everything."""
-    soql = lookup.lookup_query(["Id"], MatchValues.of("%", ""))
-    answer = SalesforceClient(connection).query(soql)
+    statement = soql.lookup_query(["Id"], MatchValues.of("%", ""))
+    answer = SalesforceClient(connection).query(statement)
     assert answer["totalSize"] == 0
-    soql = lookup.lookup_query(["Id"], MatchValues.of("_", ""))
-    assert SalesforceClient(connection).query(soql)["totalSize"] == 0
+    statement = soql.lookup_query(["Id"], MatchValues.of("_", ""))
+    assert SalesforceClient(connection).query(statement)["totalSize"] == 0
     # Control: an unescaped LIKE '%%%' would have matched every Contact with an email.
     assert (
         SalesforceClient(connection).query("SELECT Id FROM Contact WHERE Email LIKE '%%%'")[
@@ -110,7 +110,7 @@ def test_b1_like_wildcards_in_email_are_literal_in_the_lookup_query(connection, 
 def test_s07_field_names_cannot_carry_soql(connection):
     connection.field_names = ["Name", "Email FROM Lead WHERE Name != null --"]
     with pytest.raises(ValueError):
-        lookup.lookup_query(lookup.selected_fields(connection), MatchValues.of("a@b.c", ""))
+        soql.lookup_query(soql.selected_fields(connection), MatchValues.of("a@b.c", ""))
 
 
 # --- HTML / JS renders inert ------------------------------------------------------------------
@@ -171,7 +171,7 @@ def test_s16_b2_html_in_stale_data_renders_inert(client, agent, connection, acme
     panel(client, evan)
     from django.core.cache import cache
 
-    cache.delete(lookup.cache_key(connection, "lookup", evan.email, ""))
+    cache.delete(lookup_cache.cache_key(connection, "lookup", evan.email, ""))
     sf.set_fault("http_503", org_id=ACME_ORG_ID)
     html = panel(client, evan).content.decode()
     assert "last successful lookup" in html

@@ -23,7 +23,7 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from contacts.models import Contact
-from integrations.salesforce import live, lookup, selectors, services
+from integrations.salesforce import live, lookup, lookup_cache, selectors, services
 from integrations.salesforce.caching import live_key
 from integrations.salesforce.listener import Listener
 from integrations.salesforce.models import SalesforceConnection, SalesforceReplayPosition
@@ -86,8 +86,8 @@ def subscribed(connection) -> bool:
 
 def cached(connection, email=JANE_EMAIL) -> bool:
     """A panel would show the cached answer (one held but refused by a change does not count)."""
-    version = lookup.cached_version(connection, email=email, phone="")
-    return version not in ("", lookup.REFUSED)
+    version = lookup_cache.cached_version(connection, email=email, phone="")
+    return version not in ("", lookup_cache.REFUSED)
 
 
 # --- F2 + F3: an edit in Salesforce reaches the sidebar ---------------------------------------

@@ -16,7 +16,7 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from contacts.models import Contact
-from integrations.salesforce import live, lookup, services
+from integrations.salesforce import badges, live, lookup, lookup_cache, results, services
 from integrations.salesforce.caching import live_key
 from integrations.salesforce.listener import invalidate
 from integrations.salesforce.models import SalesforceConnection, SalesforceEvent
@@ -64,9 +64,11 @@ def stale_beat(connection) -> None:
 
 def age_cached_lookup(connection, seconds: int, **values) -> None:
     """Make the cached answer for these values ``seconds`` old (as if fetched then)."""
-    key = lookup.cache_key(connection, "lookup", values.get("email", ""), values.get("phone", ""))
+    key = lookup_cache.cache_key(
+        connection, "lookup", values.get("email", ""), values.get("phone", "")
+    )
     result = cache.get(key)
-    assert isinstance(result, lookup.LookupResult)
+    assert isinstance(result, results.LookupResult)
     older = result.fetched_at - timedelta(seconds=seconds)
     cache.set(key, dataclasses.replace(result, fetched_at=older, asked_at=older), 3600)
 
@@ -204,7 +206,7 @@ def test_f3_badges_read_a_changed_lookup_again(client, agent, live_connection, j
     lookup.find_contact(live_connection, email=JANE_EMAIL)
     invalidate(live_connection, [event(JANE_ID, Email="jane@new.example")])
     sf.update_record("Contact", JANE_ID, Email="jane@new.example")
-    flags = lookup.match_flags(live_connection, [jane])
+    flags = badges.match_flags(live_connection, [jane])
     assert flags[jane.pk] == ""
 
 
@@ -325,12 +327,12 @@ def test_f3_a_cached_badge_is_read_again_after_its_contact_changed(live_connecti
     marcus = Contact.objects.create(
         workspace=acme, name="Marcus Reed", email="marcus.reed@contoso.example"
     )
-    assert lookup.match_flags(live_connection, [marcus])[marcus.pk] == "contact"
+    assert badges.match_flags(live_connection, [marcus])[marcus.pk] == "contact"
     marcus_id = "0035g00000Con04AAB"
     sf.update_record("Contact", marcus_id, Email="marcus@elsewhere.example")
     sf.reset_log()
-    assert lookup.match_flags(live_connection, [marcus])[marcus.pk] == "contact"  # cached
+    assert badges.match_flags(live_connection, [marcus])[marcus.pk] == "contact"  # cached
     assert rest_queries(sf) == []
     invalidate(live_connection, [event(marcus_id, Email="marcus@elsewhere.example")])
-    assert lookup.match_flags(live_connection, [marcus])[marcus.pk] == ""
+    assert badges.match_flags(live_connection, [marcus])[marcus.pk] == ""
     assert len(rest_queries(sf)) == 1

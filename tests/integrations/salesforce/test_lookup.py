@@ -5,9 +5,10 @@ import threading
 import pytest
 from django.db import connections
 
-from integrations.salesforce import lookup, services
+from integrations.salesforce import badges, lookup_cache, services
 from integrations.salesforce.errors import Unavailable
-from integrations.salesforce.lookup import find_contact, stale_result
+from integrations.salesforce.lookup import find_contact
+from integrations.salesforce.lookup_cache import stale_result
 from integrations.salesforce.matching import MatchValues
 from integrations.salesforce.soql import lookup_query
 
@@ -104,7 +105,7 @@ def test_s12_repeated_views_cost_one_call_then_expire(connection, sf, settings):
     from django.core.cache import cache
 
     sf.update_record("Contact", "0035g00000Con01AAB", Title="Chief Operating Officer")
-    cache.delete(lookup.cache_key(connection, "lookup", "jane.cooper@northwind.example", ""))
+    cache.delete(lookup_cache.cache_key(connection, "lookup", "jane.cooper@northwind.example", ""))
     result = find_contact(connection, email="jane.cooper@northwind.example")
     assert result.primary.values["Title"] == "Chief Operating Officer"
     assert len(rest_queries(sf)) == 2
@@ -112,14 +113,14 @@ def test_s12_repeated_views_cost_one_call_then_expire(connection, sf, settings):
 
 def test_s12_cache_entry_lives_the_configured_window(connection, settings, monkeypatch):
     seen = {}
-    real_set = lookup.cache_call
+    real_set = lookup_cache.cache_call
 
     def spy(method, *args, **kwargs):
         if method == "set" and ":lookup:" in args[0]:
             seen["timeout"] = args[2]
         return real_set(method, *args, **kwargs)
 
-    monkeypatch.setattr(lookup, "cache_call", spy)
+    monkeypatch.setattr(lookup_cache, "cache_call", spy)
     find_contact(connection, email="jane.cooper@northwind.example")
     assert seen["timeout"] == settings.SALESFORCE_CACHE_SECONDS == 60
 
@@ -158,7 +159,7 @@ def test_b2_failure_shows_stale_data_and_is_cached_for_the_window(connection, sf
     first = find_contact(connection, email="jane.cooper@northwind.example")
     from django.core.cache import cache
 
-    cache.delete(lookup.cache_key(connection, "lookup", "jane.cooper@northwind.example", ""))
+    cache.delete(lookup_cache.cache_key(connection, "lookup", "jane.cooper@northwind.example", ""))
     sf.set_fault("http_503", org_id=connection.org_id)
     sf.reset_log()
     for _ in range(3):
@@ -224,7 +225,7 @@ def test_b4_badges_drop_an_invalid_field_too(connection, sf, acme):
     connection.field_names = [*connection.field_names, "Gone__c"]
     connection.save()
     jane = Contact.objects.create(workspace=acme, name="J", email="jane.cooper@northwind.example")
-    assert lookup.match_flags(connection, [jane]) == {jane.pk: "contact"}
+    assert badges.match_flags(connection, [jane]) == {jane.pk: "contact"}
     connection.refresh_from_db()
     assert connection.dropped_fields == ["Gone__c"]
 

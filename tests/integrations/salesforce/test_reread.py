@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from contacts.models import Contact
-from integrations.salesforce import lookup, services
+from integrations.salesforce import lookup_cache, results, services
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
@@ -40,9 +40,9 @@ def _reread(html: str) -> tuple[int, str, str] | None:
 
 
 def _age_cached_copy(connection, seconds: int) -> str:
-    key = lookup.cache_key(connection, "lookup", JANE_EMAIL, "")
+    key = lookup_cache.cache_key(connection, "lookup", JANE_EMAIL, "")
     result = cache.get(key)
-    assert isinstance(result, lookup.LookupResult)
+    assert isinstance(result, results.LookupResult)
     older = result.fetched_at - timedelta(seconds=seconds)
     cache.set(key, dataclasses.replace(result, fetched_at=older, asked_at=older), 3600)
     return key
