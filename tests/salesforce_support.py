@@ -14,6 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from integrations.salesforce import oauth
+from integrations.salesforce.lookup_cache import entry_key
+from integrations.salesforce.matching import MatchValues
 from integrations.salesforce.models import SalesforceConnection
 from salesforce_emulator.demo_names import ACME_ADMIN
 from salesforce_emulator.testing import EmulatorServer
@@ -60,6 +62,14 @@ def connect_workspace(workspace, *, login_url: str, username: str = ACME_ADMIN, 
         },
     )
     return connection
+
+
+def lookup_cache_key(connection, kind: str, email: str, phone: str, linked_id: str = "") -> str:
+    """The cache key of a lookup ("lookup", "stale", "badge") for a contact's email and phone,
+    built as ``lookup_cache`` builds it (tests set or drop entries with it)."""
+    return entry_key(
+        connection, kind, MatchValues.for_connection(connection, email, phone, linked_id)
+    )
 
 
 # --- the emulator alone (tests/emulator, recorded_answers.py): the code flow without the product
