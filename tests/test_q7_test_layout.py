@@ -8,10 +8,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from salesforce_emulator import demo_names
+
 TESTS = Path(__file__).resolve().parent
-# Known and left for now: the by-hand re-recording script borrows the emulator tests' token flow
-# (it moves with those helpers once the emulator's current changes have landed).
-KNOWN = {("integrations/salesforce/recorded_answers.py", "tests.emulator.conftest")}
+DEMO_NAMES = {name for name in vars(demo_names) if name.isupper()}
 
 
 def _imported_modules(path: Path) -> list[tuple[str, int]]:
@@ -39,7 +39,6 @@ def test_q7_conftest_imports_only_go_up_the_tree():
         for module, line in _imported_modules(path)
         if (folder := _conftest_folder(module)) is not None
         and folder not in (path.parent, *path.parent.parents)
-        and (str(path.relative_to(TESTS)), module) not in KNOWN
     ]
     assert offenders == []
 
@@ -58,3 +57,26 @@ def test_q7_the_rule_sees_a_sideways_import(tmp_path):
     folder = _conftest_folder("tests.integrations.salesforce.conftest")
     assert folder not in (hardening.parent, *hardening.parent.parents)
     assert _conftest_folder("tests.conftest") in (hardening.parent, *hardening.parent.parents)
+
+
+def test_q7_demo_names_come_from_their_one_module():
+    """No conftest or helper re-exports or renames a demo name (ACME_ORG_ID was in five places):
+    tests import them from salesforce_emulator/demo_names.py."""
+    offenders = []
+    for path in TESTS.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            aliased = (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Attribute)
+                and isinstance(node.value.value, ast.Name)
+                and node.value.value.id == "demo_names"
+            )
+            borrowed = (
+                isinstance(node, ast.ImportFrom)
+                and (node.module or "").split(".")[-1] == "conftest"
+                and any(alias.name in DEMO_NAMES for alias in node.names)
+            )
+            if aliased or borrowed:
+                offenders.append(f"{path.relative_to(TESTS)}:{node.lineno}")
+    assert {"ACME_ORG_ID", "ACME_ADMIN"} <= DEMO_NAMES
+    assert offenders == []

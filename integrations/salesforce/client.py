@@ -73,24 +73,53 @@ def _error_code(exc: LibrarySalesforceError) -> tuple[str, str]:
     return "", ""
 
 
-def _malformed(code: str, message: str) -> SalesforceError:
-    """A 400 answer as the product's error: a field, a relationship (a subquery's too) or an
-    object the user cannot see is :class:`InvalidField`; anything else :class:`QueryFailed`."""
-    if code in ("INVALID_FIELD", "INVALID_TYPE"):
-        relationship = _INVALID_RELATIONSHIP.search(message)
-        if relationship:
-            return InvalidField(relationship.group(1), relationship=True, detail=code)
-        unsupported = _UNSUPPORTED_TYPE.search(message)
-        if unsupported:
-            return InvalidField("", entity=unsupported.group(1), detail=code)
-        match, entity = _INVALID_FIELD.search(message), _ENTITY.search(message)
-        if match or code == "INVALID_FIELD":
-            return InvalidField(
-                match.group(1) if match else "",
-                entity=entity.group(1) if entity else "",
-                detail=code,
-            )
-    return QueryFailed(detail=code or "HTTP 400")
+# --- Salesforce's and the network's failures -> the product's errors ---------------------
+def _product_error(exc: Exception) -> SalesforceError:
+    """The product's error for a failed call (the order matters: subclasses first)."""
+    if isinstance(exc, SalesforceRefusedRequest):
+        return _refused(exc)
+    if isinstance(exc, SalesforceMalformedRequest):
+        return _malformed(exc)
+    if isinstance(exc, LibrarySalesforceError):
+        return _not_answering(exc)
+    return _network_error(exc)
+
+
+def _refused(exc: SalesforceRefusedRequest) -> SalesforceError:
+    """HTTP 403: the API is off for the org or the user, the daily limit, or another refusal."""
+    code, _ = _error_code(exc)
+    if code in API_DISABLED_CODES:
+        return ApiAccessRequired(detail=code)
+    if code == "REQUEST_LIMIT_EXCEEDED":
+        return RateLimited(detail=code)
+    return QueryFailed("Salesforce refused the request.", detail=code or "HTTP 403")
+
+
+def _malformed(exc: SalesforceMalformedRequest) -> SalesforceError:
+    """HTTP 400: a field, relationship or object the user cannot see, or another bad query."""
+    return _bad_query(*_error_code(exc))
+
+
+def _bad_query(code: str, message: str) -> SalesforceError:
+    """A 400's code and message as the product's error: :class:`InvalidField` or QueryFailed."""
+    invalid = _invalid_field(code, message) if code in ("INVALID_FIELD", "INVALID_TYPE") else None
+    return invalid or QueryFailed(detail=code or "HTTP 400")
+
+
+def _invalid_field(code: str, message: str) -> InvalidField | None:
+    """Which field, relationship (a subquery's too) or object the message names, if any."""
+    if relationship := _INVALID_RELATIONSHIP.search(message):
+        return InvalidField(relationship.group(1), relationship=True, detail=code)
+    if unsupported := _UNSUPPORTED_TYPE.search(message):
+        return InvalidField("", entity=unsupported.group(1), detail=code)
+    field, entity = _INVALID_FIELD.search(message), _ENTITY.search(message)
+    if field or code == "INVALID_FIELD":
+        return InvalidField(
+            field.group(1) if field else "",
+            entity=entity.group(1) if entity else "",
+            detail=code,
+        )
+    return None
 
 
 def subrequest_answer(answer: dict | None) -> dict:
@@ -103,16 +132,37 @@ def subrequest_answer(answer: dict | None) -> dict:
     first = body[0] if isinstance(body, list) and body and isinstance(body[0], dict) else {}
     code, message = str(first.get("errorCode") or ""), str(first.get("message") or "")
     if code in API_DISABLED_CODES:
-        failure: SalesforceError = ApiAccessRequired(detail=code)
-    elif code == "REQUEST_LIMIT_EXCEEDED":
-        failure = RateLimited(detail=code)
-    elif status == 400:
-        failure = _malformed(code, message)
-    else:
-        failure = Unavailable(
-            "Salesforce is not answering right now.", detail=code or f"HTTP {status}"
+        raise ApiAccessRequired(detail=code)
+    if code == "REQUEST_LIMIT_EXCEEDED":
+        raise RateLimited(detail=code)
+    if status == 400:
+        raise _bad_query(code, message)
+    raise Unavailable("Salesforce is not answering right now.", detail=code or f"HTTP {status}")
+
+
+def _not_answering(exc: LibrarySalesforceError) -> Unavailable:
+    """Any other Salesforce error (5xx, 404 ...)."""
+    code, _ = _error_code(exc)
+    status = getattr(exc, "status", "?")
+    # U2: in the agent's words; the HTTP status stays in the detail (health line, logs).
+    return Unavailable("Salesforce is not answering right now.", detail=code or f"HTTP {status}")
+
+
+def _network_error(exc: Exception) -> Unavailable:
+    """A timeout, no connection, or a body that is not JSON."""
+    if isinstance(exc, requests.Timeout):
+        return Unavailable(
+            "Salesforce is not answering right now "
+            f"(no answer within {settings.SALESFORCE_TIMEOUT:g} seconds).",
+            detail="timeout",
         )
-    raise failure
+    if isinstance(exc, requests.ConnectionError):
+        return Unavailable("Salesforce could not be reached right now.", detail="connection")
+    if isinstance(exc, ValueError):  # requests' JSONDecodeError is a ValueError too
+        return Unavailable(
+            "Salesforce sent an answer that could not be read.", detail="malformed_body"
+        )
+    return Unavailable("Salesforce could not be reached right now.", detail=type(exc).__name__)
 
 
 class SalesforceClient:
@@ -220,44 +270,11 @@ class SalesforceClient:
         try:
             return request(sf)
         except SalesforceExpiredSession:
-            raise
-        except SalesforceRefusedRequest as exc:
-            self._record_usage(sf)
-            code, _ = _error_code(exc)
-            if code in API_DISABLED_CODES:
-                raise ApiAccessRequired(detail=code) from exc
-            if code == "REQUEST_LIMIT_EXCEEDED":
-                raise RateLimited(detail=code) from exc
-            raise QueryFailed("Salesforce refused the request.", detail=code or "HTTP 403") from exc
-        except SalesforceMalformedRequest as exc:
-            code, message = _error_code(exc)
-            raise _malformed(code, message) from exc
-        except LibrarySalesforceError as exc:
-            status = getattr(exc, "status", "?")
-            code, _ = _error_code(exc)
-            # U2: in the agent's words; the HTTP status stays in the detail (health line, logs).
-            raise Unavailable(
-                "Salesforce is not answering right now.", detail=code or f"HTTP {status}"
-            ) from exc
-        except requests.Timeout as exc:
-            raise Unavailable(
-                "Salesforce is not answering right now "
-                f"(no answer within {settings.SALESFORCE_TIMEOUT:g} seconds).",
-                detail="timeout",
-            ) from exc
-        except requests.ConnectionError as exc:
-            raise Unavailable(
-                "Salesforce could not be reached right now.", detail="connection"
-            ) from exc
-        except (requests.JSONDecodeError, ValueError) as exc:
-            # requests' JSONDecodeError is also a RequestException: catch it before that one.
-            raise Unavailable(
-                "Salesforce sent an answer that could not be read.", detail="malformed_body"
-            ) from exc
-        except requests.RequestException as exc:
-            raise Unavailable(
-                "Salesforce could not be reached right now.", detail=type(exc).__name__
-            ) from exc
+            raise  # _call renews the session and retries
+        except (LibrarySalesforceError, requests.RequestException, ValueError) as exc:
+            if isinstance(exc, SalesforceRefusedRequest):
+                self._record_usage(sf)  # a refusal still reports the org's API usage (B3)
+            raise _product_error(exc) from exc
 
     # --- health (B3) --------------------------------------------------------------------
     @staticmethod
@@ -285,14 +302,14 @@ class SalesforceClient:
         # One UPDATE for usage and success: this runs on every cold lookup.
         self._save_health({**self._usage_fields(sf), "last_success_at": timezone.now()})
         if self.connection is not None:
-            services.note_success(self.connection)  # E8: no longer Degraded
+            services.mark_recovered(self.connection)  # E8: no longer Degraded
 
     def _record_failure(self, exc: SalesforceError) -> None:
         text = f"{exc.user_message} [{exc.detail}]" if exc.detail else exc.user_message
         now = timezone.now()
         self._save_health({"last_error_at": now, "last_error": text[:300]})
         if self.connection is not None and not isinstance(exc, ReconnectNeeded):
-            services.note_failure(self.connection, at=now, what=text[:300])  # E8
+            services.mark_degraded(self.connection, at=now, what=text[:300])  # E8
         logger.warning(
             "Salesforce call failed for connection %s: %s (%s)",
             self.connection.pk if self.connection else "(not saved)",

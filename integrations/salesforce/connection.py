@@ -18,15 +18,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from django.db import transaction
-from django.utils import timezone
-
 from core.encryption import key_configured
 from workspace.models import Workspace
 
 from . import oauth, services
 from .client import SalesforceClient
-from .describe import field_meta_from_describe
 from .errors import (
     AlreadyConnected,
     NotConfigured,
@@ -35,7 +31,7 @@ from .errors import (
     SalesforceError,
     StateRejected,
 )
-from .models import SalesforceConnection, default_field_meta, default_fields
+from .models import SalesforceConnection
 from .org_profile import read_profile
 from .pending import PendingConnect, check_pending_owner, take_pending
 from .selectors import connection_for
@@ -148,10 +144,10 @@ def _verify_and_save(*, pending, workspace, user, tokens, auth=None) -> ConnectR
         describe = None
     # E1, E2, E3: how the org is configured decides the lookup query; read it now.
     profile = read_profile(client, contact_describe=describe) if describe is not None else None
-    connection = _save_connection(
+    connection = services.record_connected(
         workspace=workspace,
-        user=user,
-        pending=pending,
+        actor=user,
+        login_url=pending.login_url,
         tokens=tokens,
         identity=identity,
         org_id=org_id,
@@ -175,82 +171,6 @@ def _check_setup(connection: SalesforceConnection, user) -> None:
         setup_check.run(connection, actor=user, audit=False)
     except Exception:  # noqa: BLE001 - the admin can run it again from the Manage page
         logger.warning("Setup check after connect failed for connection %s", connection.pk)
-
-
-@transaction.atomic
-def _save_connection(
-    *,
-    workspace,
-    user,
-    pending,
-    tokens,
-    identity,
-    org_id,
-    org_name,
-    currency,
-    describe,
-    health,
-    profile=None,
-    auth=None,
-) -> SalesforceConnection:
-    connection = (
-        SalesforceConnection.objects.select_for_update().filter(workspace=workspace).first()
-    )
-    if connection is not None and connection.status == SalesforceConnection.Status.CONNECTED:
-        raise AlreadyConnected()  # someone connected while this person was at Salesforce
-    reconnect = connection is not None and bool(connection.org_id)
-    if connection is None:
-        connection = SalesforceConnection(workspace=workspace)
-    notes = []
-    if reconnect and connection.org_id != org_id:
-        connection.field_names = default_fields()
-        connection.field_meta = default_field_meta()
-        connection.dropped_fields = []
-        notes.append(f"a different org than before ({connection.org_id}): field set reset")
-    if describe is not None:
-        connection.field_meta = {
-            **(connection.field_meta or {}),
-            **field_meta_from_describe(describe, list(connection.field_names)),
-        }
-    now = timezone.now()
-    connection.status = SalesforceConnection.Status.CONNECTED
-    connection.login_url = pending.login_url
-    connection.org_id = org_id
-    connection.org_name = org_name
-    connection.currency = currency
-    if profile is not None:
-        connection.multi_currency = profile.multi_currency
-        connection.person_accounts = profile.person_accounts
-        connection.match_field_info = profile.match_field_info
-        connection.person_record_type_id = profile.person_record_type or ""
-    connection.instance_url = tokens.instance_url
-    connection.identity_url = tokens.identity_url
-    connection.sf_user_id = str(identity.get("user_id") or "")
-    connection.sf_username = str(identity.get("username") or "")
-    connection.access_token = tokens.access_token
-    connection.refresh_token = tokens.refresh_token
-    connection.connected_by = user
-    connection.connected_at = now
-    connection.last_refreshed_at = now
-    connection.reconnect_reason, connection.reconnect_detail = "", ""
-    connection.reconnect_notified_at = connection.degraded_since = None  # E8: a new incident
-    # E4: how it was connected; the app's key and secret only for the client credentials flow.
-    auth = auth or {}
-    connection.auth_flow = auth.get("flow", SalesforceConnection.AuthFlow.WEB_SERVER)
-    connection.app_client_id = auth.get("client_id", "")
-    connection.app_client_secret = auth.get("client_secret", "")
-    connection.disconnected_at = None
-    connection.last_error, connection.last_error_at = "", None
-    for name in ("api_usage_used", "api_usage_max", "api_usage_at", "last_success_at"):
-        if health.get(name) is not None:
-            setattr(connection, name, health[name])
-    connection.save()
-    detail = f"{org_name or org_id} ({org_id}) as {connection.sf_username}"
-    if notes:
-        detail += "; " + "; ".join(notes)
-    services.record_connected(connection, actor=user, reconnect=reconnect, detail=detail)
-    logger.info("Salesforce connected for workspace %s (org %s)", workspace.pk, org_id)
-    return connection
 
 
 # --- E4: connect with an integration user (OAuth 2.0 client credentials flow) ---------------
@@ -382,5 +302,5 @@ def disconnect(*, connection: SalesforceConnection, actor) -> DisconnectResult:
                     logger.warning(
                         "Salesforce revoke failed for connection %s: %s", connection.pk, exc.detail
                     )
-        services.forget_tokens(connection, actor=actor, revoked=revoked, revoke_error=revoke_error)
+        services.drop_tokens(connection, actor=actor, revoked=revoked, revoke_error=revoke_error)
     return DisconnectResult(revoked=revoked, revoke_error=revoke_error)

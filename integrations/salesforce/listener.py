@@ -81,7 +81,7 @@ def invalidate(connection: SalesforceConnection, events: Iterable[ChangeEvent]) 
             emails.add(email)
         phones.update(v for k in PHONE_FIELDS if isinstance(v := event.values.get(k), str))
     if gap:
-        services.bump_generation(connection)
+        services.drop_cached_answers(connection)
         logger.info("Salesforce gap event for connection %s: cache dropped", connection.pk)
     return live.mark_changed(connection, record_ids=ids, emails=emails, phones=phones)
 
@@ -290,7 +290,7 @@ class TopicStream(threading.Thread):
             newest = batch.events[-1]
             lag = (received - newest.commit_at).total_seconds() if newest.commit_at else None
             metrics.listener_events(self.topic, len(batch.events), lag)
-            services.save_replay_position(
+            services.record_replay_position(
                 connection.pk,
                 self.topic,
                 replay_id=newest.replay_id,
@@ -298,7 +298,7 @@ class TopicStream(threading.Thread):
                 received_at=received,
             )
         elif batch.latest_replay_id:  # a keep-alive: nothing for us up to there
-            services.save_replay_position(
+            services.record_replay_position(
                 connection.pk, self.topic, replay_id=batch.latest_replay_id
             )
 
@@ -322,8 +322,8 @@ class TopicStream(threading.Thread):
             self.topic,
             exc.detail,
         )
-        services.forget_replay_position(connection.pk, self.topic)
-        services.bump_generation(connection)
+        services.drop_replay_position(connection.pk, self.topic)
+        services.drop_cached_answers(connection)
 
 
 # --- the process ------------------------------------------------------------------------------

@@ -30,14 +30,6 @@ def entry_key(connection: SalesforceConnection, kind: str, values: MatchValues) 
     return connection_key(connection, kind, *values.key_parts(), ",".join(connection.field_names))
 
 
-def cache_key(
-    connection: SalesforceConnection, kind: str, email: str, phone: str, linked_id: str = ""
-) -> str:
-    """The cache key of a lookup ("lookup", "stale", "badge") for a contact's email and phone."""
-    values = MatchValues.for_connection(connection, email, phone, linked_id)
-    return entry_key(connection, kind, values)
-
-
 def _values(connection: SalesforceConnection, result: LookupResult) -> MatchValues:
     return MatchValues.for_connection(connection, result.email, result.phone, result.linked_id)
 

@@ -122,5 +122,5 @@ def refresh_profile(connection) -> OrgProfile | None:
 
     profile = read_profile(SalesforceClient(connection))
     if profile is not None:
-        services.set_org_profile(connection, profile=profile)
+        services.record_org_profile(connection, profile=profile)
     return profile

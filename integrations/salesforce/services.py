@@ -5,6 +5,9 @@ Each owns what must go with its write, so no caller can forget it:
   carry it in their keys and become unreachable at once);
 - anything an admin should be able to trace leaves an audit event (B5).
 
+Names (docs/architecture.md, "Naming writes"): ``set_`` an admin's setting, ``record_`` a fact
+Salesforce or a call reported, ``mark_`` a state the connection enters, ``drop_`` what leaves.
+
 Conditional writes (``connected_at`` in the filter) only touch the connection the caller read:
 never one that was disconnected or reconnected meanwhile.
 """
@@ -22,7 +25,15 @@ from django.utils import timezone
 
 from ops import metrics
 
-from .models import SalesforceConnection, SalesforceEvent, SalesforceReplayPosition
+from .describe import field_meta_from_describe
+from .errors import AlreadyConnected
+from .models import (
+    SalesforceConnection,
+    SalesforceEvent,
+    SalesforceReplayPosition,
+    default_field_meta,
+    default_fields,
+)
 
 logger = logging.getLogger(__name__)
 Kind = SalesforceEvent.Kind
@@ -42,11 +53,11 @@ def record_event(*, connection: SalesforceConnection, kind: Kind, actor=None, de
 
 def _changed(connection: SalesforceConnection, kind: Kind, *, actor=None, detail: str) -> None:
     """What the sidebar would show changed: cached answers go, and the change is audited."""
-    bump_generation(connection)
+    drop_cached_answers(connection)
     record_event(connection=connection, kind=kind, actor=actor, detail=detail)
 
 
-def bump_generation(connection: SalesforceConnection) -> None:
+def drop_cached_answers(connection: SalesforceConnection) -> None:
     """Every cached Salesforce answer of this connection becomes unreachable."""
     SalesforceConnection.objects.filter(pk=connection.pk).update(
         cache_generation=F("cache_generation") + 1
@@ -55,7 +66,7 @@ def bump_generation(connection: SalesforceConnection) -> None:
 
 
 # --- tokens (S15, T1, T2, T5) -----------------------------------------------------------------
-def save_refreshed_tokens(
+def record_refreshed_tokens(
     connection: SalesforceConnection,
     *,
     connected_at: datetime | None,
@@ -107,7 +118,7 @@ def mark_reconnect_needed(
     connection.reconnect_reason, connection.reconnect_detail = reason, detail[:500]
     if updated:
         metrics.reconnect_needed(reason)
-        bump_generation(connection)
+        drop_cached_answers(connection)
         record_event(connection=connection, kind=Kind.RECONNECT_NEEDED, actor=actor, detail=detail)
         logger.warning("Salesforce connection %s needs reconnecting (%s)", connection.pk, reason)
         from .notify import reconnect_needed  # E8: Owners and Managers hear of it, once
@@ -197,7 +208,7 @@ def set_live_updates(connection: SalesforceConnection, *, on: bool, actor) -> bo
 
 
 @transaction.atomic
-def save_settings(
+def set_settings(
     connection: SalesforceConnection,
     *,
     phone_matching: str,
@@ -220,7 +231,7 @@ def save_settings(
     return changed
 
 
-def save_replay_position(
+def record_replay_position(
     connection_id: int,
     topic: str,
     *,
@@ -245,7 +256,7 @@ def save_replay_position(
             rows.update(**defaults)
 
 
-def forget_replay_position(connection_id: int, topic: str) -> None:
+def drop_replay_position(connection_id: int, topic: str) -> None:
     """F2: Salesforce refused the stored replay id (older than its retention): start over."""
     SalesforceReplayPosition.objects.filter(connection_id=connection_id, topic=topic).delete()
 
@@ -290,7 +301,7 @@ def drop_fields(connection: SalesforceConnection, doomed: list[str]) -> None:
 
 
 # --- the org's configuration (issue 24: E1, E2, E3) ------------------------------------------
-def set_org_profile(connection: SalesforceConnection, *, profile) -> bool:
+def record_org_profile(connection: SalesforceConnection, *, profile) -> bool:
     """What describe says of the org (currencies, encryption, person accounts). True if changed.
 
     A change changes the lookup query, so cached answers go (new generation) and it is audited.
@@ -317,7 +328,7 @@ def set_org_profile(connection: SalesforceConnection, *, profile) -> bool:
 
 
 # --- degraded (E8) ----------------------------------------------------------------------------
-def note_failure(connection: SalesforceConnection, *, at, what: str) -> None:
+def mark_degraded(connection: SalesforceConnection, *, at, what: str) -> None:
     """Lookups started failing: the connection is Degraded from the first failure (audited)."""
     if connection.pk is None or connection.degraded_since is not None:
         return
@@ -328,7 +339,7 @@ def note_failure(connection: SalesforceConnection, *, at, what: str) -> None:
         record_event(connection=connection, kind=Kind.DEGRADED, detail=what)
 
 
-def note_success(connection: SalesforceConnection) -> None:
+def mark_recovered(connection: SalesforceConnection) -> None:
     """A call worked again: no longer Degraded (audited with how long it lasted)."""
     if connection.pk is None or connection.degraded_since is None:
         return
@@ -376,19 +387,93 @@ def record_connect_failure(*, workspace, actor, reason: str) -> SalesforceEvent:
     )
 
 
-def record_connected(connection: SalesforceConnection, *, actor, reconnect: bool, detail: str):
-    """After the connect's save: nothing cached for the old tokens is reachable; audited.
+@transaction.atomic
+def record_connected(
+    *,
+    workspace,
+    actor,
+    login_url: str,
+    tokens,
+    identity: dict,
+    org_id: str,
+    org_name: str,
+    currency: str,
+    describe: dict | None,
+    health: dict[str, Any],
+    profile=None,
+    auth: dict | None = None,
+) -> SalesforceConnection:
+    """The connect's save (S3, S4, T4, E4), verified tokens only: one transaction, the row locked.
 
-    Replay positions go too: the org may be another one, and the cache starts over anyway.
+    A reconnect keeps the row and its field set (reset when the org is another one); nothing
+    cached for the old tokens is reachable after it, and replay positions go too (the org may be
+    another one, and the cache starts over anyway). Audited as connected or reconnected.
     """
+    connection = (
+        SalesforceConnection.objects.select_for_update().filter(workspace=workspace).first()
+    )
+    if connection is not None and connection.status == Status.CONNECTED:
+        raise AlreadyConnected()  # someone connected while this person was at Salesforce
+    reconnect = connection is not None and bool(connection.org_id)
+    if connection is None:
+        connection = SalesforceConnection(workspace=workspace)
+    notes = []
+    if reconnect and connection.org_id != org_id:
+        connection.field_names = default_fields()
+        connection.field_meta = default_field_meta()
+        connection.dropped_fields = []
+        notes.append(f"a different org than before ({connection.org_id}): field set reset")
+    if describe is not None:
+        connection.field_meta = {
+            **(connection.field_meta or {}),
+            **field_meta_from_describe(describe, list(connection.field_names)),
+        }
+    now = timezone.now()
+    connection.status = Status.CONNECTED
+    connection.login_url = login_url
+    connection.org_id = org_id
+    connection.org_name = org_name
+    connection.currency = currency
+    if profile is not None:
+        connection.multi_currency = profile.multi_currency
+        connection.person_accounts = profile.person_accounts
+        connection.match_field_info = profile.match_field_info
+        connection.person_record_type_id = profile.person_record_type or ""
+    connection.instance_url = tokens.instance_url
+    connection.identity_url = tokens.identity_url
+    connection.sf_user_id = str(identity.get("user_id") or "")
+    connection.sf_username = str(identity.get("username") or "")
+    connection.access_token = tokens.access_token
+    connection.refresh_token = tokens.refresh_token
+    connection.connected_by = actor
+    connection.connected_at = now
+    connection.last_refreshed_at = now
+    connection.reconnect_reason, connection.reconnect_detail = "", ""
+    connection.reconnect_notified_at = connection.degraded_since = None  # E8: a new incident
+    # E4: how it was connected; the app's key and secret only for the client credentials flow.
+    auth = auth or {}
+    connection.auth_flow = auth.get("flow", SalesforceConnection.AuthFlow.WEB_SERVER)
+    connection.app_client_id = auth.get("client_id", "")
+    connection.app_client_secret = auth.get("client_secret", "")
+    connection.disconnected_at = None
+    connection.last_error, connection.last_error_at = "", None
+    for name in ("api_usage_used", "api_usage_max", "api_usage_at", "last_success_at"):
+        if health.get(name) is not None:
+            setattr(connection, name, health[name])
+    connection.save()
+    detail = f"{org_name or org_id} ({org_id}) as {connection.sf_username}"
+    if notes:
+        detail += "; " + "; ".join(notes)
     SalesforceReplayPosition.objects.filter(connection=connection).delete()
     _changed(
         connection, Kind.RECONNECTED if reconnect else Kind.CONNECTED, actor=actor, detail=detail
     )
+    logger.info("Salesforce connected for workspace %s (org %s)", workspace.pk, org_id)
+    return connection
 
 
 @transaction.atomic
-def forget_tokens(
+def drop_tokens(
     connection: SalesforceConnection, *, actor, revoked: bool, revoke_error: str
 ) -> None:
     """Disconnect (S14): the tokens go, the row, its fields and the audit trail stay."""

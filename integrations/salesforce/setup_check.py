@@ -232,7 +232,7 @@ def run(connection: SalesforceConnection, *, actor=None, audit: bool = True) -> 
         opportunity if opp_status == 200 else None,
         person_record_type_from(types) if types_status == 200 else None,
     )
-    services.set_org_profile(connection, profile=profile)
+    services.record_org_profile(connection, profile=profile)
     lines += _encryption_lines(profile.match_field_info)
     lines.append(_person_account_line(connection, profile))
     lines.append(

@@ -176,7 +176,7 @@ def _renew(row: SalesforceConnection) -> oauth.TokenSet:
 
 def _save_refreshed(connection, row, tokens) -> str:
     rotated = tokens.refresh_token != row.refresh_token
-    if not services.save_refreshed_tokens(
+    if not services.record_refreshed_tokens(
         row,
         connected_at=row.connected_at,
         access_token=tokens.access_token,

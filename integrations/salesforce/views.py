@@ -262,7 +262,7 @@ def save_settings(request):
     if connection is None or mode not in SalesforceConnection.PhoneMatching.values:
         messages.error(request, "Choose “Exact” or “Same number in any format”. Nothing was saved.")
         return redirect(_manage_url(request.workspace))
-    changed = services.save_settings(
+    changed = services.set_settings(
         connection,
         phone_matching=mode,
         match_leads=request.POST.get("match_leads") == "on",

@@ -38,9 +38,6 @@ PASSWORD = "demo-pass-123"
 OWNER = "owner@acme.test"
 MANAGER = "manager@acme.test"
 AGENT = "agent@acme.test"
-SF_ADMIN = demo_names.ACME_ADMIN
-SF_NO_API_ORG_USER = demo_names.INITECH_USER
-ACME_ORG_ID = demo_names.ACME_ORG_ID
 VIEWPORT = {"width": 1400, "height": 900}
 TIMEOUT_MS = 10_000
 CHROMIUM_ARGS = [
@@ -126,7 +123,7 @@ class LiveApp:
         ).raise_for_status()
         assert not self.is_connected()
 
-    def connect(self, username: str = SF_ADMIN) -> None:
+    def connect(self, username: str = demo_names.ACME_ADMIN) -> None:
         page = self.manage_page()
         s = self.http(OWNER)
         response = s.post(

@@ -15,7 +15,9 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import ACME_ORG_ID, AGENT, MANAGE_PATH, OWNER, ROOT, _csrf, shot
+from salesforce_emulator.demo_names import ACME_ORG_ID
+
+from .conftest import AGENT, MANAGE_PATH, OWNER, ROOT, _csrf, shot
 from .test_salesforce_e2e import consent_in_tab, open_contact, sf_panel, sign_in
 
 pytestmark = pytest.mark.e2e

@@ -12,10 +12,10 @@ import time
 import pytest
 from playwright.sync_api import expect
 
+from salesforce_emulator.demo_names import ACME_ORG_ID
 from salesforce_emulator.testing import spawn_emulator
 
 from .conftest import (
-    ACME_ORG_ID,
     AGENT,
     MANAGE_PATH,
     OWNER,

@@ -12,14 +12,13 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from salesforce_emulator.demo_names import ACME_ADMIN, ACME_ORG_ID, INITECH_USER
+
 from .conftest import (
-    ACME_ORG_ID,
     AGENT,
     MANAGE_PATH,
     OWNER,
     PASSWORD,
-    SF_ADMIN,
-    SF_NO_API_ORG_USER,
     shot,
 )
 
@@ -77,14 +76,14 @@ def test_s01_s02_s03_owner_connects_in_new_tab(live_app, new_context, console):
     # real one when the consent tab opens and when the owner comes back.
     context.new_cdp_session(page).send("Emulation.setFocusEmulationEnabled", {"enabled": False})
 
-    tab = start_connect(context, page, SF_ADMIN, screenshot="consent-page")
+    tab = start_connect(context, page, ACME_ADMIN, screenshot="consent-page")
 
     expect(tab).to_have_url(re.compile(re.escape(live_app.url(MANAGE_PATH)) + "$"))
     details = tab.locator("#sf-connection-details")
     expect(tab.locator("#sf-status-label")).to_have_text("Connected")
     expect(details).to_contain_text("Acme Corporation")
     expect(details).to_contain_text(ACME_ORG_ID)
-    expect(details).to_contain_text(SF_ADMIN)
+    expect(details).to_contain_text(ACME_ADMIN)
     expect(details).to_contain_text(live_app.emu.instance_url)
     expect(details).to_contain_text(OWNER)
     expect(tab.get_by_role("link", name="Disconnect Salesforce")).to_be_visible()
@@ -399,7 +398,7 @@ def test_s05_connecting_an_org_without_api_access(live_app, new_context, console
     context = new_context(OWNER)
     page = context.new_page()
     page.goto(MANAGE_PATH)
-    tab = start_connect(context, page, SF_NO_API_ORG_USER)
+    tab = start_connect(context, page, INITECH_USER)
     # The callback answers 403 with the explanation; Chromium logs the status in the console.
     console.allow(r"status of 403")
     expect(tab.get_by_role("heading", level=1)).to_have_text("Salesforce API access required")
@@ -481,7 +480,7 @@ def test_e3_a_person_account_in_the_sidebar_is_labelled_and_opens_its_account(
 
     emu = live_app.emu
     account_id, contact_id = to18("001Em0000E2ePer"), to18("003Em0000E2ePer")
-    owner = emu.user_id(SF_ADMIN)
+    owner = emu.user_id(ACME_ADMIN)
     emu.set_org_settings(ACME_ORG_ID, person_accounts=True)
     emu.update_record(
         "Account",

@@ -1,29 +1,19 @@
 """Fixtures for the Salesforce emulator's tests: one live emulator per session, reset per test.
 
-These tests need no Django: they talk to the emulator over real HTTP.
+These tests use no database: they talk to the emulator over real HTTP. The demo org's names are
+in salesforce_emulator/demo_names.py; the code flow (``authorize``, ``issue_token``) is in
+tests/salesforce_support.py, shared with the re-recording script (recorded_answers.py).
 """
 
 from __future__ import annotations
 
-import re
-from urllib.parse import parse_qs, urlsplit
-
 import pytest
-import requests
 from simple_salesforce import Salesforce
 
 from integrations.salesforce.transport import InstanceSession
-from salesforce_emulator import demo_names
-from salesforce_emulator.testing import EmulatorServer, consent, running_emulator
-
-ACME = demo_names.ACME_ORG_ID
-ACME_SANDBOX = demo_names.ACME_SANDBOX_ORG_ID
-INITECH = demo_names.INITECH_ORG_ID
-ADMIN = demo_names.ACME_ADMIN
-NOAPI = demo_names.NOAPI_USER
-SANDBOX_ADMIN = demo_names.ACME_SANDBOX_ADMIN
-PETER = demo_names.INITECH_USER
-CALLBACK = "http://127.0.0.1:8000/integrations/salesforce/callback/"
+from salesforce_emulator.demo_names import ACME_ADMIN
+from salesforce_emulator.testing import running_emulator
+from tests.salesforce_support import issue_token
 
 
 @pytest.fixture(scope="session")
@@ -40,53 +30,6 @@ def sf_reset(request):
         request.getfixturevalue("sf_emulator").reset()
 
 
-def pending_id(html: str) -> str:
-    return re.search(r'name="pending" value="([^"]+)"', html).group(1)
-
-
-def authorize(
-    emulator: EmulatorServer,
-    username: str = ADMIN,
-    *,
-    decision: str = "allow",
-    redirect_uri: str = CALLBACK,
-    http: requests.Session | None = None,
-    **params,
-) -> dict[str, str]:
-    """Drive the login and consent pages like a browser; return the callback's query params."""
-    http = http or requests.Session()
-    query = {
-        "response_type": "code",
-        "client_id": emulator.client_id,
-        "redirect_uri": redirect_uri,
-        "scope": "api refresh_token",
-        "state": "st-123",
-        **params,
-    }
-    url = requests.Request("GET", emulator.authorize_url, params=query).prepare().url
-    location = consent(url, username=username, decision=decision, http=http)
-    assert location.startswith(redirect_uri)
-    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
-
-
-def issue_token(emulator: EmulatorServer, username: str = ADMIN, **params) -> dict:
-    """A token response for ``username`` via the real code flow (no PKCE)."""
-    code = authorize(emulator, username, **params)["code"]
-    response = requests.post(
-        emulator.token_url,
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "client_id": emulator.client_id,
-            "client_secret": emulator.client_secret,
-            "redirect_uri": CALLBACK,
-        },
-        timeout=5,
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def simple_sf(token: dict, version: str = "62.0") -> Salesforce:
     session = InstanceSession(token["instance_url"], timeout=5)
     return Salesforce(
@@ -99,7 +42,7 @@ def simple_sf(token: dict, version: str = "62.0") -> Salesforce:
 
 @pytest.fixture
 def acme_token(sf_emulator):
-    return issue_token(sf_emulator, ADMIN)
+    return issue_token(sf_emulator, ACME_ADMIN)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from .conftest import ACME
+from salesforce_emulator.demo_names import ACME_ORG_ID
 
 PERSON_TYPE = "SELECT Id FROM RecordType WHERE SobjectType = 'Account' AND IsPersonType = true"
 
@@ -22,7 +22,7 @@ def _code(exc: pytest.ExceptionInfo) -> str:
 
 @pytest.fixture
 def person_org(sf_emulator, sf):
-    sf_emulator.set_org_settings(ACME, person_accounts=True)
+    sf_emulator.set_org_settings(ACME_ORG_ID, person_accounts=True)
     return sf
 
 

@@ -9,12 +9,13 @@ import grpc
 import pytest
 import requests
 
+from salesforce_emulator.demo_names import ACME_ORG_ID
 from salesforce_emulator.testing import running_emulator
 from salesforce_pubsub import pubsub_api_pb2 as pb
 from salesforce_pubsub import pubsub_api_pb2_grpc as pb_grpc
+from tests.salesforce_support import issue_token
 
 from . import test_pubsub
-from .conftest import ACME, issue_token
 from .test_pubsub import CONTACTS, Stream, contact_ids, error_code
 
 pubsub = test_pubsub.pubsub  # the same fixture: a stub, Acme's metadata, keepalives every 0.2 s
@@ -55,16 +56,16 @@ def _ended(stream: Stream, wait: float = 10) -> bool:
 # --- E6: stall, NOT_FOUND, outstanding cap, idle close ----------------------------------------
 def test_e6_a_stalled_stream_sends_nothing_not_even_keepalives_but_stays_open(sf_emulator, pubsub):
     stream = pubsub.subscribed()
-    sf_emulator.stall_pubsub(ACME)
+    sf_emulator.stall_pubsub(ACME_ORG_ID)
     sf_emulator.edit_record(pubsub.token, "Contact", contact_ids(sf_emulator)[0], Title="lost")
     assert _silent_for(stream, 1.5)  # keepalives come every 0.2 s on a live stream
-    assert sf_emulator.pubsub_stats()["open_streams"][ACME] == 1
+    assert sf_emulator.pubsub_stats()["open_streams"][ACME_ORG_ID] == 1
     fresh = pubsub.subscribe(preset=pb.EARLIEST)  # a new stream is served as usual
     assert fresh.events()
 
 
 def test_e6_an_object_not_selected_for_cdc_cannot_be_subscribed(sf_emulator, pubsub):
-    sf_emulator.set_cdc_entities(ACME, "Contact")
+    sf_emulator.set_cdc_entities(ACME_ORG_ID, "Contact")
     with pytest.raises(grpc.RpcError) as refused:
         pubsub.stub.GetTopic(
             pb.TopicRequest(topic_name="/data/CaseChangeEvent"), metadata=pubsub.metadata
@@ -146,7 +147,7 @@ def _hold(emulator, keepalive_ms: int, seconds: float) -> grpc.RpcError | None:
     )
     stream = Stream(
         pb_grpc.PubSubStub(channel),
-        emulator.pubsub_metadata(token, ACME),
+        emulator.pubsub_metadata(token, ACME_ORG_ID),
         pb.FetchRequest(topic_name=CONTACTS, num_requested=10),
     )
     deadline = time.monotonic() + seconds

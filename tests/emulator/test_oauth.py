@@ -11,7 +11,10 @@ import pytest
 import requests
 from requests_oauthlib import OAuth2Session
 
-from .conftest import ACME, ADMIN, CALLBACK, authorize, issue_token, pending_id, simple_sf
+from salesforce_emulator.demo_names import ACME_ADMIN, ACME_ORG_ID
+from tests.salesforce_support import CALLBACK, authorize, issue_token, pending_id
+
+from .conftest import simple_sf
 
 
 @pytest.fixture
@@ -20,7 +23,7 @@ def insecure_ok(monkeypatch):
     monkeypatch.setenv("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
 
 
-def drive_browser(url: str, username: str = ADMIN, decision: str = "allow") -> str:
+def drive_browser(url: str, username: str = ACME_ADMIN, decision: str = "allow") -> str:
     """Open the authorize URL, pick the user, answer the consent page; return the redirect."""
     http = requests.Session()
     page = http.get(url, timeout=5)
@@ -67,7 +70,7 @@ def test_code_flow_with_pkce_and_refresh_via_requests_oauthlib(sf_emulator, inse
     )
     assert token["token_type"] == "Bearer"
     assert token["instance_url"] == sf_emulator.instance_url
-    assert token["id"] == f"{sf_emulator.login_url}/id/{ACME}/0055g00000AdaAdAAJ"
+    assert token["id"] == f"{sf_emulator.login_url}/id/{ACME_ORG_ID}/0055g00000AdaAdAAJ"
     assert token["access_token"].startswith("00D5g000004AcmE!")
     assert token["scope"] == ["api", "refresh_token"]  # oauthlib splits "api refresh_token"
     assert "expires_in" not in token and "expires_at" not in token
@@ -326,8 +329,8 @@ def test_identity_url_and_userinfo(sf_emulator):
     ident = requests.get(token["id"], headers=auth, timeout=5)
     assert ident.status_code == 200
     body = ident.json()
-    assert body["organization_id"] == ACME
-    assert body["username"] == ADMIN
+    assert body["organization_id"] == ACME_ORG_ID
+    assert body["username"] == ACME_ADMIN
     assert body["display_name"] == "Ada Admin"
     assert body["user_type"] == "STANDARD"
     assert body["urls"]["rest"] == f"{sf_emulator.instance_url}/services/data/v{{version}}/"
@@ -337,5 +340,5 @@ def test_identity_url_and_userinfo(sf_emulator):
     for base in (sf_emulator.login_url, sf_emulator.instance_url):
         info = requests.get(f"{base}/services/oauth2/userinfo", headers=auth, timeout=5).json()
         assert info["sub"] == token["id"]
-        assert info["preferred_username"] == ADMIN
-        assert info["organization_id"] == ACME
+        assert info["preferred_username"] == ACME_ADMIN
+        assert info["organization_id"] == ACME_ORG_ID

@@ -17,12 +17,12 @@ import fastavro
 import grpc
 import pytest
 
+from salesforce_emulator.demo_names import ACME_ORG_ID, INITECH_ORG_ID
 from salesforce_emulator.testing import spawn_emulator
 from salesforce_pubsub import avro
 from salesforce_pubsub import pubsub_api_pb2 as pb
 from salesforce_pubsub import pubsub_api_pb2_grpc as pb_grpc
-
-from .conftest import ACME, INITECH, issue_token
+from tests.salesforce_support import issue_token
 
 CONTACTS = "/data/ContactChangeEvent"
 WAIT = 10  # seconds a test waits for the next response before failing (never a speed check)
@@ -102,7 +102,7 @@ def pubsub(sf_emulator, acme_token):
     sf_emulator.set_pubsub_keepalive(0.2)
     channel = sf_emulator.pubsub_channel()
     stub = pb_grpc.PubSubStub(channel)
-    metadata = sf_emulator.pubsub_metadata(acme_token["access_token"], ACME)
+    metadata = sf_emulator.pubsub_metadata(acme_token["access_token"], ACME_ORG_ID)
     streams: list[Stream] = []
 
     class PubSub:
@@ -143,7 +143,7 @@ def pubsub(sf_emulator, acme_token):
     channel.close()
 
 
-def contact_ids(emulator, org_id=ACME) -> list[str]:
+def contact_ids(emulator, org_id=ACME_ORG_ID) -> list[str]:
     return [r["Id"] for r in emulator.state.records.table(org_id, "Contact") if not r["IsDeleted"]]
 
 
@@ -152,7 +152,7 @@ def test_f1_get_topic_answers_the_topic_and_its_schema_id(pubsub):
     info = pubsub.stub.GetTopic(pb.TopicRequest(topic_name=CONTACTS), metadata=pubsub.metadata)
     assert info.topic_name == CONTACTS
     assert info.can_subscribe and not info.can_publish
-    assert info.tenant_guid == ACME
+    assert info.tenant_guid == ACME_ORG_ID
     assert info.schema_id and info.rpc_id
 
 
@@ -211,9 +211,9 @@ def test_f1_bad_auth_metadata_is_unauthenticated(sf_emulator, pubsub):
     the ``sfdc.platform.eventbus.grpc.service.auth.error`` code, on unary calls and Subscribe."""
     request = pb.TopicRequest(topic_name=CONTACTS)
     cases = [
-        sf_emulator.pubsub_metadata("00D!bogus", ACME),
-        sf_emulator.pubsub_metadata(pubsub.token, INITECH),
-        (("accesstoken", pubsub.token), ("tenantid", ACME)),  # no instanceurl
+        sf_emulator.pubsub_metadata("00D!bogus", ACME_ORG_ID),
+        sf_emulator.pubsub_metadata(pubsub.token, INITECH_ORG_ID),
+        (("accesstoken", pubsub.token), ("tenantid", ACME_ORG_ID)),  # no instanceurl
         (),
     ]
     for metadata in cases:
@@ -221,7 +221,7 @@ def test_f1_bad_auth_metadata_is_unauthenticated(sf_emulator, pubsub):
             pubsub.stub.GetTopic(request, metadata=metadata)
         assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
         assert error_code(caught.value) == AUTH_ERROR
-    error = pubsub.subscribe(md=sf_emulator.pubsub_metadata("00D!bogus", ACME)).error()
+    error = pubsub.subscribe(md=sf_emulator.pubsub_metadata("00D!bogus", ACME_ORG_ID)).error()
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
     assert error_code(error) == AUTH_ERROR
 
@@ -230,7 +230,7 @@ def test_f1_an_ended_session_ends_calls_and_open_streams(sf_emulator, pubsub):
     """F1: when the access token ends (expired session), new calls and an open Subscribe stream end
     with the auth error, as a REST call would answer INVALID_SESSION_ID."""
     stream = pubsub.subscribed()
-    sf_emulator.expire_sessions(ACME)
+    sf_emulator.expire_sessions(ACME_ORG_ID)
     error = stream.error()
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
     assert error_code(error) == AUTH_ERROR
@@ -245,7 +245,7 @@ def test_f1_rest_patch_publishes_an_update_with_changed_fields(sf_emulator, pubs
     values and leaves unchanged fields null (Pub/Sub API CDC: new values only)."""
     stream = pubsub.subscribed()
     contact_id = contact_ids(sf_emulator)[0]
-    before = sf_emulator.state.records.get(ACME, "Contact", contact_id)
+    before = sf_emulator.state.records.get(ACME_ORG_ID, "Contact", contact_id)
     sf_emulator.edit_record(
         pubsub.token, "Contact", contact_id, Email="ada@new.example", Phone=None
     )
@@ -286,7 +286,7 @@ def test_f1_control_endpoint_creates_updates_and_deletes_publish(sf_emulator, pu
     stream = pubsub.subscribed()
     new_id = "0035g00000NewC1AAA"
     sf_emulator.update_record(
-        "Contact", new_id, org_id=ACME, LastName="Hopper", Email="grace@navy.example"
+        "Contact", new_id, org_id=ACME_ORG_ID, LastName="Hopper", Email="grace@navy.example"
     )
     sf_emulator.update_record("Contact", new_id, Phone="+1 555 0100")
     sf_emulator.delete_record("Contact", new_id)
@@ -363,7 +363,7 @@ def test_f1_events_are_kept_72_hours_on_the_emulator_clock(sf_emulator, pubsub):
     sf_emulator.update_record("Contact", new_id, Title="new")
     sf_emulator.advance_clock(1 * 3600 + 1)
     token = issue_token(sf_emulator)["access_token"]  # the old session may have timed out
-    pubsub.metadata = sf_emulator.pubsub_metadata(token, ACME)
+    pubsub.metadata = sf_emulator.pubsub_metadata(token, ACME_ORG_ID)
     kept = pubsub.subscribe(preset=pb.EARLIEST).events()
     assert [pubsub.decode(e)["ChangeEventHeader"]["recordIds"][0] for e in kept] == [new_id]
     error = pubsub.subscribe(preset=pb.CUSTOM, replay=first.replay_id).error()
@@ -417,7 +417,7 @@ def test_f1_keepalives_carry_the_latest_replay_id(sf_emulator, pubsub):
 def test_f1_an_entity_not_selected_for_cdc_publishes_nothing(sf_emulator, pubsub):
     """F1: per-org CDC selection: with Contact not selected, a Contact edit publishes nothing
     (the next event on the stream is the one made after Contact was selected again)."""
-    assert sf_emulator.cdc_entities(ACME) == [
+    assert sf_emulator.cdc_entities(ACME_ORG_ID) == [
         "Account",
         "Case",
         "Contact",
@@ -428,10 +428,10 @@ def test_f1_an_entity_not_selected_for_cdc_publishes_nothing(sf_emulator, pubsub
     ]
     stream = pubsub.subscribed()
     first, second = contact_ids(sf_emulator)[:2]
-    sf_emulator.set_cdc_entities(ACME, "Case")
+    sf_emulator.set_cdc_entities(ACME_ORG_ID, "Case")
     sf_emulator.edit_record(pubsub.token, "Contact", first, Title="unseen")
-    assert sf_emulator.change_events(ACME) == []
-    sf_emulator.set_cdc_entities(ACME, "Contact", "Case")
+    assert sf_emulator.change_events(ACME_ORG_ID) == []
+    sf_emulator.set_cdc_entities(ACME_ORG_ID, "Contact", "Case")
     sf_emulator.edit_record(pubsub.token, "Contact", second, Title="seen")
     (event,) = stream.events()
     assert pubsub.decode(event)["ChangeEventHeader"]["recordIds"] == [second]
@@ -442,7 +442,7 @@ def test_f1_change_events_channel_carries_every_selected_entity(sf_emulator, pub
     its own entity's schema id; a Contact topic skips a Case change."""
     contacts = pubsub.subscribed()
     everything = pubsub.subscribed("/data/ChangeEvents")
-    case_id = sf_emulator.state.records.table(ACME, "Case")[0]["Id"]
+    case_id = sf_emulator.state.records.table(ACME_ORG_ID, "Case")[0]["Id"]
     contact_id = contact_ids(sf_emulator)[0]
     sf_emulator.edit_record(pubsub.token, "Case", case_id, Status="Working")
     sf_emulator.edit_record(pubsub.token, "Contact", contact_id, Title="both")
@@ -459,7 +459,7 @@ def test_f1_a_spent_delivery_allocation_ends_the_stream(sf_emulator, pubsub):
     """F1: with one delivery left, the first event arrives and the next ends the stream with
     Salesforce's delivery-limit error; a new subscription is refused while it stays spent."""
     stream = pubsub.subscribed()
-    sf_emulator.set_event_allocation(ACME, 1)
+    sf_emulator.set_event_allocation(ACME_ORG_ID, 1)
     first, second = contact_ids(sf_emulator)[:2]
     sf_emulator.edit_record(pubsub.token, "Contact", first, Title="a")
     assert len(stream.events()) == 1
@@ -474,7 +474,7 @@ def test_f1_a_spent_delivery_allocation_ends_the_stream(sf_emulator, pubsub):
 def test_f1_events_stay_within_their_org(sf_emulator, pubsub):
     """F1: a subscriber sees its own org's changes only (tenantid and token name the org)."""
     stream = pubsub.subscribed()
-    initech_contact = contact_ids(sf_emulator, INITECH)[0]
+    initech_contact = contact_ids(sf_emulator, INITECH_ORG_ID)[0]
     sf_emulator.update_record("Contact", initech_contact, Title="elsewhere")
     acme_contact = contact_ids(sf_emulator)[0]
     sf_emulator.edit_record(pubsub.token, "Contact", acme_contact, Title="here")
@@ -488,7 +488,7 @@ def test_f1_command_line_starts_the_pubsub_listener():
         token = issue_token(emulator)["access_token"]
         with emulator.pubsub_channel() as channel:
             stub = pb_grpc.PubSubStub(channel)
-            metadata = emulator.pubsub_metadata(token, ACME)
+            metadata = emulator.pubsub_metadata(token, ACME_ORG_ID)
             info = stub.GetTopic(pb.TopicRequest(topic_name=CONTACTS), metadata=metadata)
             assert info.can_subscribe
             stream = Stream(stub, metadata, pb.FetchRequest(topic_name=CONTACTS, num_requested=1))
@@ -531,7 +531,7 @@ def test_f1_stats_count_calls_and_open_streams(sf_emulator, pubsub):
     assert settled() == {}
     stream = pubsub.subscribed()
     stats = sf_emulator.pubsub_stats()
-    assert stats["open_streams"] == {ACME: 1}
+    assert stats["open_streams"] == {ACME_ORG_ID: 1}
     assert stats["calls"]["Subscribe"] == 1
     stream.close()
     assert settled() == {}

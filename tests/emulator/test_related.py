@@ -13,9 +13,11 @@ import requests
 from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
 
 from salesforce_emulator.__main__ import parse_fault
+from salesforce_emulator.demo_names import ACME_ADMIN, ACME_ORG_ID, ACME_SANDBOX_ADMIN
 from salesforce_emulator.soql import INVALID_REL_HINT, INVALID_TYPE_HINT
+from tests.salesforce_support import issue_token
 
-from .conftest import ACME, ADMIN, SANDBOX_ADMIN, issue_token, simple_sf
+from .conftest import simple_sf
 
 JANE = "0035g00000Con01AAB"
 LIAM = "0035g00000Con02AAB"  # no cases, no opportunities
@@ -206,7 +208,7 @@ def test_r5_subquery_sees_records_created_through_the_api(sf_emulator, sf):
     created = sf.Case.create({"Subject": "Printer on fire", "Status": "New", "ContactId": LIAM})
     case = sf.Case.get(created["id"])
     assert case["CaseNumber"] == "00001010"  # the org's next case number
-    assert case["OwnerId"] == sf_emulator.user_id(ADMIN)
+    assert case["OwnerId"] == sf_emulator.user_id(ACME_ADMIN)
     assert case["IsClosed"] is False
     cases = lookup(sf, LIAM)["Cases"]
     assert [r["Subject"] for r in cases["records"]] == ["Printer on fire"]
@@ -275,7 +277,7 @@ def hidden_type_body(q: str, name: str) -> list[dict]:
 
 
 def test_r5_hidden_case_answers_invalid_type(sf_emulator, sf):
-    sf_emulator.hide_objects("Case", username=ADMIN)
+    sf_emulator.hide_objects("Case", username=ACME_ADMIN)
     q = f"SELECT Id FROM Case WHERE ContactId = '{JANE}'"
     assert error_of(sf, q) == (400, hidden_type_body(q, "Case"))
     count = f"SELECT COUNT() FROM Case WHERE ContactId = '{JANE}'"
@@ -307,12 +309,12 @@ def test_r5_hidden_case_answers_invalid_type(sf_emulator, sf):
     with pytest.raises(SalesforceResourceNotFound):
         sf.Case.get(JANE_OPEN_CASES[0])
     # shown again
-    sf_emulator.hide_objects(username=ADMIN)
+    sf_emulator.hide_objects(username=ACME_ADMIN)
     assert lookup(sf, JANE)["Cases"]["totalSize"] == 2
 
 
 def test_r5_hidden_opportunity_hides_contact_roles_too(sf_emulator, sf):
-    sf_emulator.hide_objects("Opportunity", username=ADMIN)
+    sf_emulator.hide_objects("Opportunity", username=ACME_ADMIN)
     q = "SELECT Id FROM Opportunity"
     assert error_of(sf, q) == (400, hidden_type_body(q, "Opportunity"))
     q = "SELECT Id FROM OpportunityContactRole"
@@ -327,13 +329,13 @@ def test_r5_hidden_opportunity_hides_contact_roles_too(sf_emulator, sf):
 
 
 def test_r5_hide_object_is_per_user_and_levels_add_up(sf_emulator, sf):
-    sandbox = simple_sf(issue_token(sf_emulator, SANDBOX_ADMIN))
-    sf_emulator.hide_objects("Case", username=ADMIN)
+    sandbox = simple_sf(issue_token(sf_emulator, ACME_SANDBOX_ADMIN))
+    sf_emulator.hide_objects("Case", username=ACME_ADMIN)
     assert sandbox.query("SELECT COUNT() FROM Case")["totalSize"] == 0  # another user: visible
-    sf_emulator.hide_objects("Opportunity", org_id=ACME)  # every user of Acme
+    sf_emulator.hide_objects("Opportunity", org_id=ACME_ORG_ID)  # every user of Acme
     for q in ("SELECT Id FROM Case", "SELECT Id FROM Opportunity"):
         assert error_of(sf, q)[1][0]["errorCode"] == "INVALID_TYPE"
-    sf_emulator.clear_faults(username=ADMIN)
+    sf_emulator.clear_faults(username=ACME_ADMIN)
     assert sf.query("SELECT COUNT() FROM Case")["totalSize"] == 9
     assert error_of(sf, "SELECT Id FROM Opportunity")[1][0]["errorCode"] == "INVALID_TYPE"
     sf_emulator.reset()
@@ -342,10 +344,10 @@ def test_r5_hide_object_is_per_user_and_levels_add_up(sf_emulator, sf):
 
 def test_r5_hide_object_through_the_control_endpoint(sf_emulator, sf):
     url = f"{sf_emulator.login_url}/__emulator__/faults"
-    body = {"kind": "hide_object", "value": "case, opportunity", "username": ADMIN}
+    body = {"kind": "hide_object", "value": "case, opportunity", "username": ACME_ADMIN}
     assert requests.post(url, json=body, timeout=5).json() == {"ok": True}
     users = {u["username"]: u for u in sf_emulator.info()["orgs"][0]["users"]}
-    assert users[ADMIN]["faults"] == {"hide_object": ["Case", "Opportunity"]}
+    assert users[ACME_ADMIN]["faults"] == {"hide_object": ["Case", "Opportunity"]}
     assert error_of(sf, "SELECT Id FROM Case")[1][0]["errorCode"] == "INVALID_TYPE"
     bad = requests.post(url, json={**body, "value": "Cases"}, timeout=5)
     assert bad.status_code == 400 and "unknown sObject" in bad.json()["error"]

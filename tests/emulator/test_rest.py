@@ -15,18 +15,18 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from salesforce_emulator.testing import spawn_emulator
-
-from .conftest import (
-    ACME,
-    ACME_SANDBOX,
-    INITECH,
-    NOAPI,
-    PETER,
-    SANDBOX_ADMIN,
-    issue_token,
-    simple_sf,
+from salesforce_emulator.demo_names import (
+    ACME_ORG_ID,
+    ACME_SANDBOX_ADMIN,
+    ACME_SANDBOX_ORG_ID,
+    INITECH_ORG_ID,
+    INITECH_USER,
+    NOAPI_USER,
 )
+from salesforce_emulator.testing import spawn_emulator
+from tests.salesforce_support import issue_token
+
+from .conftest import simple_sf
 
 JANE = "0035g00000Con01AAB"
 
@@ -214,13 +214,13 @@ def test_writes_behave_like_salesforce_and_are_recorded(sf_emulator, sf):
     assert exc.value.content[0]["errorCode"] == "INVALID_FIELD"
     methods = [(w["method"], w["sobject"], w["org_id"]) for w in sf_emulator.writes()]
     assert methods == [
-        ("POST", "Contact", ACME), ("PATCH", "Contact", ACME), ("DELETE", "Contact", ACME),
+        ("POST", "Contact", ACME_ORG_ID), ("PATCH", "Contact", ACME_ORG_ID), ("DELETE", "Contact", ACME_ORG_ID),
     ]  # fmt: skip
 
 
 def test_sforce_limit_info_counts_per_org(sf_emulator):
     acme = simple_sf(issue_token(sf_emulator))
-    sandbox = simple_sf(issue_token(sf_emulator, SANDBOX_ADMIN))
+    sandbox = simple_sf(issue_token(sf_emulator, ACME_SANDBOX_ADMIN))
     acme.query("SELECT Id FROM Contact LIMIT 1")
     acme.query("SELECT Id FROM Contact LIMIT 1")
     assert acme.api_usage["api-usage"].used == 2
@@ -233,7 +233,7 @@ def test_sforce_limit_info_counts_per_org(sf_emulator):
 
 
 def test_limit_info_on_errors_and_request_limit_exceeded(sf_emulator, acme_token):
-    sf_emulator.set_api_usage(ACME, used=15000)
+    sf_emulator.set_api_usage(ACME_ORG_ID, used=15000)
     r = requests.get(
         f"{acme_token['instance_url']}/services/data/v62.0/query/",
         params={"q": "SELECT Id FROM Contact"},
@@ -265,7 +265,7 @@ def test_invalid_session_is_401_with_www_authenticate(sf_emulator):
 
 
 def test_api_disabled_for_org_initech(sf_emulator):
-    sf = simple_sf(issue_token(sf_emulator, PETER))
+    sf = simple_sf(issue_token(sf_emulator, INITECH_USER))
     with pytest.raises(SalesforceRefusedRequest) as exc:
         sf.query("SELECT Id, Name FROM Organization")
     assert exc.value.status == 403
@@ -278,7 +278,7 @@ def test_api_disabled_for_org_initech(sf_emulator):
 
 
 def test_api_disabled_for_user(sf_emulator):
-    sf = simple_sf(issue_token(sf_emulator, NOAPI))
+    sf = simple_sf(issue_token(sf_emulator, NOAPI_USER))
     with pytest.raises(SalesforceRefusedRequest) as exc:
         sf.query("SELECT Id FROM Contact")
     assert exc.value.content[0]["errorCode"] == "API_CURRENTLY_DISABLED"
@@ -287,7 +287,7 @@ def test_api_disabled_for_user(sf_emulator):
 def test_expire_sessions_then_refresh_still_works(sf_emulator, acme_token):
     sf = simple_sf(acme_token)
     sf.query("SELECT Id FROM Contact LIMIT 1")
-    sf_emulator.set_fault("expire_sessions", org_id=ACME)
+    sf_emulator.set_fault("expire_sessions", org_id=ACME_ORG_ID)
     with pytest.raises(SalesforceExpiredSession) as exc:
         sf.query("SELECT Id FROM Contact LIMIT 1")
     assert exc.value.content[0]["errorCode"] == "INVALID_SESSION_ID"
@@ -306,7 +306,7 @@ def test_expire_sessions_then_refresh_still_works(sf_emulator, acme_token):
 
 
 def test_revoke_refresh_tokens_fault(sf_emulator, acme_token):
-    assert sf_emulator.revoke_refresh_tokens(ACME) == 1
+    assert sf_emulator.revoke_refresh_tokens(ACME_ORG_ID) == 1
     r = requests.post(
         sf_emulator.token_url,
         data={
@@ -334,32 +334,32 @@ def test_revoke_refresh_tokens_fault(sf_emulator, acme_token):
     ],
 )
 def test_faults_raise_simple_salesforce_exceptions(sf_emulator, sf, kind, exc_type, status, code):
-    sf_emulator.set_fault(kind, org_id=ACME)
+    sf_emulator.set_fault(kind, org_id=ACME_ORG_ID)
     with pytest.raises(exc_type) as exc:
         sf.query("SELECT Id FROM Contact")
     assert exc.value.status == status
     assert exc.value.content[0]["errorCode"] == code
-    sf_emulator.clear_faults(org_id=ACME)
+    sf_emulator.clear_faults(org_id=ACME_ORG_ID)
     assert sf.query("SELECT COUNT() FROM Contact")["totalSize"] == 45
 
 
 def test_fault_per_user_leaves_other_users_alone(sf_emulator):
     sf_emulator.set_fault("http_503", username="admin@acme-corp.example")
     admin = simple_sf(issue_token(sf_emulator))
-    sandbox = simple_sf(issue_token(sf_emulator, SANDBOX_ADMIN))
+    sandbox = simple_sf(issue_token(sf_emulator, ACME_SANDBOX_ADMIN))
     with pytest.raises(SalesforceGeneralError):
         admin.query("SELECT Id FROM Contact")
     assert sandbox.query("SELECT COUNT() FROM Contact")["totalSize"] == 2
 
 
 def test_malformed_body_raises_json_error(sf_emulator, sf):
-    sf_emulator.set_fault("malformed_body", org_id=ACME)
+    sf_emulator.set_fault("malformed_body", org_id=ACME_ORG_ID)
     with pytest.raises(json.JSONDecodeError):
         sf.query("SELECT Id FROM Contact")
 
 
 def test_latency_fault(sf_emulator, sf):
-    sf_emulator.set_fault("latency", org_id=ACME, value=0.3)
+    sf_emulator.set_fault("latency", org_id=ACME_ORG_ID, value=0.3)
     started = time.monotonic()
     sf.query("SELECT Id FROM Contact LIMIT 1")
     assert time.monotonic() - started >= 0.3
@@ -378,11 +378,11 @@ def test_request_log_records_oauth_and_rest_calls(sf_emulator):
     rest = [e for e in log if e["path"].startswith("/services/data/")]
     assert len(rest) == 1
     assert rest[0]["query"] == "SELECT Id FROM Contact WHERE Email = 'x@example.com'"
-    assert rest[0]["org_id"] == ACME
+    assert rest[0]["org_id"] == ACME_ORG_ID
     assert rest[0]["user_id"] == "0055g00000AdaAdAAJ"
     assert rest[0]["status"] == 200
     assert isinstance(rest[0]["ts"], float)
-    assert sf_emulator.request_log(org_id=ACME_SANDBOX) == []
+    assert sf_emulator.request_log(org_id=ACME_SANDBOX_ORG_ID) == []
     assert all(not e["path"].startswith("/__emulator__") for e in log)
 
 
@@ -394,7 +394,7 @@ def test_update_record_is_not_api_use_nor_a_write(sf_emulator, sf):
     assert rec["Phone"] == "+1 555 999 0000"
     assert rec["LastModifiedDate"] == "2026-12-01T00:00:00.000+0000"
     assert sf_emulator.writes() == []
-    acme = next(o for o in sf_emulator.info()["orgs"] if o["id"] == ACME)
+    acme = next(o for o in sf_emulator.info()["orgs"] if o["id"] == ACME_ORG_ID)
     assert acme["api_usage"] == 1  # only the GET above
 
 
@@ -407,9 +407,11 @@ def test_reset_restores_data(sf_emulator, sf):
 
 def test_info_lists_demo_orgs(sf_emulator):
     orgs = {o["name"]: o for o in sf_emulator.info()["orgs"]}
-    assert orgs["Acme Corporation"]["id"] == ACME and not orgs["Acme Corporation"]["is_sandbox"]
+    assert (
+        orgs["Acme Corporation"]["id"] == ACME_ORG_ID and not orgs["Acme Corporation"]["is_sandbox"]
+    )
     assert orgs["Acme Corporation (Full Sandbox)"]["is_sandbox"] is True
-    assert orgs["Initech"]["id"] == INITECH
+    assert orgs["Initech"]["id"] == INITECH_ORG_ID
     assert orgs["Initech"]["faults"] == {"api_disabled_org": True}
 
 
@@ -436,6 +438,6 @@ def test_spawned_emulator_process(tmp_path):
         assert info["orgs"][2]["users"][0]["faults"] == {"http_503": True}
         r = requests.get(f"{emu.instance_url}/services/data/", timeout=5)
         assert r.status_code == 200
-        emu.set_fault("latency", org_id=ACME, value=0.01)
+        emu.set_fault("latency", org_id=ACME_ORG_ID, value=0.01)
         assert [(e["path"], e["org_id"]) for e in emu.request_log()] == [("/services/data/", None)]
     assert emu.process.poll() is not None

@@ -6,8 +6,7 @@ import pytest
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from salesforce_emulator import soql
-
-from .conftest import ACME
+from salesforce_emulator.demo_names import ACME_ORG_ID
 
 EMAILS = "SELECT Email FROM Contact WHERE "
 
@@ -250,7 +249,7 @@ def test_field_names_are_case_insensitive_but_returned_canonical(sf):
 def test_organization_is_the_tokens_org(sf):
     rec = sf.query("SELECT Id, Name, IsSandbox FROM Organization")["records"]
     assert [(r["Id"], r["Name"], r["IsSandbox"]) for r in rec] == [
-        (ACME, "Acme Corporation", False)
+        (ACME_ORG_ID, "Acme Corporation", False)
     ]
 
 

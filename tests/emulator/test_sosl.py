@@ -6,8 +6,7 @@ import pytest
 import requests
 
 from salesforce_emulator import sosl
-
-from .conftest import ADMIN
+from salesforce_emulator.demo_names import ACME_ADMIN
 
 JANE = "0035g00000Con01AAB"
 OMAR = "0035g00000Con08AAB"
@@ -116,10 +115,10 @@ def test_a7_sosl_errors(acme_token, q, code, words):
 
 
 def test_a7_sosl_hidden_object_and_index_lag(sf_emulator, acme_token):
-    sf_emulator.hide_objects("Lead", username=ADMIN)
+    sf_emulator.hide_objects("Lead", username=ACME_ADMIN)
     response = search(acme_token, "FIND {lena} RETURNING Lead(Id)")
     assert response.status_code == 400 and response.json()[0]["errorCode"] == "INVALID_TYPE"
-    sf_emulator.hide_objects(username=ADMIN)
+    sf_emulator.hide_objects(username=ACME_ADMIN)
     sf_emulator.update_record("Contact", JANE, Title="Zebra keeper")
     assert ids(acme_token, "FIND {zebra} RETURNING Contact(Id)") == [JANE]
     sf_emulator.set_fault("search_index_lag", value=60)

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 import requests
 
-from .conftest import ADMIN
+from salesforce_emulator.demo_names import ACME_ADMIN
 
 JANE = "0035g00000Con01AAB"
 LENA = "00Q5g00000Led01EAB"
@@ -96,7 +96,7 @@ def test_a7_task_refusals(acme_token, fields, code, words):
 
 
 def test_a7_task_needs_edit_tasks(sf_emulator, acme_token):
-    sf_emulator.set_fault("no_edit_tasks", username=ADMIN)
+    sf_emulator.set_fault("no_edit_tasks", username=ACME_ADMIN)
     response = create_task(acme_token, Subject="s", WhoId=JANE)
     assert response.status_code == 400
     assert response.json()[0]["errorCode"] == "INSUFFICIENT_ACCESS_OR_READONLY"

@@ -19,10 +19,12 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
+from salesforce_emulator.demo_names import ACME_ADMIN, ACME_ORG_ID, ACME_SANDBOX_ADMIN
 from salesforce_emulator.state import DEMO_DATA, load_data_file
 from salesforce_emulator.testing import running_emulator, spawn_emulator
+from tests.salesforce_support import CALLBACK, authorize, issue_token
 
-from .conftest import ACME, ADMIN, CALLBACK, SANDBOX_ADMIN, authorize, issue_token, simple_sf
+from .conftest import simple_sf
 
 INVALID_GRANT = {"error": "invalid_grant", "error_description": "expired access/refresh token"}
 DAY = 86400
@@ -53,7 +55,9 @@ def refresh(emulator, refresh_token: str, *, client_id=None, client_secret=None)
     )
 
 
-def issue_token_for(emulator, client_id: str, client_secret: str, username: str = ADMIN) -> dict:
+def issue_token_for(
+    emulator, client_id: str, client_secret: str, username: str = ACME_ADMIN
+) -> dict:
     """A token response from another app of the data file (code flow)."""
     code = authorize(emulator, username, client_id=client_id)["code"]
     response = requests.post(
@@ -150,7 +154,7 @@ def test_t9_reuse_of_a_rotated_out_token_revokes_the_whole_family(sf_emulator):
     assert reuse[0]["reason"] == "reuse"
     assert reuse[0]["revoked_families"] == 1
     assert reuse[0]["revoke_reason"] == "refresh_token_reuse"
-    assert reuse[0]["org_id"] == ACME and reuse[0]["status"] == 400
+    assert reuse[0]["org_id"] == ACME_ORG_ID and reuse[0]["status"] == 400
     refused = token_entries(sf_emulator, "refresh_token")[2]
     assert (refused["reason"], refused["reuse_detected"]) == ("revoked", False)
     assert sf_emulator.token_summary() == {
@@ -317,7 +321,7 @@ def test_t9_immediately_expire_refuses_every_refresh_grant(sf_emulator):
 
 def test_t9_sixth_approval_silently_revokes_the_oldest(sf_emulator):
     tokens = [issue_token(sf_emulator) for _ in range(5)]
-    sandbox = issue_token(sf_emulator, SANDBOX_ADMIN)  # another user: counted apart
+    sandbox = issue_token(sf_emulator, ACME_SANDBOX_ADMIN)  # another user: counted apart
     assert all(works(t) for t in tokens)
     sixth = issue_token(sf_emulator)  # answered like any other approval
     assert set(sixth) >= {"access_token", "refresh_token", "instance_url"}
@@ -432,7 +436,7 @@ def test_t9_revoke_endpoint_logs_the_family_it_ends(sf_emulator):
         ("ok", 1),
         ("invalid_token", 0),
     ]
-    assert entries[0]["token_kind"] == "refresh" and entries[0]["org_id"] == ACME
+    assert entries[0]["token_kind"] == "refresh" and entries[0]["org_id"] == ACME_ORG_ID
     assert not works(token)
     assert sf_emulator.token_summary()["revoked_families"] == 1
 

@@ -18,6 +18,7 @@ from integrations.salesforce import lookup_cache
 from integrations.salesforce.models import SalesforceConnection
 from salesforce_emulator.demo_names import ACME_ORG_ID
 from tests.conftest import client_for
+from tests.salesforce_support import lookup_cache_key
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
@@ -48,8 +49,8 @@ def _age_stale(connection, email: str, hours: int = 2) -> None:
     """Make the last good result look ``hours`` old and the fresh copy expired."""
     stale = lookup_cache.stale_result(connection, email=email, phone="")
     older = dataclasses.replace(stale, fetched_at=stale.fetched_at - timedelta(hours=hours))
-    cache.set(lookup_cache.cache_key(connection, "stale", email, ""), older, 3600)
-    cache.delete(lookup_cache.cache_key(connection, "lookup", email, ""))
+    cache.set(lookup_cache_key(connection, "stale", email, ""), older, 3600)
+    cache.delete(lookup_cache_key(connection, "lookup", email, ""))
 
 
 FAULTS = [

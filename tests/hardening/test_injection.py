@@ -12,12 +12,13 @@ from django.urls import reverse
 
 from contacts.models import Contact
 from inbox.models import Conversation, Message
-from integrations.salesforce import lookup_cache, soql
+from integrations.salesforce import soql
 from integrations.salesforce.client import SalesforceClient
 from integrations.salesforce.lookup import find_contact
 from integrations.salesforce.matching import MatchValues
 from salesforce_emulator.demo_names import ACME_ORG_ID
 from tests.conftest import client_for
+from tests.salesforce_support import lookup_cache_key
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
@@ -171,7 +172,7 @@ def test_s16_b2_html_in_stale_data_renders_inert(client, agent, connection, acme
     panel(client, evan)
     from django.core.cache import cache
 
-    cache.delete(lookup_cache.cache_key(connection, "lookup", evan.email, ""))
+    cache.delete(lookup_cache_key(connection, "lookup", evan.email, ""))
     sf.set_fault("http_503", org_id=ACME_ORG_ID)
     html = panel(client, evan).content.decode()
     assert "last successful lookup" in html

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 
 import requests
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections
 
 from api.webhooks import deliver_due
-from ops import heartbeat, metrics
+from ops import metrics, worker
 
 logger = logging.getLogger("api.webhooks")
 
@@ -27,30 +24,15 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=int, default=10, help="Rows claimed at a time (10).")
 
     def handle(self, *args, once: bool, poll: float, batch: int, **options):
-        stop = threading.Event()
-
-        def _stop(signum, frame):
-            stop.set()
-
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
         session = requests.Session()
         if not once:
             metrics.serve_if_configured()  # V2: its own /metrics when OPS_METRICS_PORT is set
             self.stdout.write("Webhook worker started (Ctrl-C stops it).")
-        while not stop.is_set():
-            heartbeat.beat("worker")  # V1: `manage.py probe worker` restarts a stuck worker
-            close_old_connections()
-            try:
-                done = deliver_due(batch=batch, session=session)
-            except Exception:
-                # A database outage or a bug in one row must not kill the worker: log, wait, retry.
-                logger.exception("Webhook worker: delivery round failed")
-                done = 0
-                if once:
-                    raise
-            if once and not done:
-                break
-            if not done:
-                stop.wait(poll)
-        close_old_connections()
+        worker.run_rounds(
+            lambda: deliver_due(batch=batch, session=session),
+            once=once,
+            poll=poll,
+            logger=logger,
+            failed="Webhook worker: delivery round failed",
+            heartbeat_kind="worker",  # V1: `manage.py probe worker` restarts a stuck worker
+        )

@@ -7,7 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 from django.conf import settings
 from django.urls import reverse
 
-from .conftest import ACME_ADMIN, consent
+from salesforce_emulator.demo_names import ACME_ADMIN
+from tests.salesforce_support import consent
 
 CALLBACK_PATH = "/integrations/salesforce/callback/"
 

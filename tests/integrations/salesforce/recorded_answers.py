@@ -65,7 +65,7 @@ def load(name: str) -> dict:
 
 def record() -> None:
     from salesforce_emulator.testing import running_emulator
-    from tests.emulator.conftest import issue_token
+    from tests.salesforce_support import issue_token
 
     with running_emulator() as emulator:
         token = issue_token(emulator)["access_token"]

@@ -17,8 +17,8 @@ from integrations.salesforce.models import SalesforceConnection, SalesforceEvent
 from integrations.salesforce.pending import PENDING_SESSION_KEY
 from integrations.salesforce.templatetags.salesforce_display import timedelta_ago
 from tests.conftest import client_for
+from tests.salesforce_support import consent
 
-from .conftest import consent
 from .flow import callback, connect_url, disconnect_url, manage_url, start
 from .test_sidebar import HTMX, badges_url_of, make, panel, rest_queries
 

@@ -11,8 +11,7 @@ from integrations.salesforce.errors import (
     Unavailable,
 )
 from integrations.salesforce.models import SalesforceConnection
-
-from .conftest import connect_workspace
+from tests.salesforce_support import connect_workspace
 
 pytestmark = pytest.mark.django_db
 

@@ -11,10 +11,11 @@ from django.urls import reverse
 from integrations.salesforce.client import SalesforceClient
 from integrations.salesforce.models import SalesforceConnection, SalesforceEvent
 from integrations.salesforce.pending import PENDING_SESSION_KEY
+from salesforce_emulator.demo_names import ACME_ADMIN, ACME_ORG_ID, INITECH_USER, NOAPI_USER
 from tests.conftest import client_for
+from tests.salesforce_support import CALLBACK, consent
 from workspace.models import Membership, Role
 
-from .conftest import ACME_ADMIN, ACME_ORG_ID, CALLBACK, INITECH_USER, NOAPI_USER, consent
 from .flow import (
     CALLBACK_PATH,
     callback,

@@ -9,10 +9,11 @@ from integrations.salesforce.client import SalesforceClient
 from integrations.salesforce.connection import disconnect
 from integrations.salesforce.errors import ReconnectNeeded, SalesforceError
 from integrations.salesforce.models import SalesforceConnection, SalesforceEvent
+from salesforce_emulator.demo_names import ACME_ORG_ID
 from tests.conftest import client_for
+from tests.salesforce_support import connect_workspace
 from workspace.models import Membership, Role
 
-from .conftest import ACME_ORG_ID, connect_workspace
 from .flow import connect_via_views, disconnect_url
 
 pytestmark = pytest.mark.django_db

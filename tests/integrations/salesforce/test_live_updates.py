@@ -16,12 +16,13 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from contacts.models import Contact
-from integrations.salesforce import badges, live, lookup, lookup_cache, results, services
+from integrations.salesforce import badges, live, lookup, results, services
 from integrations.salesforce.caching import live_key
 from integrations.salesforce.listener import invalidate
 from integrations.salesforce.models import SalesforceConnection, SalesforceEvent
 from integrations.salesforce.pubsub import ChangeEvent
 from tests.conftest import client_for
+from tests.salesforce_support import lookup_cache_key
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
@@ -64,9 +65,7 @@ def stale_beat(connection) -> None:
 
 def age_cached_lookup(connection, seconds: int, **values) -> None:
     """Make the cached answer for these values ``seconds`` old (as if fetched then)."""
-    key = lookup_cache.cache_key(
-        connection, "lookup", values.get("email", ""), values.get("phone", "")
-    )
+    key = lookup_cache_key(connection, "lookup", values.get("email", ""), values.get("phone", ""))
     result = cache.get(key)
     assert isinstance(result, results.LookupResult)
     older = result.fetched_at - timedelta(seconds=seconds)
@@ -255,7 +254,7 @@ def test_f4_manage_page_shows_listener_state_last_event_and_lag(client, owner, l
     from django.utils import timezone
 
     committed = timezone.now() - timedelta(seconds=2)
-    services.save_replay_position(
+    services.record_replay_position(
         live_connection.pk,
         "/data/ContactChangeEvent",
         replay_id=b"\x00\x07",

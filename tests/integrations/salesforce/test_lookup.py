@@ -11,6 +11,7 @@ from integrations.salesforce.lookup import find_contact
 from integrations.salesforce.lookup_cache import stale_result
 from integrations.salesforce.matching import MatchValues
 from integrations.salesforce.soql import lookup_query
+from tests.salesforce_support import lookup_cache_key
 
 pytestmark = pytest.mark.django_db
 
@@ -105,7 +106,7 @@ def test_s12_repeated_views_cost_one_call_then_expire(connection, sf, settings):
     from django.core.cache import cache
 
     sf.update_record("Contact", "0035g00000Con01AAB", Title="Chief Operating Officer")
-    cache.delete(lookup_cache.cache_key(connection, "lookup", "jane.cooper@northwind.example", ""))
+    cache.delete(lookup_cache_key(connection, "lookup", "jane.cooper@northwind.example", ""))
     result = find_contact(connection, email="jane.cooper@northwind.example")
     assert result.primary.values["Title"] == "Chief Operating Officer"
     assert len(rest_queries(sf)) == 2
@@ -159,7 +160,7 @@ def test_b2_failure_shows_stale_data_and_is_cached_for_the_window(connection, sf
     first = find_contact(connection, email="jane.cooper@northwind.example")
     from django.core.cache import cache
 
-    cache.delete(lookup_cache.cache_key(connection, "lookup", "jane.cooper@northwind.example", ""))
+    cache.delete(lookup_cache_key(connection, "lookup", "jane.cooper@northwind.example", ""))
     sf.set_fault("http_503", org_id=connection.org_id)
     sf.reset_log()
     for _ in range(3):
@@ -172,7 +173,7 @@ def test_b2_failure_shows_stale_data_and_is_cached_for_the_window(connection, sf
 
 def test_s14_generation_bump_forgets_cached_data(connection, sf):
     find_contact(connection, email="jane.cooper@northwind.example")
-    services.bump_generation(connection)
+    services.drop_cached_answers(connection)
     find_contact(connection, email="jane.cooper@northwind.example")
     assert len(rest_queries(sf)) == 2
     assert stale_result(connection, email="jane.cooper@northwind.example", phone="") is not None

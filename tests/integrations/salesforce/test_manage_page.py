@@ -9,9 +9,9 @@ from django.utils import timezone
 from integrations.salesforce.client import SalesforceClient
 from integrations.salesforce.models import SalesforceConnection, SalesforceEvent
 from integrations.salesforce.services import record_event
+from salesforce_emulator.demo_names import ACME_ADMIN, ACME_ORG_ID
 from tests.conftest import client_for
 
-from .conftest import ACME_ADMIN, ACME_ORG_ID
 from .flow import connect_via_views, manage_url, start
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,9 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from contacts.models import Contact
-from integrations.salesforce import lookup_cache, results, services
+from integrations.salesforce import results, services
 from tests.conftest import client_for
+from tests.salesforce_support import lookup_cache_key
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
@@ -40,7 +41,7 @@ def _reread(html: str) -> tuple[int, str, str] | None:
 
 
 def _age_cached_copy(connection, seconds: int) -> str:
-    key = lookup_cache.cache_key(connection, "lookup", JANE_EMAIL, "")
+    key = lookup_cache_key(connection, "lookup", JANE_EMAIL, "")
     result = cache.get(key)
     assert isinstance(result, results.LookupResult)
     older = result.fetched_at - timedelta(seconds=seconds)

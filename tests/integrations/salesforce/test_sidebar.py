@@ -5,8 +5,9 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from contacts.models import Contact
-from integrations.salesforce import lookup, lookup_cache
+from integrations.salesforce import lookup
 from tests.conftest import client_for
+from tests.salesforce_support import lookup_cache_key
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
@@ -165,7 +166,7 @@ def test_s05_api_access_required_in_the_sidebar(client, agent, connection, jane,
 def test_s16_b2_error_shows_stale_data_with_its_age(client, agent, connection, jane, sf):
     client_for(client, agent)
     panel(client, jane)
-    cache.delete(lookup_cache.cache_key(connection, "lookup", jane.email, ""))
+    cache.delete(lookup_cache_key(connection, "lookup", jane.email, ""))
     sf.set_fault("http_503", org_id=connection.org_id)
     response = panel(client, jane)
     html = response.content.decode()

@@ -12,8 +12,9 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from contacts.models import Contact
-from integrations.salesforce import lookup_cache, pending
+from integrations.salesforce import pending
 from tests.conftest import client_for
+from tests.salesforce_support import lookup_cache_key
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
@@ -33,7 +34,7 @@ def test_m7_during_an_outage_the_stale_copy_keeps_its_related_lists(
     client_for(client, agent)
     fresh = _panel(client, jane)
     assert 'data-list="Cases"' in fresh
-    cache.delete(lookup_cache.cache_key(connection, "lookup", jane.email, ""))
+    cache.delete(lookup_cache_key(connection, "lookup", jane.email, ""))
     sf.set_fault("http_503", org_id=connection.org_id)
     outage = _panel(client, jane)
     assert "Showing data from" in outage

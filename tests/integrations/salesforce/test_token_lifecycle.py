@@ -13,14 +13,14 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.salesforce import oauth
+from integrations.salesforce import oauth, services
 from integrations.salesforce.client import SalesforceClient
 from integrations.salesforce.errors import OAuthFailed
 from integrations.salesforce.models import SalesforceConnection
 from tests.conftest import client_for, run_processes, run_threads
+from tests.salesforce_support import connect_workspace
 from workspace.models import Membership, Role, Workspace
 
-from .conftest import connect_workspace
 from .flow import connect_via_views, disconnect_url, manage_url
 
 pytestmark = pytest.mark.django_db
@@ -272,12 +272,11 @@ def test_t7_any_failure_after_the_exchange_revokes_the_fresh_tokens(
     client, sf, owner, acme, monkeypatch
 ):
     """Whatever its type: an unexpected error gives a clear page, not a 500, and no live tokens."""
-    from integrations.salesforce import connection as service
 
     def broken(**kwargs):
         raise ValueError("an odd answer")
 
-    monkeypatch.setattr(service, "_save_connection", broken)
+    monkeypatch.setattr(services, "record_connected", broken)
     client_for(client, owner)
     sf.reset_log()
     response = connect_via_views(client)
@@ -409,19 +408,17 @@ def test_t2_lost_answer_then_invalid_grant_says_why_and_what_to_do(
     """Salesforce rotated, the product never saved the answer: the next refresh is refused."""
     from django.db import OperationalError
 
-    from integrations.salesforce import services
-
     _rotating(sf)
     sf.expire_sessions(connection.org_id)
-    real_save = services.save_refreshed_tokens
+    real_save = services.record_refreshed_tokens
 
     def database_down(*args, **kwargs):
         raise OperationalError("the database went away")
 
-    monkeypatch.setattr(services, "save_refreshed_tokens", database_down)
+    monkeypatch.setattr(services, "record_refreshed_tokens", database_down)
     with pytest.raises(OperationalError):
         SalesforceClient(connection).query("SELECT Id FROM Contact LIMIT 1")
-    monkeypatch.setattr(services, "save_refreshed_tokens", real_save)
+    monkeypatch.setattr(services, "record_refreshed_tokens", real_save)
     with pytest.raises(Exception, match="reconnected"):
         SalesforceClient(SalesforceConnection.objects.get(pk=connection.pk)).query(
             "SELECT Id FROM Contact LIMIT 1"

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections
 
 from integrations.salesforce.routing import route_due
+from ops import worker
 
 logger = logging.getLogger("integrations.salesforce.routing")
 
@@ -23,24 +21,10 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=int, default=20, help="Conversations per round (20).")
 
     def handle(self, *args, once: bool, poll: float, batch: int, **options):
-        stop = threading.Event()
-
-        def _stop(signum, frame):
-            stop.set()
-
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
-        while not stop.is_set():
-            close_old_connections()
-            try:
-                done = route_due(batch=batch)
-            except Exception:
-                logger.exception("Routing worker: round failed")
-                done = 0
-                if once:
-                    raise
-            if once and not done:
-                break
-            if not done:
-                stop.wait(poll)
-        close_old_connections()
+        worker.run_rounds(
+            lambda: route_due(batch=batch),
+            once=once,
+            poll=poll,
+            logger=logger,
+            failed="Routing worker: round failed",
+        )

@@ -9,13 +9,11 @@ cleanly on SIGTERM or Ctrl-C, handing its leases back.
 
 from __future__ import annotations
 
-import signal
-
 from django.core.management.base import BaseCommand
 
 from integrations.salesforce.listener import Listener
 from integrations.salesforce.pubsub import endpoint
-from ops import metrics
+from ops import metrics, worker
 
 
 class Command(BaseCommand):
@@ -33,12 +31,7 @@ class Command(BaseCommand):
         point = endpoint(url)  # refuses plaintext off loopback before anything starts
         listener = Listener(pubsub_url=url)
         metrics.serve_if_configured()  # V2: its own /metrics when OPS_METRICS_PORT is set
-
-        def stop(signum, frame):
-            listener.stop()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        worker.on_stop_signal(listener.stop)  # hands its leases back
         self.stdout.write(
             f"Listening for Salesforce changes via {point.target} "
             f"({'TLS' if point.secure else 'plaintext, loopback'}); owner {listener.lease.owner}",
