@@ -9,6 +9,7 @@ lock's clock is moved by the test (``tokens._clock``/``tokens._pause``), never s
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 from datetime import timedelta
@@ -17,6 +18,7 @@ from urllib.parse import parse_qs
 import pytest
 import responses
 from django.core.cache import cache
+from django.db import connection as db
 from django.utils import timezone
 
 from core.cache import CacheLock
@@ -162,6 +164,24 @@ def test_k2_renewed_meanwhile_compares_the_failed_token_and_the_keepalive_cutoff
     assert not tokens.renewed_meanwhile(row, cutoff=at + timedelta(seconds=1))
     row.last_refreshed_at = None  # never refreshed since connect: due
     assert not tokens.renewed_meanwhile(row, cutoff=at)
+
+
+@responses.activate
+@pytest.mark.django_db(transaction=True)
+def test_k2_the_grant_runs_in_a_transaction_only_where_rows_lock(row, monkeypatch):
+    """PostgreSQL: the row stays locked (SELECT ... FOR UPDATE) across the grant. SQLite has no
+    row locks, and a transaction held across the HTTP call would lock its whole database."""
+    during_grant = []
+    renew = tokens._renew
+
+    def spy(locked_row):
+        during_grant.append(db.in_atomic_block)
+        return renew(locked_row)
+
+    monkeypatch.setattr(tokens, "_renew", spy)
+    responses.post(TOKEN_URL, json=_answer())
+    assert tokens.current_access_token(row, stale="00D!old") == "00D!new"
+    assert during_grant == [db.features.has_select_for_update]
 
 
 # --- what a refusal means (S15, T2) -----------------------------------------------------------
@@ -321,6 +341,8 @@ def test_k2_keepalive_refreshes_what_is_due_and_skips_what_was_refreshed(acme, g
         ("skipped", "refreshed recently", False),
     ]
     assert [r.connection for r in results] == [due, never, recent]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        results[0].outcome = "failed"  # type: ignore[misc]
     assert len(_sent()) == 2
     assert _stored(due).access_token == _stored(never).access_token == "00D!kept-alive"
     assert _stored(recent).access_token == "00D!old"
