@@ -93,14 +93,19 @@ def test_k2_without_a_sent_time_the_message_and_its_conversation_take_the_arriva
 
 
 def test_k2_a_new_message_moves_its_conversation_to_now(acme):
-    """The conversation's activity time: a message on an old thread brings it to the top."""
+    """The conversation's activity time: a message on an old thread brings it to the top (and
+    only that thread: another customer's closed one stays as it was)."""
     first = receive(acme, "m-1", email=JANE)
+    other = receive(acme, "o-1", email="omar@example.com")
     long_ago = timezone.now() - timedelta(days=30)
-    Conversation.objects.filter(pk=first.conversation_id).update(last_activity_at=long_ago)
+    Conversation.objects.update(last_activity_at=long_ago, status="closed")
     before = timezone.now()
     second = receive(acme, "m-2", email=JANE, sent_at=SENT)  # the customer's clock is not ours
     assert second.conversation_id == first.conversation_id
     assert before <= _conversation(second).last_activity_at <= timezone.now()
+    assert _conversation(second).status == "open"
+    untouched = _conversation(other)
+    assert (untouched.last_activity_at, untouched.status) == (long_ago, "closed")
 
 
 # --- the contact -------------------------------------------------------------------------------
@@ -190,6 +195,13 @@ def test_k2_the_subject_is_the_first_line_cut_to_its_length(acme, text, subject)
     result = receive(acme, text=text, email=JANE)
     assert _conversation(result).subject == subject
     assert Message.objects.get(pk=result.message_id).body == text
+
+
+def test_k2_a_long_first_line_makes_an_80_character_subject_not_an_error(acme):
+    result = receive(acme, text="Refund " * 100, email=JANE)
+    subject = _conversation(result).subject
+    assert subject == ("Refund " * 12)[:79].rstrip() + "…"
+    assert len(subject) <= 80
 
 
 def test_k2_the_subject_length_fits_the_field():
