@@ -303,6 +303,7 @@ def test_k2_tokens_nobody_can_own_are_revoked_at_once(row):
     with pytest.raises(Unavailable) as raised:
         tokens._save_refreshed(row, replaced, fresh)
     assert raised.value.detail == "disconnected"
+    assert raised.value.user_message == "Salesforce was disconnected."
     assert [parse_qs(c.request.body) for c in responses.calls] == [{"token": ["5Aep.orphan"]}]
     assert _stored(row).access_token == "00D!old"
 
