@@ -3,12 +3,13 @@
 A small AST mutation runner (see docs/mutation.md for why not mutmut): each mutant is one change
 to one node of the module (a comparison or boolean operator flipped, ``not`` dropped, a constant
 changed, ``any``/``all`` swapped, ``|=`` made ``=``, a ``raise`` or ``return`` value removed,
-``partition``/``rpartition``-style method swaps...). The parent process imports the heavy
+``partition``/``rpartition``-style method swaps, a keyword of an ORM ``filter``/``create``/
+``update`` call dropped...). The parent process imports the heavy
 libraries once, then forks one child per mutant; the child imports the mutated module in place of
 the file (an import hook; the worktree is never written) and runs the module's tests with ``-x``.
 A mutant is killed when the tests fail (or time out), survives when they pass.
 
-    python bench/mutation.py [module-key ...] [--list] [--show N] [--json out.json]
+    python bench/mutation.py [module-key ...] [--list] [--show N] [--only N,M] [--json out.json]
 
 Not part of ``make test``: CPU-heavy. ``make mutation`` runs it under ``nice``.
 """
