@@ -3,12 +3,13 @@
 A small AST mutation runner (see docs/mutation.md for why not mutmut): each mutant is one change
 to one node of the module (a comparison or boolean operator flipped, ``not`` dropped, a constant
 changed, ``any``/``all`` swapped, ``|=`` made ``=``, a ``raise`` or ``return`` value removed,
-``partition``/``rpartition``-style method swaps...). The parent process imports the heavy
+``partition``/``rpartition``-style method swaps, a keyword of an ORM ``filter``/``create``/
+``update`` call dropped...). The parent process imports the heavy
 libraries once, then forks one child per mutant; the child imports the mutated module in place of
 the file (an import hook; the worktree is never written) and runs the module's tests with ``-x``.
 A mutant is killed when the tests fail (or time out), survives when they pass.
 
-    python bench/mutation.py [module-key ...] [--list] [--show N] [--json out.json]
+    python bench/mutation.py [module-key ...] [--list] [--show N] [--only N,M] [--json out.json]
 
 Not part of ``make test``: CPU-heavy. ``make mutation`` runs it under ``nice``.
 """
@@ -84,6 +85,49 @@ MODULES = {
             "tests/workspace/test_k2_emails.py",
         ],
     ),
+    # O5's find-or-create: the K2 unit tests, then the API tests that store messages (live
+    # server, SQLite). The advisory locks only run on PostgreSQL: with DATABASE_URL set to one,
+    # the same tests run there (docs/mutation.md, "PostgreSQL-only mutants").
+    "inbound": (
+        "api.inbound",
+        [
+            "tests/api/test_k2_inbound.py",
+            "tests/api/test_inbound_api.py::test_o5_message_finds_the_contact_opens_a_conversation_and_answers_201",
+            "tests/api/test_inbound_api.py::test_o5_email_match_ignores_case_and_phone_matches_exactly",
+            "tests/api/test_inbound_api.py::test_o5_unknown_sender_gets_a_new_contact_and_later_messages_append",
+            "tests/api/test_inbound_api.py::test_n7_a_customer_message_reopens_the_closed_conversation",
+            "tests/api/test_inbound_api.py::test_o5_same_external_id_answers_200_with_the_same_body_and_stores_nothing",
+            "tests/api/test_inbound_api.py::test_o5_concurrent_repeats_store_exactly_one_message",
+            "tests/api/test_inbound_api.py::test_o5_first_messages_from_one_new_customer_make_one_contact",
+            "tests/api/test_inbound_api.py::test_o5_receive_message_function_is_idempotent_in_process",
+        ],
+    ),
+    # K1 "the token refresh decisions": the unit tests first (no emulator, so most mutants die
+    # before it starts), then the emulator tests that drive a refresh, keep-alive or approval.
+    # The tests that refresh in other processes are left out: those run the unmutated module.
+    "tokens": (
+        "integrations.salesforce.tokens",
+        [
+            "tests/integrations/salesforce/test_k2_tokens.py",
+            "tests/integrations/salesforce/test_client.py::test_s15_expired_session_is_refreshed_once_and_saved",
+            "tests/integrations/salesforce/test_client.py::test_s15_revoked_refresh_token_marks_reconnect_needed",
+            "tests/integrations/salesforce/test_client.py::test_s15_t1_stale_copy_refreshes_with_the_stored_token_not_its_own",
+            "tests/integrations/salesforce/test_token_lifecycle.py::test_t1_many_threads_meeting_an_expired_session_cause_one_refresh_grant",
+            "tests/integrations/salesforce/test_token_lifecycle.py::test_t1_refresh_saves_access_token_and_timestamp_in_one_write",
+            "tests/integrations/salesforce/test_token_lifecycle.py::test_t3_keepalive_refreshes_only_connections_older_than_the_setting",
+            "tests/integrations/salesforce/test_token_lifecycle.py::test_t3_keepalive_exits_non_zero_and_names_the_failure",
+            "tests/integrations/salesforce/test_token_lifecycle.py::test_t3_keepalive_skips_a_connection_refreshed_meanwhile",
+            "tests/integrations/salesforce/test_token_lifecycle.py::test_t5_sixth_approval_marks_the_oldest_and_names_it",
+            "tests/integrations/salesforce/test_token_lifecycle.py::test_t1_rotation_many_threads_one_grant_no_reuse_and_the_new_token_is_kept",
+            "tests/integrations/salesforce/test_token_lifecycle.py::test_t2_lost_answer_then_invalid_grant_says_why_and_what_to_do",
+            "tests/integrations/salesforce/test_token_lifecycle.py::test_t3_keepalive_keeps_an_idle_expiring_token_alive",
+            "tests/integrations/salesforce/test_token_lifecycle.py::test_t3_without_keepalive_an_idle_token_expires",
+            "tests/integrations/salesforce/test_token_lifecycle.py::test_t4_immediate_expiry_set_later_marks_reconnect_needed",
+            "tests/integrations/salesforce/test_enterprise.py::test_e5_refresh_after_a_my_domain_move_stores_the_new_instance_and_retries_there",
+            "tests/integrations/salesforce/test_enterprise.py::test_e5_keepalive_refresh_also_takes_the_new_instance",
+            "tests/integrations/salesforce/test_enterprise.py::test_e4_an_expired_session_is_renewed_by_the_same_flow",
+        ],
+    ),
 }
 
 # Libraries imported once in the parent so each forked child starts warm. No product module may
@@ -134,6 +178,17 @@ METHOD_SWAPS = {
     "endswith": "startswith",
     "split": "rsplit",
     "append": "remove",
+}
+# ORM calls whose keyword arguments are the rule (a filter's workspace, a field an update sets):
+# each keyword dropped is a mutant ("the repeat lookup without its workspace filter").
+QUERY_METHODS = {
+    "filter",
+    "exclude",
+    "get",
+    "create",
+    "update",
+    "get_or_create",
+    "update_or_create",
 }
 
 
@@ -268,6 +323,17 @@ class Mutator(ast.NodeTransformer):
                 node.attr = other
         return node
 
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Attribute) and node.func.attr in QUERY_METHODS:
+            for i, keyword in enumerate(node.keywords):
+                if keyword.arg is not None and self._site(
+                    node, f"drop {node.func.attr}({keyword.arg}=...)"
+                ):
+                    node.keywords = node.keywords[:i] + node.keywords[i + 1 :]
+                    break
+        return node
+
     def visit_Raise(self, node):
         self.generic_visit(node)
         if self._site(node, "raise -> pass"):
@@ -383,6 +449,7 @@ def run_module(
     rev: str | None = None,
     every: int = 1,
     k2_only: bool = False,
+    only: set[int] | None = None,
 ) -> dict:
     name, tests = MODULES[key]
     # --before: the suite as it was before K2 (its files are named test_k2_*).
@@ -397,6 +464,9 @@ def run_module(
     source = _source(path, rev)
     # --every N: a systematic sample (every Nth mutant) when a full run would not fit the time.
     found = mutants_of(source)[::every]
+    # --only N,M: just these mutants (e.g. the PostgreSQL-only ones, run with DATABASE_URL set).
+    if only is not None:
+        found = [m for m in found if m.index in only]
     started = time.monotonic()
     if _run_child(name, path, source, tests, quiet=True) != 0:
         raise SystemExit(f"{key}: its tests fail on the unmutated code ({' '.join(tests)})")
@@ -418,12 +488,15 @@ def run_module(
         "seconds": round(time.monotonic() - started, 1),
         "sampled_every": every,
         "k2_only": k2_only,
+        "only": sorted(only) if only is not None else None,
+        "database": os.environ.get("DATABASE_URL", "sqlite (default)").split("@")[-1],
         "survivors": [
             {"index": m.index, "line": m.line, "mutation": m.description} for m in survivors
         ],
     }
     note = f", every {every}th mutant" if every > 1 else ""
     note += ", test_k2_* only (a lower bound)" if k2_only else ""
+    note += f", only mutants {','.join(str(m.index) for m in found)}" if only is not None else ""
     print(
         f"{name}: {killed}/{total} killed, score {result['score']}% "
         f"({result['seconds']} s, {len(tests)} test ids{note})",
@@ -447,7 +520,9 @@ def main(argv=None) -> int:
         action="store_true",
         help="only the test_k2_* files: no emulator, a lower bound of the score",
     )
+    parser.add_argument("--only", help="run only these mutants: N,M,... (numbers of --list)")
     args = parser.parse_args(argv)
+    only = {int(n) for n in args.only.split(",")} if args.only else None
     keys = args.modules or list(MODULES)
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
@@ -473,6 +548,7 @@ def main(argv=None) -> int:
             rev=args.rev,
             every=args.every,
             k2_only=args.k2_only,
+            only=only,
         )
         for key in keys
     ]

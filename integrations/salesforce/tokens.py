@@ -51,6 +51,16 @@ _process_locks: dict[int, threading.Lock] = {}
 _process_locks_guard = threading.Lock()
 
 
+def _clock() -> float:
+    """The lock wait's clock (seconds); tests move it, with :func:`_pause`, instead of sleeping."""
+    return time.monotonic()
+
+
+def _pause(seconds: float) -> None:
+    """The pause between two tries of the cache lock."""
+    time.sleep(seconds)
+
+
 def _process_lock(connection_id: int) -> threading.Lock:
     with _process_locks_guard:
         return _process_locks.setdefault(connection_id, threading.Lock())
@@ -64,7 +74,7 @@ def refresh_lock(connection_id: int) -> Iterator[None]:
     A cache outage does not stop the holder: the database row lock still serialises refreshes.
     """
     budget = settings.SALESFORCE_TIMEOUT + REFRESH_LOCK_SECONDS
-    deadline = time.monotonic() + budget
+    deadline = _clock() + budget
     local = _process_lock(connection_id)
     if not local.acquire(timeout=budget):
         raise Unavailable("Salesforce's session renewal took too long.", detail="refresh_lock")
@@ -78,11 +88,11 @@ def refresh_lock(connection_id: int) -> Iterator[None]:
                 break
             if held:
                 break
-            if time.monotonic() > deadline:
+            if _clock() > deadline:
                 raise Unavailable(
                     "Salesforce's session renewal took too long.", detail="refresh_lock"
                 )
-            time.sleep(0.05)
+            _pause(0.05)
         yield
     finally:
         if held:
@@ -113,6 +123,19 @@ def _usable(row: SalesforceConnection | None) -> SalesforceConnection:
     return row
 
 
+def renewed_meanwhile(row: SalesforceConnection, *, stale: str | None = None, cutoff=None) -> bool:
+    """Whether someone else already did the refresh, so no grant is sent (T1, T3).
+
+    ``stale`` is the access token a request saw fail: a stored token other than it is newer.
+    ``cutoff`` is the keep-alive's: a row refreshed after it needs no keep-alive yet.
+    """
+    if stale is not None and row.access_token != stale:
+        return True
+    return (
+        cutoff is not None and row.last_refreshed_at is not None and row.last_refreshed_at > cutoff
+    )
+
+
 def current_access_token(connection: SalesforceConnection, *, stale: str) -> str:
     """An access token newer than ``stale``: another request's, or from one refresh grant (S15, T1).
 
@@ -120,7 +143,7 @@ def current_access_token(connection: SalesforceConnection, *, stale: str) -> str
     refresh grant; the others read the token it saved.
     """
     row = _usable(SalesforceConnection.objects.filter(pk=connection.pk).first())
-    if row.access_token != stale:
+    if renewed_meanwhile(row, stale=stale):
         return _adopt(connection, row)
     with refresh_lock(connection.pk):
         return _refresh_locked(connection, stale=stale)
@@ -142,11 +165,9 @@ def _refresh_locked(connection: SalesforceConnection, *, stale=None, cutoff=None
     """
     with _row_transaction():
         row = _usable(_locked_row(connection.pk))
-        if stale is not None and row.access_token != stale:
-            return _adopt(connection, row)
-        if cutoff is not None and row.last_refreshed_at and row.last_refreshed_at > cutoff:
-            _adopt(connection, row)
-            return None
+        if renewed_meanwhile(row, stale=stale, cutoff=cutoff):
+            token = _adopt(connection, row)
+            return token if stale is not None else None  # the keep-alive's "skipped"
         try:
             tokens = _renew(row)
         except ReconnectNeeded as exc:
@@ -205,10 +226,14 @@ class KeepaliveResult:
         return self.outcome == "failed"
 
 
+def keepalive_cutoff(now=None):
+    """Tokens Salesforce issued before this moment are due a keep-alive refresh (T3)."""
+    return (now or timezone.now()) - timedelta(days=settings.SALESFORCE_KEEPALIVE_DAYS)
+
+
 def keepalive_due(now=None):
     """Connections whose tokens Salesforce last issued before the keep-alive cutoff."""
-    now = now or timezone.now()
-    cutoff = now - timedelta(days=settings.SALESFORCE_KEEPALIVE_DAYS)
+    cutoff = keepalive_cutoff(now)
     return (
         SalesforceConnection.objects.filter(status=SalesforceConnection.Status.CONNECTED)
         .exclude(last_refreshed_at__gt=cutoff)
@@ -223,7 +248,7 @@ def keep_alive(connection: SalesforceConnection) -> KeepaliveResult:
     Inside the lock the row is read again: when another machine refreshed it meanwhile, this
     one does nothing.
     """
-    cutoff = timezone.now() - timedelta(days=settings.SALESFORCE_KEEPALIVE_DAYS)
+    cutoff = keepalive_cutoff()
     try:
         with refresh_lock(connection.pk):
             token = _refresh_locked(connection, cutoff=cutoff)
