@@ -451,6 +451,13 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=3, help="untimed requests per page")
     parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
     args = parser.parse_args()
+    load0 = os.getloadavg()
+    command = "make bench-scale" if os.environ.get("MAKELEVEL") else "python bench/scale.py"
+    command = " ".join(
+        [f"{k}={os.environ[k]}" for k in ("BENCH_DB_NAME", "BENCH_REDIS_DB") if k in os.environ]
+        + [command]
+        + sys.argv[1:]
+    )
     with Stack() as stack:
         acme = stack.session("agent@acme.test")
         print(f"== 1. Acme at {args.small:,} contacts and {args.small:,} conversations")
@@ -471,12 +478,16 @@ def main() -> int:
     small, large, before = both["small"], both["large"], alone["acme"]
     load = os.getloadavg()
     lines = [
-        "## Scale (issue 16): 1,000 vs 1,000,000 contacts and conversations",
+        f"## Scale (issues 16 and 22): {args.small:,} vs {args.large:,} contacts and conversations "
+        f"({MESSAGES_PER} messages each: {args.small * MESSAGES_PER:,} vs "
+        f"{args.large * MESSAGES_PER:,})",
         "",
         f"Taken {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on a **shared {os.cpu_count()}-core "
         f"box**, commit `{commit()}`, load average at the end {load[0]:.1f} {load[1]:.1f} "
-        f"{load[2]:.1f}. Command: `make bench-scale`. Seeding {args.large:,} contacts + "
-        f"{args.large:,} conversations took {took:.0f} s (generate_series, indexes rebuilt).",
+        f"{load[2]:.1f} (at the start {load0[0]:.1f} {load0[1]:.1f} {load0[2]:.1f}). Command: "
+        f"`{command}`. Seeding {args.large:,} contacts + {args.large:,} conversations + "
+        f"{args.large * MESSAGES_PER:,} messages took {took:.0f} s (generate_series, indexes "
+        "rebuilt).",
         "",
         f"Median of {args.rounds} requests per page after {args.warmup} untimed; one agent per "
         "workspace, sequential requests, gunicorn + PostgreSQL + Redis. Ratio = large / small "
