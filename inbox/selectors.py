@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import BooleanField, Count, Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Substr
+from django.db.models.functions import Coalesce, Substr
 from django.utils import timezone
 
 from core.keyset import KeysetPage, KeysetPaginator
@@ -78,14 +78,27 @@ class ViewCount:
 
 
 def view_counts(*, workspace: Workspace, user) -> list[ViewCount]:
-    """Each view with its count, bounded: at most ``COUNT_LIMIT`` ids read per view (N3)."""
+    """Each view with its count, bounded: at most ``COUNT_LIMIT`` ids read per view (N3).
+
+    One statement for the five views: each view's bounded id list (LIMIT ``COUNT_LIMIT``, the
+    view's own index range) counted in a scalar subquery of one SELECT.
+    """
     now = timezone.now()
-    counts = []
+    parts, params = [], []
     for key in FILTERS:
         ids = conversation_list(workspace=workspace, user=user, filter=key, now=now)
-        found = len(ids.select_related(None).values_list("pk", flat=True)[:COUNT_LIMIT])
-        counts.append(ViewCount(key, FILTER_LABELS[key], found))
-    return counts
+        bounded = ids.select_related(None).values("pk")[:COUNT_LIMIT]
+        sql, view_params = bounded.query.sql_with_params()
+        name = connection.ops.quote_name(key)
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS {name})")  # noqa: S608
+        params.extend(view_params)
+    # Only Django's own compiled SQL and quoted constant names are interpolated.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(parts)}", params)  # noqa: S608
+        found = cursor.fetchone()
+    return [
+        ViewCount(key, FILTER_LABELS[key], count) for key, count in zip(FILTERS, found, strict=True)
+    ]
 
 
 def message_words(query: str) -> RawSQL:
@@ -160,49 +173,46 @@ def conversation_page(
 def with_triage(conversations: list[Conversation], *, user) -> list[Conversation]:
     """Set ``preview``, ``unread`` and ``mentioned`` on each row for this viewer (N2, N3).
 
-    Three queries for the whole page, on messages and read markers only: the page's own query
-    stays the index range it is.
+    One query for the whole page: the page's conversations by id, each with scalar subqueries
+    on its read marker and messages. The page's own query stays the index range it is.
     """
     ids = [c.pk for c in conversations]
     if not ids:
         return conversations
-    markers = {
-        m.conversation_id: m
-        for m in ReadMarker.objects.filter(user=user, conversation_id__in=ids).only(
-            "conversation_id", "last_read_message_id", "mentioned"
-        )
-    }
-    after_marker = Q()
-    for pk in ids:
-        marker = markers.get(pk)
-        after_marker |= Q(conversation_id=pk, pk__gt=marker.last_read_message_id if marker else 0)
-    unread = dict(
-        Message.objects.filter(after_marker)
+    marker = ReadMarker.objects.filter(conversation=OuterRef("pk"), user=user)
+    unread = (
+        Message.objects.filter(conversation=OuterRef("pk"), pk__gt=OuterRef("read_to"))
         .exclude(author=user)
-        .values("conversation_id")
+        .order_by()
+        .values("conversation")
         .annotate(n=Count("pk"))
-        .values_list("conversation_id", "n")
+        .values("n")
     )
-    last_ids = (
-        Message.objects.filter(conversation_id__in=ids)
+    last = (
+        Message.objects.filter(conversation=OuterRef("pk"))
         .exclude(direction=Message.Direction.NOTE)
-        .values("conversation_id")
-        .annotate(last=Max("pk"))
-        .values_list("last", flat=True)
+        .order_by("-pk")
     )
-    previews = {
-        row["conversation_id"]: row
-        for row in Message.objects.filter(pk__in=list(last_ids))
-        .annotate(snippet=Substr("body", 1, PREVIEW_LENGTH))
-        .values("conversation_id", "snippet", "direction")
+    facts = {
+        row["pk"]: row
+        for row in Conversation.objects.filter(pk__in=ids)
+        .order_by()
+        .annotate(
+            read_to=Coalesce(Subquery(marker.values("last_read_message_id")[:1]), 0),
+            is_mentioned=Coalesce(Subquery(marker.values("mentioned")[:1]), False),
+            unread_count=Coalesce(Subquery(unread), 0),
+            snippet=Subquery(last.annotate(s=Substr("body", 1, PREVIEW_LENGTH)).values("s")[:1]),
+            last_direction=Subquery(last.values("direction")[:1]),
+        )
+        .values("pk", "is_mentioned", "unread_count", "snippet", "last_direction")
     }
     for conversation in conversations:
-        marker = markers.get(conversation.pk)
-        conversation.unread = unread.get(conversation.pk, 0)
-        conversation.mentioned = bool(marker and marker.mentioned)
-        last = previews.get(conversation.pk)
-        conversation.preview = " ".join(last["snippet"].split()) if last else ""
-        conversation.preview_from_team = bool(last and last["direction"] == Message.Direction.OUT)
+        row = facts.get(conversation.pk, {})
+        conversation.unread = row.get("unread_count") or 0
+        conversation.mentioned = bool(row.get("is_mentioned"))
+        snippet = row.get("snippet")
+        conversation.preview = " ".join(snippet.split()) if snippet else ""
+        conversation.preview_from_team = row.get("last_direction") == Message.Direction.OUT
     return conversations
 
 
