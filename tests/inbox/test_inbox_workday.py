@@ -179,11 +179,10 @@ def test_n3_counts_stop_at_99_plus_and_read_at_most_100_ids(agent, acme, contact
     counts = {c.key: c for c in view_counts(workspace=acme, user=agent)}
     assert counts["open"].count == COUNT_LIMIT and counts["open"].shown == "99+"
     assert counts["mine"].shown == "0"
-    # Bounded, and one statement: each of the five views is a LIMIT 100 read counted in its own
-    # scalar subquery, never a COUNT over the workspace.
+    # Bounded, and one statement: each of the five views is a LIMIT 100 read (UNION ALL),
+    # never a COUNT over the workspace.
     assert len(sql) == 1
-    assert sql[0].count("LIMIT 100") == 5, sql
-    assert sql[0].upper().count("COUNT(") == 5, sql
+    assert sql[0].count("LIMIT 100") == 5 and "COUNT(" not in sql[0].upper(), sql
 
 
 def test_n3_counts_match_each_view_and_cost_one_query(
