@@ -579,3 +579,47 @@ def test_n4_message_words_are_answered_by_the_gin_full_text_index(acme, contact)
         shown = plan(sql[-1], enable_seqscan="off")
         transaction.set_rollback(True)
     assert "msg_body_fts" in shown, shown
+
+
+@postgres_only
+@pytest.mark.parametrize("hits_max", [1000, 1])
+def test_n4_search_beyond_the_window_merges_both_halves_in_order_both_ways(
+    acme, agent, contact, monkeypatch, hits_max
+):
+    """PostgreSQL's step 2 (beyond the window): conversations found by contact and those found
+    by message words are asked apart (each through its own index first) and merged in the
+    list's order, forward and back; with more hits than WORD_HITS_MAX, the plain filters
+    instead. The pages are the same either way."""
+    from inbox import selectors
+
+    monkeypatch.setattr(selectors, "SEARCH_WINDOW", 2)
+    monkeypatch.setattr(selectors, "PAGE_SIZE", 3)
+    monkeypatch.setattr(selectors, "WORD_HITS_MAX", hits_max)
+    now = timezone.now()
+    kurt = Contact.objects.create(workspace=acme, name="Kurt Zeppelin", email="kurt@ias.example")
+    expected = []
+    for i in range(14):
+        conv = Conversation.objects.create(
+            workspace=acme,
+            contact=kurt if i % 3 == 0 else contact,
+            subject=f"c{i}",
+            last_activity_at=now - timedelta(hours=i),
+        )
+        inbound(conv, "the zeppelin arrived" if i % 3 == 1 else "nothing to see")
+        if i % 3 != 2:  # Kurt's (by name), or a message with the word
+            expected.append(conv.pk)
+    found, after = [], None
+    while True:
+        page = conversation_page(
+            workspace=acme, user=agent, filter="all", query="zeppelin", after=after
+        )
+        found.append([c.pk for c in page.object_list])
+        if not page.next_cursor:
+            break
+        after = page.next_cursor
+    assert [pk for rows in found for pk in rows] == expected
+    assert [len(rows) for rows in found] == [3, 3, 3, 1]
+    back = conversation_page(
+        workspace=acme, user=agent, filter="all", query="zeppelin", before=page.previous_cursor
+    )
+    assert [c.pk for c in back.object_list] == found[-2]

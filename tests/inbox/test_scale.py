@@ -118,7 +118,8 @@ def test_l4_each_inbox_filter_is_an_index_range_in_activity_order(acme, agent, m
         call = lambda k=kwargs: conversation_page(  # noqa: E731
             workspace=acme, user=agent, filter=filter, **k
         )
-        sql = captured_sql(call, TABLE)
+        # The page's own queries (the rows' triage facts follow them, by id: N3).
+        sql = [s for s in captured_sql(call, TABLE) if " ORDER BY " in s and " LIMIT 31" in s]
         with transaction.atomic():
             keep_only_indexes(TABLE, INDEX_FOR[filter])
             shown = plan(sql[-1], enable_seqscan="off", enable_sort="off")
