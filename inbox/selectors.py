@@ -157,6 +157,9 @@ def _conversations_with_words(query: str) -> tuple[Q, bool]:
     more conversations than ``WORD_HITS_MAX`` keeps the plain filter: the walk meets it soon.
     """
     hits = (
+        # All workspaces' messages (the GIN index has no workspace): joined to their
+        # conversations here, PostgreSQL's 0.5% guess made it walk the workspace again. The
+        # list's own query drops other workspaces' ids.
         Message.objects.filter(message_words(query))
         .order_by()
         .values_list("conversation_id", flat=True)
@@ -173,14 +176,15 @@ def _conversations_with_words(query: str) -> tuple[Q, bool]:
     return Q(found), False
 
 
-def _conversations_of_contacts(query: str) -> tuple[Q, bool]:
+def _conversations_of_contacts(query: str, workspace: Workspace) -> tuple[Q, bool]:
     """PostgreSQL, the keyset walk's step 2: the conversations of the contacts the query finds,
     as contact ids looked up in the trigram indexes first (at most ``WORD_HITS_MAX``), for the
     planner to use as ``_conversations_with_words`` does; more than that: the contacts' join,
     through the search indexes only (contacts' L1)."""
     hits = (
         Contact.objects.filter(
-            Q(name__icontains=query) | Q(email__icontains=query) | Q(phone__icontains=query)
+            Q(name__icontains=query) | Q(email__icontains=query) | Q(phone__icontains=query),
+            workspace=workspace,
         )
         .order_by()
         .values_list("pk", flat=True)[: WORD_HITS_MAX + 1]
@@ -194,12 +198,12 @@ def _conversations_of_contacts(query: str) -> tuple[Q, bool]:
     return Q(found), False
 
 
-def search_parts(query: str) -> list:
+def search_parts(query: str, *, workspace: Workspace) -> list:
     """PostgreSQL: the two halves of ``search_filter`` for the keyset walk's step 2, each
     answered by its own index first: the contacts' trigram indexes, the messages' GIN index.
     Their OR is the same set of conversations."""
     return [
-        partial(_conversations_of_contacts, query),
+        partial(_conversations_of_contacts, query, workspace),
         partial(_conversations_with_words, query),
     ]
 
@@ -230,7 +234,7 @@ def conversation_page(
             narrow_indexed=True,
             # Beyond the window, each half through its own indexes (an OR of the two is
             # answered by none: 1,000,000 conversations tested one by one, ~2 minutes).
-            narrow_parts=search_parts(query),
+            narrow_parts=search_parts(query, workspace=workspace),
             # Each row of the window tests its messages' words (to_tsvector per message): a
             # window no larger than a small workspace keeps that step the same cost at any size.
             window=SEARCH_WINDOW,
