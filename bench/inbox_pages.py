@@ -9,6 +9,10 @@ server, twice, alternating (requests a second). The goal: no page slower than 1.
 Writes its section of bench/RESULTS.md.
 
     .venv/bin/python bench/inbox_pages.py [-n 100] [--no-write]
+
+``--before COMMIT`` compares code instead of servers: the same ASGI server runs COMMIT's tree
+(``git archive``, same environment and database, the static files of this tree) beside this
+tree's, requests alternating; it prints its table and writes no section.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -74,6 +80,46 @@ def gthread_beside(stack: Stack):
         process.wait(30)
 
 
+@contextlib.contextmanager
+def commit_beside(stack: Stack, commit: str):
+    """The same ASGI server on another port, running ``commit``'s tree (same environment)."""
+    tree = Path(tempfile.mkdtemp(prefix="bench-before."))
+    archive = subprocess.run(  # noqa: S603
+        ["git", "archive", commit],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,  # noqa: S607
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)  # noqa: S603, S607
+    (tree / "staticfiles").symlink_to(ROOT / "staticfiles")
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603
+        [
+            str(Path(PY).parent / "gunicorn"),
+            "config.asgi",
+            "--worker-class", "config.workers.UvicornWorker",
+            "--workers", str(WORKERS),
+            "--bind", f"127.0.0.1:{port}",
+            "--log-level", "warning",
+        ],
+        cwd=tree, env={**stack.env, "PYTHONPATH": str(tree)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{base}/signin/", timeout=2).status_code == 200:
+                    break
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(30)
+        shutil.rmtree(tree, ignore_errors=True)
+
+
 def timed(http, url: str) -> float:
     start = time.perf_counter()
     http.get(url, timeout=30).raise_for_status()
@@ -91,9 +137,12 @@ def throughput(base: str, cookies, paths: list[str]) -> float:
     return 400 / (time.perf_counter() - start)
 
 
-def measure(n: int) -> dict:
-    with Stack() as stack, gthread_beside(stack) as gthread:
-        servers = {"gthread": gthread, "asgi": stack.base}
+def measure(n: int, before: str | None = None) -> dict:
+    with (
+        Stack() as stack,
+        commit_beside(stack, before) if before else gthread_beside(stack) as other,
+    ):
+        servers = {"gthread": other, "asgi": stack.base}
         http = stack.session()  # one session cookie serves both (same database)
         pages = pages_of(stack)
         for base in servers.values():
@@ -127,9 +176,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=100)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--before", metavar="COMMIT", help="compare with COMMIT's code (ASGI)")
     args = parser.parse_args()
     info = machine()
-    results = measure(args.n)
+    results = measure(args.n, args.before)
     before, after = results["gthread"], results["asgi"]
     rows, worst = [], 0.0
     for name, ms in before["times"].items():
@@ -151,6 +201,14 @@ weighs on both alike. One signed-in agent, {args.n} sequential requests per page
 {chr(10).join(rows)}
 | 8 concurrent clients, requests/s | {before["throughput"]:.0f} | {after["throughput"]:.0f} | {tp:.2f} (time per request) |
 """
+    if args.before:
+        text = (
+            text.replace("gthread, ms", f"{args.before} (before), ms")
+            .replace("ASGI, ms", f"{info['commit']} (after), ms")
+            .replace("ASGI / gthread (goal ≤ 1.1)", "after / before")
+        )
+        print("| page |" + text.split("| page |", 1)[1])
+        return 0
     print(text)
     if not args.no_write:
         write_section("inbox-pages", text)

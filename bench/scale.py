@@ -248,18 +248,20 @@ LAST = [
 # Rows numbered lo..hi; names, emails and phones are functions of the number, so the seed is the
 # same every run. First and last names are drawn independently (two hashes of the number) from
 # 120 each, so a first or a last name is shared by ~1/120 of the contacts; emails and phones are
-# unique.
+# unique. ``email_key`` (H1's identity) of these plain ASCII lower-case addresses is the address.
 SEED_CONTACTS = """
-INSERT INTO contacts_contact (workspace_id, name, email, phone, created_at, updated_at)
+INSERT INTO contacts_contact (workspace_id, name, email, email_key, phone, created_at, updated_at)
 SELECT %(ws)s,
        f.v || ' ' || l.v,
-       lower(f.v) || '.' || lower(l.v) || '.' || i || '@' || (ARRAY['mail.example',
-           'shop.example', 'corp.example'])[1 + i %% 3],
+       e.v,
+       e.v,
        '+1 ' || lpad((200 + i / 10000000)::text, 3, '0') || ' ' || lpad((i %% 10000000)::text, 7, '0'),
        now(), now()
 FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) AS i
 CROSS JOIN LATERAL (SELECT (%(first)s::text[])[1 + abs(hashint8(i * 31 + 7)) %% %(nf)s] AS v) f
 CROSS JOIN LATERAL (SELECT (%(last)s::text[])[1 + abs(hashint8(i)) %% %(nl)s] AS v) l
+CROSS JOIN LATERAL (SELECT lower(f.v) || '.' || lower(l.v) || '.' || i || '@'
+    || (ARRAY['mail.example', 'shop.example', 'corp.example'])[1 + i %% 3] AS v) e
 """
 
 # About a fifth open, the rest closed; a quarter assigned to the bench agent; last activity spread
@@ -267,13 +269,15 @@ CROSS JOIN LATERAL (SELECT (%(last)s::text[])[1 + abs(hashint8(i)) %% %(nl)s] AS
 SEED_CONVERSATIONS = """
 WITH c AS (SELECT array_agg(id ORDER BY id) AS ids FROM contacts_contact WHERE workspace_id = %(ws)s)
 INSERT INTO inbox_conversation
-    (workspace_id, contact_id, subject, channel, status, assignee_id, last_activity_at, created_at)
+    (workspace_id, contact_id, subject, channel, status, assignee_id, priority, last_activity_at,
+     created_at)
 SELECT %(ws)s,
        c.ids[1 + (i * 7919) %% cardinality(c.ids)],
        'Order question #' || i,
        (ARRAY['whatsapp', 'email', 'sms', 'webchat'])[1 + i %% 4],
        CASE WHEN i %% 5 = 0 THEN 'open' ELSE 'closed' END,
        CASE WHEN i %% 4 = 0 THEN %(agent)s END,
+       false,
        now() - ((i * 104729) %% 31536000) * interval '1 second' - i * interval '1 microsecond',
        now() - interval '1 year'
 FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) AS i, c
@@ -451,6 +455,13 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=3, help="untimed requests per page")
     parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
     args = parser.parse_args()
+    load0 = os.getloadavg()
+    command = "make bench-scale" if os.environ.get("MAKELEVEL") else "python bench/scale.py"
+    command = " ".join(
+        [f"{k}={os.environ[k]}" for k in ("BENCH_DB_NAME", "BENCH_REDIS_DB") if k in os.environ]
+        + [command]
+        + sys.argv[1:]
+    )
     with Stack() as stack:
         acme = stack.session("agent@acme.test")
         print(f"== 1. Acme at {args.small:,} contacts and {args.small:,} conversations")
@@ -471,12 +482,16 @@ def main() -> int:
     small, large, before = both["small"], both["large"], alone["acme"]
     load = os.getloadavg()
     lines = [
-        "## Scale (issue 16): 1,000 vs 1,000,000 contacts and conversations",
+        f"## Scale (issues 16 and 22): {args.small:,} vs {args.large:,} contacts and conversations "
+        f"({MESSAGES_PER} messages each: {args.small * MESSAGES_PER:,} vs "
+        f"{args.large * MESSAGES_PER:,})",
         "",
         f"Taken {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on a **shared {os.cpu_count()}-core "
         f"box**, commit `{commit()}`, load average at the end {load[0]:.1f} {load[1]:.1f} "
-        f"{load[2]:.1f}. Command: `make bench-scale`. Seeding {args.large:,} contacts + "
-        f"{args.large:,} conversations took {took:.0f} s (generate_series, indexes rebuilt).",
+        f"{load[2]:.1f} (at the start {load0[0]:.1f} {load0[1]:.1f} {load0[2]:.1f}). Command: "
+        f"`{command}`. Seeding {args.large:,} contacts + {args.large:,} conversations + "
+        f"{args.large * MESSAGES_PER:,} messages took {took:.0f} s (generate_series, indexes "
+        "rebuilt).",
         "",
         f"Median of {args.rounds} requests per page after {args.warmup} untimed; one agent per "
         "workspace, sequential requests, gunicorn + PostgreSQL + Redis. Ratio = large / small "

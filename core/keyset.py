@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -68,10 +68,16 @@ class KeysetPaginator:
         *,
         narrow: Q | None = None,
         narrow_indexed: bool = True,
+        narrow_parts: Sequence[Q | Callable[[], tuple[Q, bool]]] = (),
         window: int = 4000,
     ) -> None:
         """``narrow``: a filter applied with the windowed strategy (see ``_rows``), PostgreSQL only;
-        ``narrow_indexed``: whether indexes of its own can answer it (else step 2 is the planner's).
+        ``narrow_indexed``: whether indexes of its own can answer it (else step 2 is the planner's);
+        ``narrow_parts``: alternatives whose OR is ``narrow``, each answered by indexes of its
+        own: step 2 asks each apart and merges (an OR of a join and an EXISTS is answered by no
+        index at all: PostgreSQL then tests every row of the list). A callable is called only
+        when step 2 runs (a part that must look something up first) and answers the filter and
+        whether to run it through its own indexes only (else the planner chooses).
         """
         self.queryset = queryset.order_by(*ordering)
         self.ordering = tuple(ordering)
@@ -79,6 +85,7 @@ class KeysetPaginator:
         self.model: type[Model] = queryset.model
         self.narrow = narrow
         self.narrow_indexed = narrow_indexed
+        self.narrow_parts = tuple(narrow_parts)
         self.window = window
 
     # --- cursors ---------------------------------------------------------------------------
@@ -201,12 +208,33 @@ class KeysetPaginator:
             return list(self._ordered(values, forward=forward)[:limit])
         ids, last = self._window_hits(values, forward=forward, limit=limit)
         if len(ids) < limit and last is not None:
-            rest = self._ordered(last, forward=forward, narrow=self.narrow).values_list(
-                "pk", flat=True
-            )[: limit - len(ids)]
-            ids += _through_search_indexes(rest) if self.narrow_indexed else list(rest)
+            ids += self._beyond_window(last, forward=forward, limit=limit - len(ids))
         by_id = self.queryset.in_bulk(ids)
         return [by_id[pk] for pk in ids if pk in by_id]
+
+    def _beyond_window(self, last: list[Any], *, forward: bool, limit: int) -> list:
+        """Step 2 of ``_rows``: the first ``limit`` matches after the window's last row."""
+        if not self.narrow_parts:
+            rest = self._ordered(last, forward=forward, narrow=self.narrow).values_list(
+                "pk", flat=True
+            )[:limit]
+            return _through_search_indexes(rest) if self.narrow_indexed else list(rest)
+        # Each alternative's own first ``limit`` (by its own indexes), merged: the first
+        # ``limit`` of the union are among them.
+        fields = [name.lstrip("-") for name in self.ordering]
+        found: dict[Any, tuple] = {}
+        for part in self.narrow_parts:
+            part, indexed = part() if callable(part) else (part, self.narrow_indexed)
+            rows = self._ordered(last, forward=forward, narrow=part).values_list("pk", *fields)
+            rows = rows[:limit]
+            for row in _through_search_indexes(rows) if indexed else rows:
+                found[row[0]] = row
+        merged = list(found.values())
+        # Stable sorts from the last ordering field to the first, each in its direction.
+        for i in reversed(range(len(fields))):
+            descending = self.ordering[i].startswith("-") == forward
+            merged.sort(key=lambda row, i=i: row[i + 1], reverse=descending)
+        return [row[0] for row in merged[:limit]]
 
     def _page(self, rows: list, start: int, *, has_next: bool, has_previous: bool) -> KeysetPage:
         return KeysetPage(

@@ -10,7 +10,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from .models import Conversation, Message, ReadMarker
-from .signals import reply_created
+from .signals import read_marker_changed, reply_created
 
 # "@jane", "@jane.cooper", "@jane@acme.test": a teammate named by first name, email's local part
 # or whole email (N7).
@@ -95,15 +95,21 @@ def conversation_add_note(*, conversation: Conversation, author, body: str) -> M
 def _set_marker(*, conversation: Conversation, user, **values) -> None:
     """Write one member's marker with single statements, never read-then-write in a transaction:
     on SQLite (``make run``) a transaction that upgrades its read lock fails at once when another
-    writer is waiting, and opening a conversation writes while its sidebar panels write too."""
+    writer is waiting, and opening a conversation writes while its sidebar panels write too.
+
+    Only a marker that changes is written and announced (``read_marker_changed``): opening a
+    conversation already read is no news, so pages refreshed by the news do not announce again.
+    """
     markers = ReadMarker.objects.filter(conversation=conversation, user=user)
-    if markers.update(**values, updated_at=timezone.now()):
-        return
-    try:
-        with transaction.atomic():
-            ReadMarker.objects.create(conversation=conversation, user=user, **values)
-    except IntegrityError:  # a concurrent first visit made it: ours is the later word
-        markers.update(**values, updated_at=timezone.now())
+    if not markers.exclude(**values).update(**values, updated_at=timezone.now()):
+        if markers.exists():
+            return  # already so
+        try:
+            with transaction.atomic():
+                ReadMarker.objects.create(conversation=conversation, user=user, **values)
+        except IntegrityError:  # a concurrent first visit made it: ours is the later word
+            markers.update(**values, updated_at=timezone.now())
+    read_marker_changed.send(sender=ReadMarker, conversation=conversation, user=user)
 
 
 def conversation_mark_read(*, conversation: Conversation, user) -> None:

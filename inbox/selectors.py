@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from django.db import connection
-from django.db.models import BooleanField, Count, Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Substr
+from django.db.models.functions import Coalesce, Substr
 from django.utils import timezone
 
+from contacts.models import Contact
 from core.keyset import KeysetPage, KeysetPaginator
 from workspace.models import Workspace
 
@@ -35,6 +37,9 @@ QUERY_MAX_LENGTH = 200
 # words): customers write in many languages, and an agent searches for the words they saw.
 SEARCH_CONFIG = "simple"
 SEARCH_WINDOW = 1000
+# N4: beyond the window, a search word found in at most this many conversations is looked up
+# in the GIN index first (see _conversations_with_words).
+WORD_HITS_MAX = 20000
 
 
 def clean_filter(value: str | None) -> str:
@@ -78,14 +83,29 @@ class ViewCount:
 
 
 def view_counts(*, workspace: Workspace, user) -> list[ViewCount]:
-    """Each view with its count, bounded: at most ``COUNT_LIMIT`` ids read per view (N3)."""
+    """Each view with its count, bounded: at most ``COUNT_LIMIT`` ids read per view (N3).
+
+    One statement for the five views: each view's bounded id list (its own index range, LIMIT
+    ``COUNT_LIMIT``), joined with UNION ALL and counted here; never a COUNT in the database.
+    """
     now = timezone.now()
-    counts = []
-    for key in FILTERS:
+    parts, params = [], []
+    for n, key in enumerate(FILTERS):
         ids = conversation_list(workspace=workspace, user=user, filter=key, now=now)
-        found = len(ids.select_related(None).values_list("pk", flat=True)[:COUNT_LIMIT])
-        counts.append(ViewCount(key, FILTER_LABELS[key], found))
-    return counts
+        bounded = ids.select_related(None).values("pk")[:COUNT_LIMIT]
+        sql, view_params = bounded.query.sql_with_params()
+        name = connection.ops.quote_name(key)
+        parts.append(f"SELECT {n} AS v FROM ({sql}) AS {name}")  # noqa: S608
+        params.extend(view_params)
+    found = [0] * len(FILTERS)
+    # Only Django's own compiled SQL, view numbers and quoted constant names are interpolated.
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        for (n,) in cursor.fetchall():
+            found[n] += 1
+    return [
+        ViewCount(key, FILTER_LABELS[key], count) for key, count in zip(FILTERS, found, strict=True)
+    ]
 
 
 def message_words(query: str) -> RawSQL:
@@ -109,15 +129,83 @@ def _message_match(query: str) -> Q:
     return Q(Exists(messages))
 
 
-def search_filter(query: str) -> Q:
+def _contact_match(query: str) -> Q:
     """Contact name, email or phone containing the query (the contacts' trigram indexes on
-    PostgreSQL), or a message with its words (N4)."""
-    contact = (
+    PostgreSQL)."""
+    return (
         Q(contact__name__icontains=query)
         | Q(contact__email__icontains=query)
         | Q(contact__phone__icontains=query)
     )
-    return contact | _message_match(query)
+
+
+def search_filter(query: str) -> Q:
+    """Contact name, email or phone containing the query, or a message with its words (N4)."""
+    return _contact_match(query) | _message_match(query)
+
+
+def _conversations_with_words(query: str) -> tuple[Q, bool]:
+    """PostgreSQL, the keyset walk's step 2: the conversations with a message with the query's
+    words, as ids looked up in the GIN index first (at most ``WORD_HITS_MAX``), and False: the
+    planner chooses how to use them.
+
+    Asked as a subquery instead, PostgreSQL guesses that any word it has no statistics for (a
+    rare word, an address) is in 0.5% of the messages, walks the list in order testing each
+    conversation's messages, and for a word in one message walks all of them (~2 minutes at
+    1,000,000 conversations). Given the ids it knows how many there are: a few are fetched by
+    id and sorted, many make the ordered walk meet one soon (a hashed test per row). A word in
+    more conversations than ``WORD_HITS_MAX`` keeps the plain filter: the walk meets it soon.
+    """
+    hits = (
+        # All workspaces' messages (the GIN index has no workspace): joined to their
+        # conversations here, PostgreSQL's 0.5% guess made it walk the workspace again. The
+        # list's own query drops other workspaces' ids.
+        Message.objects.filter(message_words(query))
+        .order_by()
+        .values_list("conversation_id", flat=True)
+        .distinct()[: WORD_HITS_MAX + 1]
+    )
+    ids = list(hits)
+    if len(ids) > WORD_HITS_MAX:
+        return _message_match(query), False
+    # One array parameter, not thousands of placeholders; typed, so PostgreSQL hashes it (an
+    # untyped one is searched element by element: 40 s for a 1,000,000-row walk).
+    found = RawSQL(
+        '"inbox_conversation"."id" = ANY(%s::bigint[])', (ids,), output_field=BooleanField()
+    )
+    return Q(found), False
+
+
+def _conversations_of_contacts(query: str, workspace: Workspace) -> tuple[Q, bool]:
+    """PostgreSQL, the keyset walk's step 2: the conversations of the contacts the query finds,
+    as contact ids looked up in the trigram indexes first (at most ``WORD_HITS_MAX``), for the
+    planner to use as ``_conversations_with_words`` does; more than that: the contacts' join,
+    through the search indexes only (contacts' L1)."""
+    hits = (
+        Contact.objects.filter(
+            Q(name__icontains=query) | Q(email__icontains=query) | Q(phone__icontains=query),
+            workspace=workspace,
+        )
+        .order_by()
+        .values_list("pk", flat=True)[: WORD_HITS_MAX + 1]
+    )
+    ids = list(hits)
+    if len(ids) > WORD_HITS_MAX:
+        return _contact_match(query), True
+    found = RawSQL(
+        '"inbox_conversation"."contact_id" = ANY(%s::bigint[])', (ids,), output_field=BooleanField()
+    )
+    return Q(found), False
+
+
+def search_parts(query: str, *, workspace: Workspace) -> list:
+    """PostgreSQL: the two halves of ``search_filter`` for the keyset walk's step 2, each
+    answered by its own index first: the contacts' trigram indexes, the messages' GIN index.
+    Their OR is the same set of conversations."""
+    return [
+        partial(_conversations_of_contacts, query, workspace),
+        partial(_conversations_with_words, query),
+    ]
 
 
 def conversation_page(
@@ -144,6 +232,9 @@ def conversation_page(
             PAGE_SIZE,
             narrow=search_filter(query),
             narrow_indexed=True,
+            # Beyond the window, each half through its own indexes (an OR of the two is
+            # answered by none: 1,000,000 conversations tested one by one, ~2 minutes).
+            narrow_parts=search_parts(query, workspace=workspace),
             # Each row of the window tests its messages' words (to_tsvector per message): a
             # window no larger than a small workspace keeps that step the same cost at any size.
             window=SEARCH_WINDOW,
@@ -160,49 +251,46 @@ def conversation_page(
 def with_triage(conversations: list[Conversation], *, user) -> list[Conversation]:
     """Set ``preview``, ``unread`` and ``mentioned`` on each row for this viewer (N2, N3).
 
-    Three queries for the whole page, on messages and read markers only: the page's own query
-    stays the index range it is.
+    One query for the whole page: the page's conversations by id, each with scalar subqueries
+    on its read marker and messages. The page's own query stays the index range it is.
     """
     ids = [c.pk for c in conversations]
     if not ids:
         return conversations
-    markers = {
-        m.conversation_id: m
-        for m in ReadMarker.objects.filter(user=user, conversation_id__in=ids).only(
-            "conversation_id", "last_read_message_id", "mentioned"
-        )
-    }
-    after_marker = Q()
-    for pk in ids:
-        marker = markers.get(pk)
-        after_marker |= Q(conversation_id=pk, pk__gt=marker.last_read_message_id if marker else 0)
-    unread = dict(
-        Message.objects.filter(after_marker)
+    marker = ReadMarker.objects.filter(conversation=OuterRef("pk"), user=user)
+    unread = (
+        Message.objects.filter(conversation=OuterRef("pk"), pk__gt=OuterRef("read_to"))
         .exclude(author=user)
-        .values("conversation_id")
+        .order_by()
+        .values("conversation")
         .annotate(n=Count("pk"))
-        .values_list("conversation_id", "n")
+        .values("n")
     )
-    last_ids = (
-        Message.objects.filter(conversation_id__in=ids)
+    last = (
+        Message.objects.filter(conversation=OuterRef("pk"))
         .exclude(direction=Message.Direction.NOTE)
-        .values("conversation_id")
-        .annotate(last=Max("pk"))
-        .values_list("last", flat=True)
+        .order_by("-pk")
     )
-    previews = {
-        row["conversation_id"]: row
-        for row in Message.objects.filter(pk__in=list(last_ids))
-        .annotate(snippet=Substr("body", 1, PREVIEW_LENGTH))
-        .values("conversation_id", "snippet", "direction")
+    facts = {
+        row["pk"]: row
+        for row in Conversation.objects.filter(pk__in=ids)
+        .order_by()
+        .annotate(
+            read_to=Coalesce(Subquery(marker.values("last_read_message_id")[:1]), 0),
+            is_mentioned=Coalesce(Subquery(marker.values("mentioned")[:1]), False),
+            unread_count=Coalesce(Subquery(unread), 0),
+            snippet=Subquery(last.annotate(s=Substr("body", 1, PREVIEW_LENGTH)).values("s")[:1]),
+            last_direction=Subquery(last.values("direction")[:1]),
+        )
+        .values("pk", "is_mentioned", "unread_count", "snippet", "last_direction")
     }
     for conversation in conversations:
-        marker = markers.get(conversation.pk)
-        conversation.unread = unread.get(conversation.pk, 0)
-        conversation.mentioned = bool(marker and marker.mentioned)
-        last = previews.get(conversation.pk)
-        conversation.preview = " ".join(last["snippet"].split()) if last else ""
-        conversation.preview_from_team = bool(last and last["direction"] == Message.Direction.OUT)
+        row = facts.get(conversation.pk, {})
+        conversation.unread = row.get("unread_count") or 0
+        conversation.mentioned = bool(row.get("is_mentioned"))
+        snippet = row.get("snippet")
+        conversation.preview = " ".join(snippet.split()) if snippet else ""
+        conversation.preview_from_team = row.get("last_direction") == Message.Direction.OUT
     return conversations
 
 

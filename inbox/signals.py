@@ -13,3 +13,8 @@ reply_created = Signal()
 # that answers True holds the reply: the view shows the conversation again (409) with the draft,
 # for the agent to confirm (issue 22, N6: the live app's stale-reply guard).
 reply_check = Signal()
+
+# Sent after one member's read marker changed (``conversation=``, ``user=``): a write through
+# ``QuerySet.update()``, which sends no model signal. The live app tells that member's other open
+# pages, so their unread state follows (issue 22, N2).
+read_marker_changed = Signal()

@@ -5,6 +5,12 @@ workspace's events as they come. While nothing happens it writes a comment every
 ``LIVE_HEARTBEAT_SECONDS`` from memory alone: an idle connection costs no database query.
 A conversation page's connection also says "NAME is viewing" for as long as it is open.
 
+Access is the pages' (``workspace_view``) when the connection opens; after that, without a
+query: an ``access`` event for this person (removed, another role, sessions ended, signed out
+in this session, another password) closes it at once, and so does the session's own end (T8's
+absolute and idle timeouts, looked at on each heartbeat). The browser's reconnect then meets
+the pages' checks again. ``to`` events (another person's read marker, access) are dropped.
+
 Served as a generator in a thread (runserver, WSGI) or as an async generator on the event loop
 (ASGI: uvicorn workers under gunicorn in production), where a held connection costs no thread.
 """
@@ -20,8 +26,10 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from workspace.middleware import session_over
+
 from . import bus
-from .events import PRESENCE
+from .events import ACCESS, PRESENCE
 
 VIEWING, REPLYING = "viewing", "replying"
 
@@ -43,7 +51,27 @@ class LiveConnection:
     user_name: str
     conversation_id: int | None
     last_id: str | None
+    session_tag: str = ""  # events.session_tag of the request's session
+    auth_tag: str = ""  # events.auth_tag of the user when the connection opened
+    ends_at: float | None = None  # when the session ends (workspace.middleware.session_ends_at)
     key: str = field(default_factory=lambda: secrets.token_hex(6))
+
+    # --- access: whether an event is for this connection, or ends it ------------------------
+    def shown(self, event: dict) -> bool:
+        to = event.get("to")
+        return event.get("kind") != ACCESS and (to is None or to == self.user_id)
+
+    def ended_by(self, event: dict) -> bool:
+        if event.get("kind") != ACCESS or event.get("to") != self.user_id:
+            return False
+        if "session" in event:  # signed out: that session's connections only
+            return event["session"] == self.session_tag
+        if "auth" in event:  # a new password: the sessions opened under the old one
+            return event["auth"] != self.auth_tag
+        return True
+
+    def expired(self) -> bool:
+        return session_over(self.ends_at)
 
     # --- presence: a conversation page is "viewing" while its connection lasts -------------
     def _viewing(self) -> None:
@@ -99,7 +127,8 @@ class LiveConnection:
             replay = bus.Replay([], False)
         if not replay.complete:
             chunks.append(sse({"kind": bus.RESET}))
-        chunks += [sse(e) for e in replay.events]
+        # An ``access`` event in the replay is older than this connection's own check.
+        chunks += [sse(e) for e in replay.events if self.shown(e)]
         return chunks
 
     # --- the two servings --------------------------------------------------------------------
@@ -113,10 +142,12 @@ class LiveConnection:
             yield from opening
             while True:
                 event = sub.get(settings.LIVE_HEARTBEAT_SECONDS)
+                if self.expired() or (event is not None and self.ended_by(event)):
+                    return  # the browser's reconnect meets the pages' checks
                 if event is None:
                     self.beat()
                     yield ": heartbeat\n\n"
-                else:
+                elif self.shown(event):
                     yield sse(event)
         finally:
             bus.unsubscribe(sub)
@@ -133,10 +164,12 @@ class LiveConnection:
                 yield chunk
             while True:
                 event = await sub.aget(settings.LIVE_HEARTBEAT_SECONDS)
+                if self.expired() or (event is not None and self.ended_by(event)):
+                    return  # the browser's reconnect meets the pages' checks
                 if event is None:
                     await asyncio.to_thread(self.beat)
                     yield ": heartbeat\n\n"
-                else:
+                elif self.shown(event):
                     yield sse(event)
         finally:
             bus.unsubscribe(sub)

@@ -12,7 +12,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from workspace.access import workspace_view
+from workspace.middleware import session_ends_at
 
+from .events import auth_tag, session_tag
 from .presence import announce_replying, presence_for
 from .selectors import conversation_id_in_workspace
 from .stream import LiveConnection
@@ -51,6 +53,10 @@ def events(request):
         user_name=request.user.display_name,
         conversation_id=_conversation_id(request, request.GET),
         last_id=request.headers.get("Last-Event-ID") or request.GET.get("last") or None,
+        # Access changes and the session's end close the stream without a query (stream.py).
+        session_tag=session_tag(request.session.session_key),
+        auth_tag=auth_tag(request.user),
+        ends_at=session_ends_at(request.session),
     )
     _release_database()
     stream = live.aevents() if isinstance(request, ASGIRequest) else live.events()

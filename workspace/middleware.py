@@ -95,6 +95,24 @@ def record_sign_in(sender, request, user, **kwargs) -> None:
         request.session[SessionTimeoutMiddleware.SEEN] = now
 
 
+def session_ends_at(session) -> float | None:
+    """When this signed-in session ends unless the person makes a request first (T8): the
+    earlier of the absolute and the idle timeout, on the ``_now()`` clock; None if unknown.
+
+    A request that holds its response open (the live stream, N1) checks it against
+    ``session_over`` instead of passing this middleware again.
+    """
+    started = session.get(SessionTimeoutMiddleware.STARTED)
+    if started is None:
+        return None
+    seen = session.get(SessionTimeoutMiddleware.SEEN) or started
+    return min(started + settings.SESSION_ABSOLUTE_TIMEOUT, seen + settings.SESSION_IDLE_TIMEOUT)
+
+
+def session_over(ends_at: float | None) -> bool:
+    return ends_at is not None and _now() > ends_at
+
+
 class SessionTimeoutMiddleware:
     """Signed-in sessions end after an absolute and an idle timeout (T8).
 

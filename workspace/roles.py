@@ -5,6 +5,7 @@ from django.db import transaction
 from django.db.models import F
 
 from .models import Membership, Role, User, WorkspaceEvent
+from .signals import sessions_ended
 
 
 class MembershipError(ValueError):
@@ -49,6 +50,7 @@ def change_role(*, membership: Membership, role: str, actor=None) -> Membership:
 def end_sessions(*, user: User) -> None:
     """Sign the person out everywhere at once: each session fails its next request's check."""
     User.objects.filter(pk=user.pk).update(session_epoch=F("session_epoch") + 1)
+    sessions_ended.send(sender=User, user=user)
 
 
 @transaction.atomic

@@ -211,6 +211,12 @@
       return;
     }
     var mine = conversation !== null && event.conversation === conversation;
+    if (event.kind === "read") {
+      // N2: this agent read (or marked unread) a conversation in another tab; the open one here
+      // is being read on this page already.
+      if (!mine && document.getElementById("conversation-list")) scheduleRefresh(false);
+      return;
+    }
     if (event.kind === "presence") {
       if (mine) loadPresence();
       return;
@@ -235,8 +241,23 @@
       // The browser retries by itself (with Last-Event-ID) unless the server refused; then we
       // start again, handing the last id over in the URL.
       if (source.readyState === EventSource.CLOSED) {
-        setTimeout(connect, retryDelay);
-        retryDelay = Math.min(retryDelay * 2, 30000);
+        source.close();
+        // Refused: if the page itself is refused now too (removed from the workspace, signed
+        // out, session over), reload it to show that (N1: access as for the pages); else the
+        // server was away: try again later.
+        fetch(refreshUrl, { credentials: "same-origin", headers: { "X-Live-Refresh": "1" } })
+          .then(function (response) {
+            if (response.redirected || response.status === 403 || response.status === 404) {
+              window.location.reload();
+              return;
+            }
+            setTimeout(connect, retryDelay);
+            retryDelay = Math.min(retryDelay * 2, 30000);
+          })
+          .catch(function () {
+            setTimeout(connect, retryDelay);
+            retryDelay = Math.min(retryDelay * 2, 30000);
+          });
       }
     };
   }

@@ -14,7 +14,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from .conftest import AGENT, MANAGER
+from .conftest import AGENT, MANAGER, OWNER, PASSWORD, _csrf
 
 AGENT_NAME, MANAGER_NAME = "Ari Agent", "Max Manager"
 
@@ -237,3 +237,38 @@ def test_n1_after_a_dropped_connection_the_page_catches_up(
     expect(page.locator("#live-inbox")).to_have_attribute("data-state", "open")
     expect(page.locator("#live-status")).to_be_hidden()
     _not_reloaded(page)
+
+
+def test_n1_an_open_page_of_a_removed_member_closes_its_stream_and_shows_sign_in(
+    new_context, live_app, console
+):
+    """Access as for the pages: the Owner removes an agent whose Inbox is open; the page's
+    live connection closes, its reconnect is refused, and the page reloads to the sign-in."""
+    # A refused reconnect and the page's probe are logged by chromium.
+    console.allow(r"EventSource|text/event-stream|status of 40[34]|ERR_")
+    email = f"live-removed-{uuid.uuid4().hex[:6]}@acme.test"
+    member_id = (
+        live_app.manage(
+            "shell",
+            "-c",
+            "from workspace.models import Membership, Role, User, Workspace\n"
+            f"u = User.objects.create_user({email!r}, password={PASSWORD!r})\n"
+            "m = Membership.objects.create(user=u, workspace=Workspace.objects.get(slug='acme'), "
+            "role=Role.AGENT)\n"
+            "print(m.pk)",
+        )
+        .strip()
+        .splitlines()[-1]
+    )
+    page = _open(new_context(email), "/w/acme/inbox/")
+
+    owner = live_app.http(OWNER)
+    confirm = owner.get(live_app.url(f"/w/acme/settings/members/{member_id}/remove/"), timeout=10)
+    owner.post(
+        live_app.url(f"/w/acme/settings/members/{member_id}/remove/"),
+        data={"csrfmiddlewaretoken": _csrf(confirm.text)},
+        timeout=10,
+    ).raise_for_status()
+
+    page.wait_for_url("**/signin/**", timeout=8000)
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()

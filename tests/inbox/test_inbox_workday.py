@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -25,6 +26,7 @@ from inbox.forms import snooze_until
 from inbox.models import Conversation, Message, ReadMarker
 from inbox.selectors import (
     COUNT_LIMIT,
+    conversation_list,
     conversation_page,
     message_words,
     next_in_view,
@@ -177,9 +179,30 @@ def test_n3_counts_stop_at_99_plus_and_read_at_most_100_ids(agent, acme, contact
     counts = {c.key: c for c in view_counts(workspace=acme, user=agent)}
     assert counts["open"].count == COUNT_LIMIT and counts["open"].shown == "99+"
     assert counts["mine"].shown == "0"
-    # Bounded: every count query is a LIMIT 100 read, never a COUNT over the workspace.
-    assert len(sql) == 5
-    assert all("LIMIT 100" in s and "COUNT(" not in s.upper() for s in sql), sql
+    # Bounded, and one statement: each of the five views is a LIMIT 100 read (UNION ALL),
+    # never a COUNT over the workspace.
+    assert len(sql) == 1
+    assert sql[0].count("LIMIT 100") == 5 and "COUNT(" not in sql[0].upper(), sql
+
+
+def test_n3_counts_match_each_view_and_cost_one_query(
+    agent, manager, acme, contact, django_assert_num_queries
+):
+    now = timezone.now()
+    make = lambda subject, **kw: Conversation.objects.create(  # noqa: E731
+        workspace=acme, contact=contact, subject=subject, **kw
+    )
+    make("mine", assignee=agent)
+    make("mine, snoozed", assignee=agent, snoozed_until=now + timedelta(hours=1))
+    make("mine, snooze over", assignee=agent, snoozed_until=now - timedelta(minutes=1))
+    make("theirs", assignee=manager)
+    make("nobody")
+    make("closed", status="closed", assignee=agent)
+    with django_assert_num_queries(1):
+        counts = {c.key: c.count for c in view_counts(workspace=acme, user=agent)}
+    assert counts == {"open": 4, "mine": 2, "unassigned": 1, "closed": 1, "all": 6}
+    for key, count in counts.items():
+        assert count == conversation_list(workspace=acme, user=agent, filter=key).count()
 
 
 def test_n3_rows_cost_a_fixed_number_of_queries_per_page(
@@ -193,6 +216,61 @@ def test_n3_rows_cost_a_fixed_number_of_queries_per_page(
     with django_assert_max_num_queries(16):
         response = client.get(list_url())
     assert len(response.context["page"].object_list) == 30
+
+
+def test_n3_list_page_counts_and_row_facts_are_one_query_each(client, agent, acme, contact):
+    """The five bounded counts are one statement, and the rows' preview, unread count and
+    mention one more: the list page's queries on conversations, messages and markers are the
+    page itself plus these two."""
+    for i in range(40):
+        conv = Conversation.objects.create(workspace=acme, contact=contact, subject=f"c{i}")
+        inbound(conv, f"message {i}")
+    client_for(client, agent)
+    client.get(list_url())
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(list_url())
+    inbox = [
+        q["sql"]
+        for q in captured.captured_queries
+        if re.search(r"inbox_(conversation|message|readmarker)", q["sql"])
+    ]
+    # The page's rows, the five counts, the rows' triage facts.
+    assert len(inbox) == 3, inbox
+    assert len(response.context["page"].object_list) == 30
+
+
+def test_n3_row_facts_are_the_viewers_own(client, agent, manager, acme, contact):
+    conv = Conversation.objects.create(workspace=acme, contact=contact, subject="s")
+    inbound(conv, "one")
+    conversation_reply(conversation=conv, author=agent, body="my reply")
+    inbound(conv, "two", minutes=1)
+    conversation_add_note(conversation=conv, author=manager, body="@agent look at this")
+    other = Conversation.objects.create(workspace=acme, contact=contact, subject="none")
+    page = conversation_page(workspace=acme, user=agent, filter="all")
+    rows = {c.pk: c for c in page.object_list}
+    # Replying marked "one" read for the agent: unread are "two" and the note that names them.
+    assert rows[conv.pk].unread == 2 and rows[conv.pk].mentioned
+    # The preview is the last message that is not a note.
+    assert rows[conv.pk].preview == "two" and not rows[conv.pk].preview_from_team
+    assert (rows[other.pk].unread, rows[other.pk].preview, rows[other.pk].mentioned) == (
+        0,
+        "",
+        False,
+    )
+    conversation_mark_read(conversation=conv, user=agent)
+    rows = {
+        c.pk: c for c in conversation_page(workspace=acme, user=agent, filter="all").object_list
+    }
+    assert rows[conv.pk].unread == 0 and not rows[conv.pk].mentioned
+    page = conversation_page(workspace=acme, user=manager, filter="all")
+    rows = {c.pk: c for c in page.object_list}
+    # Writing the note marked all read for the manager, and they are not the one mentioned.
+    assert rows[conv.pk].unread == 0 and not rows[conv.pk].mentioned
+    inbound(conv, "three", minutes=2)
+    rows = {
+        c.pk: c for c in conversation_page(workspace=acme, user=manager, filter="all").object_list
+    }
+    assert rows[conv.pk].unread == 1 and rows[conv.pk].preview == "three"
 
 
 # --- N4: search ------------------------------------------------------------------------------------
@@ -501,3 +579,47 @@ def test_n4_message_words_are_answered_by_the_gin_full_text_index(acme, contact)
         shown = plan(sql[-1], enable_seqscan="off")
         transaction.set_rollback(True)
     assert "msg_body_fts" in shown, shown
+
+
+@postgres_only
+@pytest.mark.parametrize("hits_max", [1000, 1])
+def test_n4_search_beyond_the_window_merges_both_halves_in_order_both_ways(
+    acme, agent, contact, monkeypatch, hits_max
+):
+    """PostgreSQL's step 2 (beyond the window): conversations found by contact and those found
+    by message words are asked apart (each through its own index first) and merged in the
+    list's order, forward and back; with more hits than WORD_HITS_MAX, the plain filters
+    instead. The pages are the same either way."""
+    from inbox import selectors
+
+    monkeypatch.setattr(selectors, "SEARCH_WINDOW", 2)
+    monkeypatch.setattr(selectors, "PAGE_SIZE", 3)
+    monkeypatch.setattr(selectors, "WORD_HITS_MAX", hits_max)
+    now = timezone.now()
+    kurt = Contact.objects.create(workspace=acme, name="Kurt Zeppelin", email="kurt@ias.example")
+    expected = []
+    for i in range(14):
+        conv = Conversation.objects.create(
+            workspace=acme,
+            contact=kurt if i % 3 == 0 else contact,
+            subject=f"c{i}",
+            last_activity_at=now - timedelta(hours=i),
+        )
+        inbound(conv, "the zeppelin arrived" if i % 3 == 1 else "nothing to see")
+        if i % 3 != 2:  # Kurt's (by name), or a message with the word
+            expected.append(conv.pk)
+    found, after = [], None
+    while True:
+        page = conversation_page(
+            workspace=acme, user=agent, filter="all", query="zeppelin", after=after
+        )
+        found.append([c.pk for c in page.object_list])
+        if not page.next_cursor:
+            break
+        after = page.next_cursor
+    assert [pk for rows in found for pk in rows] == expected
+    assert [len(rows) for rows in found] == [3, 3, 3, 1]
+    back = conversation_page(
+        workspace=acme, user=agent, filter="all", query="zeppelin", before=page.previous_cursor
+    )
+    assert [c.pk for c in back.object_list] == found[-2]
