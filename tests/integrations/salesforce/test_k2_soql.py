@@ -180,8 +180,10 @@ def test_k2_person_account_orgs_select_which_rows_are_person_accounts_and_their_
 
 
 def test_k2_routing_by_owner_selects_the_owners_email_and_the_priority_field():
-    assert selected_fields(connection(route_by_owner=True, priority_field="Priority__c")) == [
+    routed = connection(["Title"], route_by_owner=True, priority_field="Priority__c")
+    assert selected_fields(routed) == [
         *BASE_FIELDS,
+        "Title",  # the admin's chosen fields are kept
         "Owner.Email",
         "Owner.Id",
         "Priority__c",
