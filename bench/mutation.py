@@ -39,22 +39,22 @@ MODULES = {
     "matching": (
         "integrations.salesforce.matching",
         [
+            "tests/integrations/salesforce/test_k2_matching.py",
             "tests/integrations/salesforce/test_phones.py::test_p2_email_stays_exact_in_any_format_mode",
             "tests/integrations/salesforce/test_phones.py::test_p3_p6_same_number_in_any_format_one_query",
             "tests/integrations/salesforce/test_phones.py::test_p3_a_different_number_never_matches",
             "tests/integrations/salesforce/test_phones.py::test_p4_exact_mode_hints_the_same_number_with_both_values_in_one_query",
             "tests/integrations/salesforce/test_phones.py::test_p4_country_codes_no_longer_hide_the_hint",
-            "tests/integrations/salesforce/test_k2_matching.py",
         ],
     ),
     "soql": (
         "integrations.salesforce.soql",
         [
+            "tests/integrations/salesforce/test_k2_soql.py",
             "tests/hardening/test_injection.py::test_s07_soql_metacharacters_in_phone_find_nothing_with_one_well_formed_query",
             "tests/hardening/test_injection.py::test_s07_soql_metacharacters_in_email_find_nothing",
             "tests/hardening/test_injection.py::test_b1_like_wildcards_in_email_are_literal_in_the_lookup_query",
             "tests/hardening/test_injection.py::test_s07_field_names_cannot_carry_soql",
-            "tests/integrations/salesforce/test_k2_soql.py",
         ],
     ),
     "urlsafety": (

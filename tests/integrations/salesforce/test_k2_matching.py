@@ -1,5 +1,6 @@
 """K2: the one matching rule (matching.py) given rows the emulator never returns: a different
-number, another spelling, two phone-only contacts on a badge page. Pure functions, no database."""
+number, another spelling, two phone-only contacts on a badge page, a linked record (A2), person
+accounts' field names (E3). Pure functions, no database."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from contacts.phones import spellings
 from integrations.salesforce.matching import (
     ANY_FORMAT,
     BADGE_SPELLINGS,
+    CONTACT_FIELDS,
     EXACT,
+    PERSON_ACCOUNT_FIELDS,
     PHONE_FIELDS,
     MatchValues,
     lookup_conditions,
@@ -196,3 +199,89 @@ def test_k2_match_values_are_frozen():
     # they make the lookup's cache key: a lookup may not change them on the way
     with pytest.raises(dataclasses.FrozenInstanceError):
         values().phone = "+1 212 555 0100"
+
+
+# A2 and E2/E3 (added after the first K2 pass): the linked record, an email condition given by the
+# org's encryption, and the person account's own field names.
+LINKED = "003000000000001AAA"  # an 18-character Contact id; its first 15 name the record
+
+
+def test_k2_a_linked_record_alone_is_something_to_look_up_and_is_asked_for_first_by_id():
+    linked = MatchValues.of("", "", linked_id=LINKED)
+    assert linked  # no email, no phone, but the record the agent linked
+    assert lookup_conditions(linked) == ["Id = '003000000000001AAA'"]
+    assert lookup_conditions(
+        MatchValues.of("a@x.example", "12", mode=ANY_FORMAT, linked_id=LINKED)
+    ) == [
+        "Id = '003000000000001AAA'",
+        "Email = 'a@x.example'",
+        "Phone = '12' OR MobilePhone = '12'",
+    ]
+
+
+def test_k2_the_linked_record_has_its_own_cache_key():
+    plain = values("jane@x.example", "415", EXACT)
+    linked = MatchValues.of("jane@x.example", "415", linked_id=LINKED)
+    other = MatchValues.of("jane@x.example", "415", linked_id="003000000000002AAA")
+    assert plain.key_parts() == ("jane@x.example", "415", EXACT, "US")
+    assert len({plain.key_parts(), linked.key_parts(), other.key_parts()}) == 3
+
+
+@pytest.mark.parametrize(
+    ("row_id", "linked"),
+    [
+        (LINKED, True),
+        ("003000000000001", True),  # the 15-character form of the same record
+        ("003000000000001XYZ", True),  # the suffix only encodes the case of the first 15
+        ("003000000000002AAA", False),
+        (None, False),
+        ("", False),
+    ],
+)
+def test_k2_a_row_is_the_linked_record_when_their_15_character_ids_agree(row_id, linked):
+    assert MatchValues.of("", "", linked_id=LINKED).is_linked({"Id": row_id}) is linked
+    assert MatchValues.of("", "", linked_id="003000000000001").is_linked({"Id": row_id}) is linked
+
+
+def test_k2_without_a_linked_record_no_row_is_the_linked_one():
+    assert MatchValues.of("", "1").is_linked({"Id": ""}) is False
+    assert MatchValues.of("", "1").is_linked({}) is False
+
+
+def test_k2_the_connections_linked_record_is_kept_and_none_is_no_link():
+    connection = SimpleNamespace(phone_matching=EXACT, workspace=SimpleNamespace(phone_region="US"))
+    assert MatchValues.for_connection(connection, "", "", LINKED).linked_id == LINKED
+    unlinked = MatchValues.for_connection(connection, "a@x.example", "", None)
+    assert unlinked.linked_id == ""
+    assert unlinked.key_parts() == ("a@x.example", "", EXACT, "US")
+
+
+def test_k2_the_orgs_email_condition_replaces_the_plain_one_and_the_hint_can_be_turned_off():
+    # E2: a case-sensitive encrypted Email is asked as given and lower-cased, and takes no LIKE
+    spelled = "Email IN ('Jane@X.example','jane@x.example')"
+    exact = MatchValues.of("Jane@X.example", "", mode=EXACT)
+    assert lookup_conditions(exact, email_condition=spelled, email_hint=False) == [spelled]
+    assert lookup_conditions(exact, email_condition=spelled) == [
+        spelled,
+        "Email LIKE '%Jane@X.example%'",
+    ]
+    assert lookup_conditions(exact, email_hint=False) == ["Email = 'Jane@X.example'"]
+
+
+def test_k2_person_accounts_are_matched_on_their_own_field_names():
+    # E3: a person account holds the person's email in PersonEmail and mobile in PersonMobilePhone
+    page = [
+        MatchValues.of("a@x.example", "12", mode=EXACT),
+        MatchValues.of("b@x.example", "34", mode=EXACT),
+    ]
+    assert match_conditions(page, names=PERSON_ACCOUNT_FIELDS) == [
+        "PersonEmail IN ('a@x.example','b@x.example')",
+        "Phone IN ('12','34') OR PersonMobilePhone IN ('12','34')",
+    ]
+    assert match_conditions(page[:1], names=PERSON_ACCOUNT_FIELDS) == [
+        "PersonEmail = 'a@x.example'",
+        "Phone = '12' OR PersonMobilePhone = '12'",
+    ]
+    # a Contact's are the ones named, and the default
+    assert CONTACT_FIELDS == {"Email": "Email", "Phone": "Phone", "MobilePhone": "MobilePhone"}
+    assert match_conditions(page[:1], names=CONTACT_FIELDS) == match_conditions(page[:1])

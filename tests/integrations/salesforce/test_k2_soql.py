@@ -156,3 +156,74 @@ def test_k2_nothing_to_look_up_is_refused():
         with pytest.raises(ValueError) as caught:
             build()
         assert str(caught.value) == "Nothing to look up: no email and no phone."
+
+
+# E1/E2/E3/A6 (added after the first K2 pass): what an org's or a connection's settings add.
+def connection(field_names=(), **settings):
+    return SimpleNamespace(field_names=list(field_names), **settings)
+
+
+def test_k2_person_account_orgs_select_which_rows_are_person_accounts_and_their_account_fields():
+    chosen = connection(field_names=["Title"], person_accounts=True, account_fields=["Industry"])
+    assert selected_fields(chosen) == [
+        *BASE_FIELDS,
+        "Title",
+        "IsPersonAccount",
+        "AccountId",
+        "Account.Industry",
+        "Account.Id",
+    ]
+    # orgs without person accounts: those fields do not exist there
+    assert selected_fields(connection(person_accounts=False, account_fields=["Industry"])) == (
+        BASE_FIELDS
+    )
+
+
+def test_k2_routing_by_owner_selects_the_owners_email_and_the_priority_field():
+    routed = connection(["Title"], route_by_owner=True, priority_field="Priority__c")
+    assert selected_fields(routed) == [
+        *BASE_FIELDS,
+        "Title",  # the admin's chosen fields are kept
+        "Owner.Email",
+        "Owner.Id",
+        "Priority__c",
+    ]
+    assert selected_fields(connection(route_by_owner=True, priority_field="")) == [
+        *BASE_FIELDS,
+        "Owner.Email",
+        "Owner.Id",
+    ]
+    # without routing neither is asked, even with a priority field saved
+    assert selected_fields(connection(route_by_owner=False, priority_field="Priority__c")) == (
+        BASE_FIELDS
+    )
+
+
+def test_k2_multi_currency_orgs_read_each_amounts_currency():
+    query = lookup_query(
+        ["Id"],
+        MatchValues.of("a@x.example", "", mode=ANY_FORMAT),
+        related=("Cases", "OpportunityContactRoles"),
+        multi_currency=True,
+    )
+    assert query == (
+        f"SELECT Id, {CASES}, {ROLES.replace('Amount,', 'Amount, Opportunity.CurrencyIsoCode,')} "
+        "FROM Contact WHERE Email = 'a@x.example' ORDER BY LastModifiedDate DESC LIMIT 50"
+    )
+    assert "CurrencyIsoCode" not in lookup_query(
+        ["Id"], MatchValues.of("a@x.example", ""), related=("OpportunityContactRoles",)
+    )
+
+
+def test_k2_the_orgs_own_conditions_replace_the_plain_ones():
+    # E2: encryption changes the WHERE clause; the caller's conditions are asked as given
+    given = ["Email IN ('A@x.example','a@x.example')"]
+    values = MatchValues.of("A@x.example", "12", mode=EXACT)
+    assert lookup_query(["Id"], values, conditions=given) == (
+        "SELECT Id FROM Contact WHERE Email IN ('A@x.example','a@x.example') "
+        "ORDER BY LastModifiedDate DESC LIMIT 50"
+    )
+    assert badge_query(["Id"], [values], conditions=given) == (
+        "SELECT Id FROM Contact WHERE Email IN ('A@x.example','a@x.example') "
+        "ORDER BY LastModifiedDate DESC LIMIT 200"
+    )
