@@ -63,13 +63,16 @@ def test_e6_a_stalled_stream_is_detected_and_resubscribed_from_its_replay_id(
 def test_e6_a_stream_is_healthy_only_after_its_first_response(live_sf, connection):  # noqa: F811
     connection.field_names = ["Name", "Email"]
     connection.save(update_fields=["field_names"])
-    live_sf.set_pubsub_keepalive(3)  # the first response comes 3 s after subscribing
+    # No keepalive within the test (and no stall: the listener waits 285 s): the stream's first
+    # response is the event of the edit below, whenever the loaded machine gets to it.
+    live_sf.set_pubsub_keepalive(600)
     with running_listener() as listener:
         wait_for(lambda: _streams(listener), "the stream started")
         stream = _streams(listener)[0]
         wait_for(lambda: live_sf.pubsub_stats()["open_streams"].get(ACME), "Subscribe open")
         assert stream.state == live.State.STARTING and not live.healthy(connection)
-        wait_for(lambda: stream.healthy, "the first keepalive", deadline=15)
+        live_sf.update_record("Contact", JANE_ID, Title="The first response")
+        wait_for(lambda: stream.healthy, "the first response (the edit's event)", deadline=15)
 
 
 def test_e6_a_refused_stream_never_counts_as_healthy_and_its_back_off_grows(
