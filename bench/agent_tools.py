@@ -81,7 +81,7 @@ ROUTED_EMAILS = [
 def _setup(emu):
     from inbox.models import Conversation
     from integrations.salesforce import services
-    from tests.integrations.salesforce.conftest import connect_workspace
+    from tests.salesforce_support import connect_workspace
     from workspace.models import Membership, Role, User, Workspace
 
     settings.SALESFORCE_LOGIN_URL = emu.login_url

@@ -211,6 +211,7 @@ class _App:
         self.state = state
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        started = time.time()  # a slow answer is logged when it ends: "started" dates the ask
         request = Request(environ)
         adapter = self.url_map.bind_to_environ(environ)
         try:
@@ -231,6 +232,7 @@ class _App:
                     "user_id": environ.get("sfemu.user_id"),
                     "status": response.status_code,
                     "ts": time.time(),
+                    "started": started,
                     "listener": self.name,
                     "host": request.host,
                     **environ.get("sfemu.log", {}),
