@@ -86,7 +86,7 @@ def test_e6_the_outstanding_request_is_capped_at_100_in_total(pubsub):
 
 def test_e6_a_stream_with_nothing_requested_is_closed_after_the_idle_time(sf_emulator, pubsub):
     sf_emulator.set_pubsub_idle_close(0.6)
-    stream = pubsub.subscribe(n=1)
+    stream = pubsub.subscribed(n=1)  # registered before the edit (a LATEST stream)
     sf_emulator.edit_record(pubsub.token, "Contact", contact_ids(sf_emulator)[0], Title="one")
     assert len(stream.events()) == 1  # now nothing is requested
     assert _ended(stream) and stream.call.code() == grpc.StatusCode.OK
