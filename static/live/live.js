@@ -81,12 +81,15 @@
     }
     refreshing = true;
     lastStart = Date.now();
-    fetch(refreshUrl, { credentials: "same-origin", headers: { "X-Live-Refresh": "1" } })
+    var asked = refreshUrl;
+    fetch(asked, { credentials: "same-origin", headers: { "X-Live-Refresh": "1" } })
       .then(function (response) {
         return response.ok ? response.text() : null;
       })
       .then(function (html) {
-        if (html) swap(new DOMParser().parseFromString(html, "text/html"));
+        // The page moved on meanwhile (another conversation, Back): ask again for the new one.
+        if (asked !== refreshUrl) again = true;
+        else if (html) swap(new DOMParser().parseFromString(html, "text/html"));
       })
       .catch(function () {})
       .then(function () {
@@ -262,14 +265,21 @@
     };
   }
 
-  document.addEventListener("htmx:afterSettle", function () {
+  // Follow the page after htmx swaps in another conversation, and after Back/Forward restores
+  // one from htmx's history (no afterSettle then): a pending refresh must fetch the page now
+  // shown, not the one it was scheduled on.
+  function follow() {
     var now = document.getElementById("live-inbox");
-    if (!now || now.dataset.eventsUrl === eventsUrl) return;
+    if (!now) return;
+    var before = eventsUrl;
     configure();
+    if (eventsUrl === before) return;
     if (source) source.close();
     connect();
     loadPresence();
-  });
+  }
+  document.addEventListener("htmx:afterSettle", follow);
+  document.addEventListener("htmx:historyRestore", follow);
   window.addEventListener("pagehide", function () {
     if (source) source.close();
   });
