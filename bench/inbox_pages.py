@@ -51,6 +51,23 @@ def pages_of(stack: Stack) -> dict[str, str]:
 
 
 @contextlib.contextmanager
+def _serving(process: subprocess.Popen, port: int):
+    """The server ``process`` started on ``port``: its base URL once it answers; stopped after."""
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{base}/signin/", timeout=2).status_code == 200:
+                    break
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+@contextlib.contextmanager
 def gthread_beside(stack: Stack):
     """The former server on another port, same environment (database, Redis, settings)."""
     port = free_port()
@@ -66,18 +83,8 @@ def gthread_beside(stack: Stack):
         ],
         cwd=ROOT, env=stack.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{base}/signin/", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.2)
+    with _serving(process, port) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(30)
 
 
 @contextlib.contextmanager
@@ -105,18 +112,10 @@ def commit_beside(stack: Stack, commit: str):
         cwd=tree, env={**stack.env, "PYTHONPATH": str(tree)},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{base}/signin/", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.2)
-        yield base
+        with _serving(process, port) as base:
+            yield base
     finally:
-        process.terminate()
-        process.wait(30)
         shutil.rmtree(tree, ignore_errors=True)
 
 
