@@ -103,7 +103,13 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Several threads and the cache share one file: wait for locks instead of failing at once.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20})
+    # BEGIN IMMEDIATE: a transaction takes the write lock when it starts, so writers queue on the
+    # timeout. In the default (deferred) mode a transaction that read first and then writes can
+    # deadlock with another writer and is refused at once, which Django's database cache swallows:
+    # a set lost quietly (a lookup not cached, a Salesforce change mark dropped).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    )
     # Tests use a file, not SQLite's shared in-memory database: its table locks fail at once
     # instead of waiting, which concurrency tests (single-flight, shared refresh) would trip on.
     DATABASES["default"].setdefault(

@@ -82,3 +82,29 @@ def test_q2_cache_lock_leaves_the_outage_decision_to_its_caller(cache_down):
     assert lock.take(default=None) is None  # token refresh: fall back to the row lock
     assert lock.renew() is False  # a lease is never assumed
     lock.release()  # no error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_q2_concurrent_writers_to_the_database_cache_all_land(settings):
+    """The embedded stack's cache is a table in SQLite shared by threads and processes (web,
+    worker, listener). Django's database cache writes inside a transaction that reads first; in
+    SQLite's default (deferred) mode two such writers can deadlock, and one is refused at once
+    ("database is locked", no busy wait), so a set was lost quietly: a lookup not cached, a
+    Salesforce change mark dropped. Every set lands."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the SQLite stack's rule (Redis writes do not take table locks)")
+    from tests.conftest import run_threads
+
+    writers, each = 6, 40
+
+    def write(i):
+        for n in range(each):
+            cache.set(f"q2-writer:{i}:{n}", n, 60)
+        return True
+
+    results, failures = run_threads(writers, write)
+    assert failures == []
+    keys = [f"q2-writer:{i}:{n}" for i in range(writers) for n in range(each)]
+    assert len(cache.get_many(keys)) == writers * each

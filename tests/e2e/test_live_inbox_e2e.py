@@ -132,6 +132,9 @@ def test_n6_collision_notices_and_the_stale_reply_guard(new_context, post_messag
     agent_page.locator("#reply-form textarea").fill("We cannot refund this order.")
     manager_page.locator("#reply-form textarea").fill("Refund is on its way.")
     manager_page.get_by_role("button", name="Send reply").click()
+    # The manager's reply is saved (and pushed to the agent's open page) before the customer
+    # writes: without this wait a slow reply request could be saved after the agent's send.
+    expect(agent_page.locator("#messages")).to_contain_text("Refund is on its way.", timeout=3000)
     post_message("Thanks Max!", email=email)
     expect(agent_page.locator("#messages")).to_contain_text("Thanks Max!", timeout=3000)
     agent_page.get_by_role("button", name="Send reply").click()
