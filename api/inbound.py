@@ -87,7 +87,7 @@ def _lock(workspace: Workspace, *names: str) -> None:
 
 
 def _subject(text: str) -> str:
-    first_line = text.strip().splitlines()[0] if text.strip() else ""
+    first_line = text.strip().splitlines()[0].rstrip() if text.strip() else ""
     if len(first_line) > SUBJECT_LENGTH:
         return first_line[: SUBJECT_LENGTH - 1].rstrip() + "…"
     return first_line or "(no text)"

@@ -182,6 +182,7 @@ def test_k2_a_message_joins_the_thread_with_the_latest_activity(acme):
         ("Order late", "Order late"),
         ("  Order late\nThe tracking page says nothing.", "Order late"),
         ("Order late   ", "Order late"),
+        ("Order late   \nThe tracking page says nothing.", "Order late"),
         ("\n\nSecond try\n", "Second try"),
         ("", "(no text)"),
         ("   \n  ", "(no text)"),

@@ -190,6 +190,33 @@ def test_u1_three_columns_hold_at_1366_with_a_long_thread(live_app, new_context,
     shot(page, "u1-conversation-1366", keep=True)
 
 
+def test_u1_a_long_salesforce_value_wraps_inside_the_sidebar_card(live_app, new_context, console):
+    """A value with no space to break at (a long title, a URL, an id list) wraps inside the
+    panel at 1366 px instead of running out of the card; the email keeps its own rule."""
+    jane, usual = "0035g00000Con01AAB", "Head of Operations"
+    long_title = "CustomerSuccessOperationsAndSupportEnablementLeadForEMEAandAPAC"
+    live_app.ensure_connected()
+    live_app.emu.update_record("Contact", jane, Title=long_title)
+    try:
+        live_app.fresh_connection()  # no cached answer holds the usual title
+        page = new_context(AGENT).new_page()
+        page.set_viewport_size(DESKTOP)
+        open_contact(page, "Jane Cooper")
+        panel = sf_panel(page)
+        title = panel.locator('dl.sf-fields dd[data-field="Title"]')
+        expect(title).to_contain_text(long_title)
+        card = panel.bounding_box()
+        for part in [title, panel.locator(".sf-subline")]:
+            box = part.bounding_box()
+            assert box["x"] + box["width"] <= card["x"] + card["width"] + 0.5, part
+        assert title.evaluate("(el) => el.scrollWidth <= el.clientWidth")
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= DESKTOP["width"]
+        console.assert_clean()
+    finally:
+        live_app.emu.update_record("Contact", jane, Title=usual)
+        live_app.fresh_connection()
+
+
 def test_u1_salesforce_panel_is_in_view_at_1024(live_app, new_context, console):
     live_app.ensure_connected()
     page = new_context(AGENT).new_page()

@@ -4,6 +4,7 @@ access and its idle cost. N6 presence and the stale-reply guard are in test_live
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 import uuid
@@ -23,7 +24,13 @@ from live import bus
 from live.stream import LiveConnection
 from tests.conftest import client_for
 
-REDIS_URL = "redis://127.0.0.1:6379/4"  # this engineer's Redis db (never CI's db 1)
+# The run's own Redis when it has one (CI's production stack, which may have started a private
+# Redis), else the machine's; the keys carry a per-test prefix and are deleted afterwards.
+REDIS_URL = (
+    os.environ["CACHE_URL"]
+    if os.environ.get("CACHE_URL", "").startswith("redis://")
+    else "redis://127.0.0.1:6379/4"
+)
 
 
 def _redis_up() -> bool:
@@ -45,7 +52,7 @@ def memory_bus(settings):
 @pytest.fixture
 def redis_bus(settings):
     if not _redis_up():
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
+        pytest.skip(f"Redis is not answering at {REDIS_URL}")
     prefix = f"test-live-{uuid.uuid4().hex[:8]}"
     settings.LIVE_REDIS_URL = REDIS_URL
     settings.LIVE_PREFIX = prefix

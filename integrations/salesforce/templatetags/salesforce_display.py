@@ -64,12 +64,6 @@ def has_invisible_edges(value: str) -> bool:
 
 
 @register.filter
-def record_url(record_id: str, connection) -> str:
-    """View in Salesforce (S10) for a Contact id on the connection's instance."""
-    return connection.record_view_url(record_id)
-
-
-@register.filter
 def match_url(match, connection) -> str:
     """View in Salesforce for a matched record: its Contact, or a person account's Account (E3)."""
     return display.match_url(match, connection)
