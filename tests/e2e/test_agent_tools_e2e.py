@@ -77,6 +77,10 @@ def test_a1_first_screen_at_1366x768(live_app, new_context, console):
             assert part.evaluate("e => e.getClientRects().length") == 1, path
         expect(field(panel, path).get_by_role("button", name=re.compile("^Copy "))).to_be_visible()
     expect(field(panel, "Email")).to_have_text("jane.cooper@northwind.example")
+    # ...and at 1366 px an ordinary email and phone are shown whole (Copy takes no width)
+    for path in ("Email", "Phone"):
+        for part in field(panel, path).locator(".nowrap").all():
+            assert part.evaluate("e => e.scrollWidth <= e.clientWidth"), (path, part.inner_text())
     print(  # noqa: T201 - the measured boxes, for the report
         f"A1 boxes at 1366x768: name y={name_box['y']:.0f}, View in Salesforce "
         f"y={view_box['y']:.0f}-{view_box['y'] + view_box['height']:.0f}, first related list "
