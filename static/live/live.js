@@ -101,8 +101,19 @@
       });
   }
 
+  // From 1024 px the thread (#messages) scrolls inside its own box; below, the page scrolls.
+  function threadPlace() {
+    var thread = document.getElementById("messages");
+    if (!thread || getComputedStyle(thread).overflowY === "visible") return null;
+    return {
+      top: thread.scrollTop,
+      atBottom: thread.scrollTop + thread.clientHeight >= thread.scrollHeight - 80,
+    };
+  }
+
   function swap(doc) {
     var stick = nearBottom();
+    var place = threadPlace();
     var changed = [];
     PARTS.forEach(function (id) {
       var current = document.getElementById(id);
@@ -142,7 +153,13 @@
     var seen = document.querySelector("#reply-form [data-live-last-seen]");
     var text = composer();
     if (seenNow && seen && !(text && text.value.trim())) seen.value = seenNow.value;
-    if (changed.indexOf("messages") !== -1 && stick) window.scrollTo(0, document.body.scrollHeight);
+    if (changed.indexOf("messages") !== -1) {
+      // The new thread keeps the reader's place: at the newest message when they were there
+      // (the new one comes into view), else where they were reading.
+      var thread = document.getElementById("messages");
+      if (place && thread) thread.scrollTop = place.atBottom ? thread.scrollHeight : place.top;
+      else if (stick) window.scrollTo(0, document.body.scrollHeight);
+    }
     if (changed.length) {
       document.dispatchEvent(new CustomEvent("live:refreshed", { detail: { parts: changed } }));
     }

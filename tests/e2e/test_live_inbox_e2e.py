@@ -87,6 +87,34 @@ def test_n1_an_inbound_message_appears_in_the_open_list_and_conversation(new_con
     _not_reloaded(inbox)
 
 
+def test_n5_a_live_message_keeps_the_readers_place_in_a_long_thread(new_context, post_message):
+    """At 1366 px the thread scrolls in its own box. A message arriving live shows at the bottom
+    when the agent was reading the newest; an agent reading further up stays where they were
+    (the swap used to put a 30-message thread back at its first message)."""
+    email = _customer()
+    conversation = post_message("Message 1 of a long thread", email=email)["conversation_id"]
+    for n in range(2, 31):
+        post_message(
+            f"Message {n} of a long thread, with enough words to take a line.", email=email
+        )
+    page = new_context(AGENT).new_page()
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(f"/w/acme/inbox/{conversation}/")
+    expect(page.locator("#live-inbox")).to_have_attribute("data-state", "open")
+    thread = page.locator("#messages")
+    expect(thread.locator(".message").last).to_be_in_viewport()
+
+    post_message("Arrived while reading the newest", email=email)
+    newest = thread.locator(".message", has_text="Arrived while reading the newest")
+    expect(newest).to_be_in_viewport(timeout=3000)
+
+    thread.evaluate("el => { el.scrollTop = 400; }")
+    post_message("Arrived while reading further up", email=email)
+    expect(thread).to_contain_text("Arrived while reading further up", timeout=3000)
+    page.wait_for_timeout(200)  # the swap's scroll restore runs right after it
+    assert abs(thread.evaluate("el => el.scrollTop") - 400) <= 2
+
+
 def test_n1_a_teammates_reply_and_assignment_appear(new_context, post_message):
     conversation = post_message("Is anyone there?", email=_customer())["conversation_id"]
     path = f"/w/acme/inbox/{conversation}/"
