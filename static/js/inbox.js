@@ -113,6 +113,11 @@
       }
       return;
     }
+    // Esc leaves the search box, so the next shortcut (r, j...) is a shortcut, not a letter.
+    if (event.key === "Escape" && target.id === "inbox-q") {
+      target.blur();
+      return;
+    }
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
     if (typing(target) || document.querySelector("dialog[open]")) return;
     if (document.body.classList.contains("sidebar-open")) return;
@@ -130,6 +135,31 @@
     if (done) event.preventDefault();
   });
   // Enter on a selected row is the link's own Enter: it opens the conversation.
+
+  // The More menu opens inside the thread's column, which clips what sticks out of it (the list
+  // pane showed through at 1366 px; at 390 px it began off screen): it is moved sideways to
+  // stay within the column and the window. ("toggle" does not bubble: listen while capturing.)
+  document.addEventListener(
+    "toggle",
+    function (event) {
+      var details = event.target;
+      if (!details.matches || !details.matches(".more-menu") || !details.open) return;
+      var menu = details.querySelector(".menu");
+      if (!menu) return;
+      menu.style.left = "";
+      menu.style.right = "";
+      var box = menu.getBoundingClientRect();
+      var column = details.closest(".main");
+      var bounds = column ? column.getBoundingClientRect() : { left: 0, right: window.innerWidth };
+      var low = Math.max(bounds.left, 0) + 8;
+      var high = Math.min(bounds.right, window.innerWidth) - 8;
+      if (box.left >= low && box.right <= high) return;
+      var left = Math.max(low, Math.min(box.left, high - box.width));
+      menu.style.right = "auto";
+      menu.style.left = left - details.getBoundingClientRect().left + "px";
+    },
+    true
+  );
 
   if (window.location.hash === "#inbox-q") {
     var box = document.getElementById("inbox-q");

@@ -139,6 +139,29 @@ def test_n2_unread_row_is_bold_opening_reads_it_and_mark_as_unread_undoes(
 
 
 # --- N5: the thread ------------------------------------------------------------------------------
+@pytest.mark.parametrize("viewport", [DESKTOP, WIDE, PHONE], ids=["1366", "1440", "390"])
+def test_n7_the_more_menu_opens_in_view_and_on_top(
+    live_app, new_context, console, workday, viewport
+):
+    """More (Mark as unread, Snooze, Assign to...) opens inside the thread's column and the
+    window, and nothing covers it: a click on its first button reaches that button."""
+    page = agent_page(new_context, viewport)
+    page.goto(conversation_path(workday["long"]))
+    page.locator(".more-menu summary").click()
+    menu = page.locator(".more-menu .menu")
+    expect(menu).to_be_visible()
+    box = menu.bounding_box()
+    column = page.locator("#main").bounding_box()
+    assert box["x"] >= max(column["x"], 0) - 0.5, (box, column)
+    assert box["x"] + box["width"] <= min(column["x"] + column["width"], viewport["width"]) + 0.5
+    button = menu.get_by_role("button", name="Mark as unread")
+    on_top = button.evaluate(
+        "b => { const r = b.getBoundingClientRect();"
+        " return b.contains(document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2)); }"
+    )
+    assert on_top, "something covers the menu"
+
+
 def test_n5_thread_opens_at_the_newest_and_a_sent_reply_shows_without_a_reload(
     live_app, new_context, console, workday
 ):
@@ -208,6 +231,11 @@ def test_n8_keyboard_moves_opens_replies_assigns_closes_and_lists_shortcuts(
     page.keyboard.press("/")
     expect(page.locator("#inbox-q")).to_be_focused()
     page.keyboard.type("Workday Keys")
+    page.keyboard.press("Escape")  # Esc leaves the box: the next letter is a shortcut again
+    expect(page.locator("#inbox-q")).not_to_be_focused()
+    page.keyboard.press("/")
+    expect(page.locator("#inbox-q")).to_be_focused()
+    page.keyboard.type("Workday Keys")  # (Esc in a search box also empties it)
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"q=Workday\+Keys"))
     rows = page.locator("#conversation-list li.conversation")
