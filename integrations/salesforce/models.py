@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import quote
 
 from django.conf import settings
@@ -178,6 +179,14 @@ class SalesforceConnection(models.Model):
         if self.api_usage_used is None or not self.api_usage_max:
             return None
         return self.api_usage_used / self.api_usage_max
+
+    @property
+    def setup_checked_at(self) -> datetime | None:
+        """When the setup check (E7) last ran: its stored ISO time, as a datetime."""
+        try:
+            return datetime.fromisoformat((self.setup_check or {}).get("checked_at") or "")
+        except ValueError:
+            return None
 
     def record_view_url(self, record_id: str, sobject: str = "Contact") -> str:
         """View in Salesforce (S10): the Lightning record page on the org's instance."""

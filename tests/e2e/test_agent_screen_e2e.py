@@ -217,6 +217,31 @@ def test_u1_a_long_salesforce_value_wraps_inside_the_sidebar_card(live_app, new_
         live_app.fresh_connection()
 
 
+def test_u1_a_long_email_without_a_match_wraps_inside_the_sidebar_card(
+    live_app, new_context, console
+):
+    """The no-match sentence names the contact's email; a long one wraps inside the card."""
+    email = "bartholomew.maximilian.featherstonehaugh-worthington@logistics.example"
+    live_app.manage(
+        "shell",
+        "-c",
+        "from contacts.models import Contact; from workspace.models import Workspace; "
+        "Contact.objects.get_or_create(workspace=Workspace.objects.get(slug='acme'), "
+        f"email='{email}', defaults={{'name': 'Zed Longaddress'}})",
+    )
+    live_app.ensure_connected()
+    page = new_context(AGENT).new_page()
+    page.set_viewport_size(DESKTOP)
+    open_contact(page, "Zed Longaddress")
+    panel = sf_panel(page)
+    sentence = panel.locator(".sf-none")
+    expect(sentence).to_contain_text(email)
+    card, box = panel.bounding_box(), sentence.bounding_box()
+    assert box["x"] + box["width"] <= card["x"] + card["width"] + 0.5
+    assert sentence.evaluate("(el) => el.scrollWidth <= el.clientWidth")
+    console.assert_clean()
+
+
 def test_u1_salesforce_panel_is_in_view_at_1024(live_app, new_context, console):
     live_app.ensure_connected()
     page = new_context(AGENT).new_page()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 import requests
 from django.urls import reverse
@@ -83,6 +85,9 @@ def test_e7_runs_at_connect_and_on_demand_from_the_manage_page(client, owner, ag
     assert row.setup_check["lines"]  # at connect
     page = client.get(manage_url()).content.decode()
     assert 'id="sf-setup-check"' in page and "Pass</span>" in page
+    # When it ran, written as the page's other times are ("6 Dec 2026, 19:02 GMT")
+    checked = datetime.fromisoformat(row.setup_check["checked_at"])
+    assert f"Checked {checked:%-d %b %Y, %H:%M} GMT." in page
     sf.reset_log()
     response = client.post(reverse("integrations:salesforce:check_setup", args=["acme"]))
     assert response.status_code == 302 and len(_api_calls(sf)) == 2
