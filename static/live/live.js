@@ -1,6 +1,6 @@
 // The live Inbox (issue 22, N1, N6). One EventSource per open page. Events carry ids, never
 // HTML: on an event that concerns this page, the page re-fetches its own URL and swaps in the
-// parts the contract names (conversation list, header, messages), so what each viewer sees
+// parts the contract names (the views' counts, conversation list, header, messages), so what each viewer sees
 // (unread, access) is rendered by the server exactly as on a reload. After a dropped connection
 // the browser resumes with Last-Event-ID; the server replays what was missed, or says "reset"
 // and the page re-fetches.
@@ -9,7 +9,7 @@
   var root = document.getElementById("live-inbox");
   if (!root || !window.EventSource || !window.fetch) return;
 
-  var PARTS = ["conversation-list", "conversation-header", "messages"];
+  var PARTS = ["inbox-views", "conversation-list", "conversation-header", "messages"];
   var eventsUrl, refreshUrl, conversation, presenceUrl, presenceBox, statusLine;
   var lastId = null;
   var source = null;

@@ -72,6 +72,8 @@ def test_n1_an_inbound_message_appears_in_the_open_list_and_conversation(new_con
     manager = new_context(MANAGER)
     thread = _open(agent, f"/w/acme/inbox/{first['conversation_id']}/")
     inbox = _open(manager, "/w/acme/inbox/")
+    open_count = inbox.locator("#inbox-views a", has_text="Open").locator(".count")
+    opened_before = int(open_count.inner_text())
 
     post_message("It was due on Monday", email=email)  # same customer: same conversation
     expect(thread.locator("#messages")).to_contain_text("It was due on Monday", timeout=3000)
@@ -79,6 +81,8 @@ def test_n1_an_inbound_message_appears_in_the_open_list_and_conversation(new_con
     other = post_message("Can I change my address?", email=_customer(), name="Newly Arrived")
     row = inbox.locator(f"#conversation-row-{other['conversation_id']}")
     expect(row).to_contain_text("Newly Arrived", timeout=3000)
+    # The views' counts follow (one more open conversation), without a reload.
+    expect(open_count).to_have_text(str(opened_before + 1), timeout=3000)
     # Newest activity first: the new conversation heads the open list.
     expect(inbox.locator("#conversation-list li").first).to_have_id(
         f"conversation-row-{other['conversation_id']}"
