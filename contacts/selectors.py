@@ -12,6 +12,7 @@ from core.keyset import AFTER, BEFORE, KeysetPage, KeysetPaginator
 from workspace.models import Workspace
 
 from .models import Contact
+from .phones import spellings
 
 PAGE_SIZE = 25
 ORDERING = ("name", "id")
@@ -29,6 +30,17 @@ class ContactSearch:
     fragment: Q | None = None  # the name/email/phone "contains" filter, when that is the search
 
 
+def _phone_like(query: str) -> bool:
+    return bool(PHONE_LIKE.match(query)) and sum(ch.isdigit() for ch in query) >= PHONE_MIN_DIGITS
+
+
+def phone_spellings(query: str, region: str | None) -> list[str]:
+    """A query that looks like a whole phone number: the usual spellings of its number, read in
+    the workspace's country, the query first ("415 555 0123" also finds "+14155550123" and
+    "(415) 555-0123"). Anything else: []."""
+    return spellings(query, region) if _phone_like(query) else []
+
+
 def exact_match(query: str) -> Q | None:
     """The exact-match filter for a query that looks like an email or a phone number, else None.
 
@@ -37,7 +49,7 @@ def exact_match(query: str) -> Q | None:
     """
     if EMAIL_LIKE.match(query):
         return Q(email__iexact=query)
-    if PHONE_LIKE.match(query) and sum(ch.isdigit() for ch in query) >= PHONE_MIN_DIGITS:
+    if _phone_like(query):
         return Q(phone=query)
     return None
 
@@ -50,7 +62,8 @@ def contact_search(
     A query that looks like an email or a phone number first tries the exact path; when that finds
     someone, those contacts are the answer. Otherwise contacts whose name, email or phone contains
     the query (case-insensitive): on PostgreSQL the trigram GIN indexes on UPPER(name / email /
-    phone) answer this ``icontains`` without reading the workspace.
+    phone) answer this ``icontains`` without reading the workspace; for a whole phone number, also
+    the contacts holding the same number in another usual spelling (the phone's btree index).
     """
     contacts = Contact.objects.filter(workspace=workspace)
     query = query.strip()
@@ -62,6 +75,8 @@ def contact_search(
         if exact_contacts.exists():
             return ContactSearch(exact_contacts, exact=True)
     contains = Q(name__icontains=query) | Q(email__icontains=query) | Q(phone__icontains=query)
+    if phones := phone_spellings(query, workspace.phone_region):
+        contains |= Q(phone__in=phones)  # the same number stored in another spelling
     return ContactSearch(
         contacts.filter(contains).order_by(*ORDERING), exact=False, fragment=contains
     )

@@ -13,6 +13,7 @@ from django.db.models.functions import Coalesce, Substr
 from django.utils import timezone
 
 from contacts.models import Contact
+from contacts.selectors import phone_spellings
 from core.keyset import KeysetPage, KeysetPaginator
 from workspace.models import Workspace
 
@@ -129,19 +130,22 @@ def _message_match(query: str) -> Q:
     return Q(Exists(messages))
 
 
-def _contact_match(query: str) -> Q:
+def _contact_match(query: str, region: str | None) -> Q:
     """Contact name, email or phone containing the query (the contacts' trigram indexes on
-    PostgreSQL)."""
-    return (
+    PostgreSQL), or, for a whole phone number, a phone stored in another of its spellings."""
+    found = (
         Q(contact__name__icontains=query)
         | Q(contact__email__icontains=query)
         | Q(contact__phone__icontains=query)
     )
+    if phones := phone_spellings(query, region):
+        found |= Q(contact__phone__in=phones)
+    return found
 
 
-def search_filter(query: str) -> Q:
+def search_filter(query: str, region: str | None = None) -> Q:
     """Contact name, email or phone containing the query, or a message with its words (N4)."""
-    return _contact_match(query) | _message_match(query)
+    return _contact_match(query, region) | _message_match(query)
 
 
 def _conversations_with_words(query: str) -> tuple[Q, bool]:
@@ -181,17 +185,17 @@ def _conversations_of_contacts(query: str, workspace: Workspace) -> tuple[Q, boo
     as contact ids looked up in the trigram indexes first (at most ``WORD_HITS_MAX``), for the
     planner to use as ``_conversations_with_words`` does; more than that: the contacts' join,
     through the search indexes only (contacts' L1)."""
+    found = Q(name__icontains=query) | Q(email__icontains=query) | Q(phone__icontains=query)
+    if phones := phone_spellings(query, workspace.phone_region):
+        found |= Q(phone__in=phones)
     hits = (
-        Contact.objects.filter(
-            Q(name__icontains=query) | Q(email__icontains=query) | Q(phone__icontains=query),
-            workspace=workspace,
-        )
+        Contact.objects.filter(found, workspace=workspace)
         .order_by()
         .values_list("pk", flat=True)[: WORD_HITS_MAX + 1]
     )
     ids = list(hits)
     if len(ids) > WORD_HITS_MAX:
-        return _contact_match(query), True
+        return _contact_match(query, workspace.phone_region), True
     found = RawSQL(
         '"inbox_conversation"."contact_id" = ANY(%s::bigint[])', (ids,), output_field=BooleanField()
     )
@@ -230,7 +234,7 @@ def conversation_page(
             conversations,
             ORDERING,
             PAGE_SIZE,
-            narrow=search_filter(query),
+            narrow=search_filter(query, workspace.phone_region),
             narrow_indexed=True,
             # Beyond the window, each half through its own indexes (an OR of the two is
             # answered by none: 1,000,000 conversations tested one by one, ~2 minutes).
@@ -241,7 +245,7 @@ def conversation_page(
         )
     else:
         if query:
-            conversations = conversations.filter(search_filter(query))
+            conversations = conversations.filter(search_filter(query, workspace.phone_region))
         paginator = KeysetPaginator(conversations, ORDERING, PAGE_SIZE)
     page = paginator.page(after=after, before=before)
     with_triage(page.object_list, user=user)
@@ -325,7 +329,7 @@ def next_in_view(
     )
     query = query.strip()[:QUERY_MAX_LENGTH]
     if query:
-        conversations = conversations.filter(search_filter(query))
+        conversations = conversations.filter(search_filter(query, workspace.phone_region))
     at, pk = conversation.last_activity_at, conversation.pk
     older = Q(last_activity_at__lt=at) | Q(last_activity_at=at, id__lt=pk)
     following = conversations.filter(older).first()

@@ -53,9 +53,24 @@ def test_l1_phone_query_takes_the_exact_path_character_for_character(acme):
     Contact.objects.create(workspace=acme, name="Omar Dashes", phone="+1-555-010-3000")
     exact = contact_search(workspace=acme, query="+1 (555) 010-3000")
     assert exact.exact and [c.name for c in exact.contacts] == ["Omar"]
-    # Same digits, other formatting: no exact match, so the fragment search answers.
+    # Same digits, other formatting: no exact match, so the fragment search answers, with the
+    # contacts that hold the same number in another usual spelling.
     fragment = contact_search(workspace=acme, query="555-010-3000")
-    assert not fragment.exact and [c.name for c in fragment.contacts] == ["Omar Dashes"]
+    assert not fragment.exact and [c.name for c in fragment.contacts] == ["Omar", "Omar Dashes"]
+
+
+def test_l1_a_whole_phone_number_finds_its_other_spellings(acme):
+    """ "415 555 0123" finds the contact saved as "+14155550123" (and the others the number is
+    usually written as), read in the workspace's country; a different number finds nobody."""
+    acme.phone_region = "US"
+    acme.save(update_fields=["phone_region"])
+    Contact.objects.create(workspace=acme, name="Grace E164", phone="+14155550123")
+    Contact.objects.create(workspace=acme, name="Grace National", phone="(415) 555-0123")
+    Contact.objects.create(workspace=acme, name="Other Number", phone="+14155550124")
+    for query in ["415 555 0123", "4155550123", "+1 415-555-0123", "1-415-555-0123"]:
+        found = contact_search(workspace=acme, query=query)
+        assert [c.name for c in found.contacts] == ["Grace E164", "Grace National"], query
+    assert list(contact_search(workspace=acme, query="415 555 0199").contacts) == []
 
 
 def test_l1_no_exact_hit_falls_back_to_fragments_of_name_email_and_phone(acme, globex):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.core import mail
@@ -40,12 +41,12 @@ pytestmark = pytest.mark.django_db
 
 def list_url(**params):
     url = reverse("inbox:list", args=["acme"])
-    return url + ("?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else "")
+    return url + ("?" + urlencode(params) if params else "")
 
 
 def detail_url(conversation, **params):
     url = reverse("inbox:detail", args=["acme", conversation.pk])
-    return url + ("?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else "")
+    return url + ("?" + urlencode(params) if params else "")
 
 
 def row(html: str, conversation) -> str:
@@ -295,6 +296,8 @@ def searchable(acme):
         ("lovelace", {"ada"}),
         ("GRACE@navy", {"grace"}),
         ("7946 0958", {"alan"}),
+        ("+442079460958", {"alan"}),  # the whole number in another spelling (N4)
+        ("+44 20-7946-0958", {"alan"}),
         ("invoice", {"grace"}),
         ("refund", {"alan"}),
         ("nothing-like-it", set()),
