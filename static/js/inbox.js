@@ -1,5 +1,6 @@
 /* The Inbox (issue 22), with no inline script (strict CSP):
- * - N5: a thread opens (and stays, after a send) scrolled to its newest message.
+ * - N5: a thread opens (and stays, after a send) scrolled to its newest message; a button goes
+ *   back to the "New" line when it is above the view.
  * - N8: keyboard shortcuts: j/k, Enter, r, Ctrl/Cmd+Enter, e, a, /, ?; at < 1024 px focus stays
  *   inside the open contact panel until Esc.
  * - N9: from 1280 px, a row of the list pane swaps the thread and sidebar in place (htmx
@@ -23,6 +24,37 @@
   }
   document.addEventListener("DOMContentLoaded", scrollToNewest);
   window.addEventListener("load", scrollToNewest);
+
+  // N5: "Jump to the first unread message" while the "New" line is above what the thread shows.
+  function markerAbove() {
+    var marker = document.getElementById("new-marker");
+    var thread = document.getElementById("messages");
+    if (!marker || !thread) return false;
+    var top = pageScrolls.matches ? 0 : thread.getBoundingClientRect().top;
+    return marker.getBoundingClientRect().bottom < top;
+  }
+  function updateJump() {
+    var jump = document.getElementById("jump-new");
+    if (jump) jump.hidden = !markerAbove();
+  }
+  document.addEventListener("click", function (event) {
+    var jump = event.target.closest && event.target.closest("#jump-new");
+    var marker = document.getElementById("new-marker");
+    var thread = document.getElementById("messages");
+    if (!jump || !marker || !thread) return;
+    jump.hidden = true; // first: the thread's box grows by the button's height
+    if (pageScrolls.matches) {
+      marker.scrollIntoView({ block: "start" });
+    } else {
+      // Only the thread's own box scrolls (scrollIntoView would move the clipped column too).
+      thread.scrollTop += marker.getBoundingClientRect().top - thread.getBoundingClientRect().top;
+    }
+    updateJump();
+  });
+  document.addEventListener("scroll", updateJump, true); // the thread's own scroll too
+  window.addEventListener("load", updateJump);
+  document.addEventListener("htmx:afterSettle", updateJump);
+  document.addEventListener("live:refreshed", updateJump);
   document.addEventListener("htmx:afterSettle", function (event) {
     var target = event.detail && event.detail.target;
     if (!target) return;

@@ -91,6 +91,25 @@ def test_n1_an_inbound_message_appears_in_the_open_list_and_conversation(new_con
     _not_reloaded(inbox)
 
 
+def test_n5_a_long_unread_thread_offers_a_jump_to_its_new_line(new_context, post_message):
+    """A thread opens at its newest message; when the "New" line is above the view, a button
+    goes back to it (the helper's 41-unread thread put it ~6,000 px up with no way back)."""
+    email = _customer()
+    conversation = post_message("Unread 1 of a long thread", email=email)["conversation_id"]
+    for n in range(2, 31):
+        post_message(f"Unread {n} of a long thread, with enough words to take a line.", email=email)
+    page = new_context(AGENT).new_page()
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(f"/w/acme/inbox/{conversation}/")
+    expect(page.locator("#messages .message").last).to_be_in_viewport()
+    jump = page.get_by_role("button", name="Jump to the first unread message")
+    expect(jump).to_be_visible()
+    jump.click()
+    expect(page.locator("#new-marker")).to_be_in_viewport()
+    expect(page.locator("#messages .message").first).to_contain_text("Unread 1 of a long thread")
+    expect(jump).to_be_hidden()
+
+
 def test_n5_a_live_message_keeps_the_readers_place_in_a_long_thread(new_context, post_message):
     """At 1366 px the thread scrolls in its own box. A message arriving live shows at the bottom
     when the agent was reading the newest; an agent reading further up stays where they were
