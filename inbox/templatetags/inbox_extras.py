@@ -7,6 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
+from ..actions import mention_handles as member_handles
+
 register = template.Library()
 
 
@@ -33,3 +35,9 @@ def inbox_url(slug: str, view: str, query: str = "") -> str:
         params["q"] = query
     url = reverse("inbox:list", args=[slug])
     return f"{url}?{urlencode(params)}" if params else url
+
+
+@register.simple_tag(takes_context=True)
+def mention_handles(context, conversation) -> list[dict[str, str]]:
+    """N7: the teammates the composer suggests after "@" (read by inbox.js as JSON)."""
+    return member_handles(workspace=conversation.workspace, exclude=context["request"].user)

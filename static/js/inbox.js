@@ -3,6 +3,7 @@
  *   back to the "New" line when it is above the view.
  * - N8: keyboard shortcuts: j/k, Enter, r, Ctrl/Cmd+Enter, e, a, /, ?; at < 1024 px focus stays
  *   inside the open contact panel until Esc.
+ * - N7: "@" in the composer lists the teammates it can mention.
  * - N9: from 1280 px, a row of the list pane swaps the thread and sidebar in place (htmx
  *   attributes on the row; here only what follows the swap).
  */
@@ -220,6 +221,116 @@
       first.focus();
     }
   });
+
+  // --- N7: "@" in the composer suggests teammates ----------------------------------------------
+  // The handles come from the page (#mention-handles, JSON): each member's shortest name that
+  // names only them, which is what the server's mention finder reads.
+  var mention = { box: null, items: [], active: 0 };
+  function handles() {
+    var data = document.getElementById("mention-handles");
+    try {
+      return data ? JSON.parse(data.textContent) : [];
+    } catch (e) {
+      return [];
+    }
+  }
+  function mentionAt(textarea) {
+    var upto = textarea.value.slice(0, textarea.selectionStart);
+    var found = /(^|[\s(])@([\w.+-]*)$/.exec(upto);
+    return found ? { start: upto.length - found[2].length - 1, prefix: found[2].toLowerCase() } : null;
+  }
+  function closeMentions() {
+    var textarea = document.querySelector("#reply-form textarea");
+    if (textarea) {
+      textarea.removeAttribute("aria-activedescendant");
+      textarea.setAttribute("aria-expanded", "false");
+    }
+    if (mention.box) mention.box.remove();
+    mention.box = null;
+    mention.items = [];
+  }
+  function choose(index, textarea) {
+    var item = mention.items[index];
+    var at = mentionAt(textarea);
+    if (!item || !at) return closeMentions();
+    var before = textarea.value.slice(0, at.start) + "@" + item.handle + " ";
+    textarea.value = before + textarea.value.slice(textarea.selectionStart);
+    textarea.setSelectionRange(before.length, before.length);
+    closeMentions();
+    textarea.focus();
+  }
+  function showMentions(textarea) {
+    var at = mentionAt(textarea);
+    var found = !at ? [] : handles().filter(function (h) {
+      return h.handle.indexOf(at.prefix) === 0 || h.name.toLowerCase().indexOf(at.prefix) === 0;
+    }).slice(0, 6);
+    if (!found.length) return closeMentions();
+    closeMentions();
+    mention.items = found;
+    mention.active = 0;
+    var box = document.createElement("ul");
+    box.id = "mention-choices";
+    box.className = "mention-choices";
+    box.setAttribute("role", "listbox");
+    box.setAttribute("aria-label", "Teammates to mention");
+    found.forEach(function (h, i) {
+      var option = document.createElement("li");
+      option.id = "mention-choice-" + i;
+      option.setAttribute("role", "option");
+      option.setAttribute("aria-selected", i === 0 ? "true" : "false");
+      option.textContent = h.name + " ";
+      var tag = document.createElement("span");
+      tag.className = "muted";
+      tag.textContent = "@" + h.handle;
+      option.appendChild(tag);
+      option.addEventListener("mousedown", function (event) {
+        event.preventDefault(); // keep the focus in the composer
+        choose(i, textarea);
+      });
+      box.appendChild(option);
+    });
+    textarea.closest("form").appendChild(box);
+    mention.box = box;
+    textarea.setAttribute("aria-controls", box.id);
+    textarea.setAttribute("aria-expanded", "true");
+    textarea.setAttribute("aria-activedescendant", "mention-choice-0");
+  }
+  function moveMention(step, textarea) {
+    var n = mention.items.length;
+    mention.active = (mention.active + step + n) % n;
+    Array.prototype.forEach.call(mention.box.children, function (option, i) {
+      option.setAttribute("aria-selected", i === mention.active ? "true" : "false");
+    });
+    textarea.setAttribute("aria-activedescendant", "mention-choice-" + mention.active);
+  }
+  document.addEventListener("input", function (event) {
+    var target = event.target;
+    if (target.tagName === "TEXTAREA" && target.closest("#reply-form")) showMentions(target);
+  });
+  document.addEventListener("focusout", function (event) {
+    if (event.target.closest && event.target.closest("#reply-form")) closeMentions();
+  });
+  // Captured first: while the list is open, arrows, Enter, Tab and Esc belong to it.
+  document.addEventListener(
+    "keydown",
+    function (event) {
+      var textarea = event.target;
+      if (!mention.box || textarea.tagName !== "TEXTAREA" || !textarea.closest("#reply-form")) return;
+      if (event.ctrlKey || event.metaKey || event.altKey) return;
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        moveMention(event.key === "ArrowDown" ? 1 : -1, textarea);
+      } else if (event.key === "Enter" || event.key === "Tab") {
+        choose(mention.active, textarea);
+      } else if (event.key === "Escape") {
+        closeMentions();
+      } else {
+        return;
+      }
+      event.preventDefault();
+      event.stopPropagation();
+    },
+    true
+  );
 
   // --- N9: after a row swapped the thread in place -----------------------------------------------
   document.addEventListener("htmx:afterSettle", function (event) {

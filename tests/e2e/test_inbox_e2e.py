@@ -15,7 +15,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import AGENT, shot
+from .conftest import AGENT, MANAGER, shot
 from .test_agent_screen_e2e import AXE, DESKTOP, PHONE, SMALL_LAPTOP, axe_violations, loaded
 
 pytestmark = pytest.mark.e2e
@@ -160,6 +160,33 @@ def test_n7_the_more_menu_opens_in_view_and_on_top(
         " return b.contains(document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2)); }"
     )
     assert on_top, "something covers the menu"
+
+
+def test_n7_at_sign_in_the_composer_suggests_teammates_and_the_note_marks_them(
+    live_app, new_context, console, workday
+):
+    page = agent_page(new_context, DESKTOP)
+    page.goto(conversation_path(workday["short"]))
+    composer = page.get_by_label("Reply")
+    composer.press_sequentially("Can you approve this, @ma")
+    choices = page.get_by_role("listbox", name="Teammates to mention")
+    expect(choices).to_be_visible()
+    expect(choices.get_by_role("option").first).to_contain_text("Max Manager")
+    expect(composer).to_have_attribute("aria-expanded", "true")
+    page.keyboard.press("Enter")  # takes the suggestion, no new line
+    expect(choices).to_have_count(0)
+    expect(composer).to_have_value(re.compile(r"^Can you approve this, @max $"))
+    composer.press_sequentially("please?")
+    page.get_by_role("button", name="Add internal note").click()
+    expect(page.locator("#messages .message.note").last).to_contain_text("@max please?")
+
+    manager = new_context(MANAGER).new_page()
+    manager.set_viewport_size(DESKTOP)
+    manager.goto("/w/acme/inbox/?filter=all")
+    mark = manager.locator(f"#conversation-row-{workday['short']} .mention-mark")
+    expect(mark).to_be_visible()
+    expect(mark).to_have_attribute("title", "You were mentioned")
+    console.assert_clean()
 
 
 def test_n5_thread_opens_at_the_newest_and_a_sent_reply_shows_without_a_reload(

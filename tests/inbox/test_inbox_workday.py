@@ -496,6 +496,7 @@ def test_n7_mention_marks_the_conversation_for_that_teammate(
     client_for(client, manager)
     html = row(client.get(list_url()).content.decode(), conversation)
     assert "unread" in html and "you were mentioned" in html
+    assert 'class="mention-mark" title="You were mentioned">@' in html  # seen, not only heard
     client.get(detail_url(conversation))
     assert "unread" not in row(client.get(list_url()).content.decode(), conversation)
     # The owner was not mentioned: only the note itself is new for them, not a mention.
@@ -626,3 +627,30 @@ def test_n4_search_beyond_the_window_merges_both_halves_in_order_both_ways(
         workspace=acme, user=agent, filter="all", query="zeppelin", before=page.previous_cursor
     )
     assert [c.pk for c in back.object_list] == found[-2]
+
+
+def test_n7_the_composer_offers_each_teammate_by_a_name_that_finds_only_them(
+    client, agent, manager, owner, conversation
+):
+    """The "@" suggestions (the page's #mention-handles) name each teammate but the viewer once,
+    by the shortest name the mention finder reads as them alone: a first name two members share
+    is not offered, their full names are."""
+    from inbox.actions import mention_handles
+
+    manager.full_name, owner.full_name = "Maria Manager", "Maria Owner"
+    manager.save()
+    owner.save()
+    handles = mention_handles(workspace=conversation.workspace, exclude=agent)
+    assert {h["handle"] for h in handles} == {"mariamanager", "mariaowner"}
+    for h in handles:  # what a note with it finds: exactly that teammate
+        body = f"@{h['handle']} please look"
+        found = mentioned_members(conversation=conversation, body=body)
+        assert [u.display_name for u in found] == [h["name"]]
+    client_for(client, agent)
+    html = client.get(detail_url(conversation)).content.decode()
+    assert '<script id="mention-handles" type="application/json">' in html
+    assert (
+        "mariamanager" in html
+        and agent.email.split("@")[0]
+        not in html.split('id="mention-handles"')[1].split("</script>")[0]
+    )
