@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -10,11 +9,11 @@ from django.db.models import Max
 from django.utils import timezone
 
 from .models import Conversation, Message, ReadMarker
+from .selectors import mentioned_members
 from .signals import read_marker_changed, reply_created
 
 # "@jane", "@jane.cooper", "@jane@acme.test": a teammate named by first name, email's local part
 # or whole email (N7).
-MENTION = re.compile(r"(?<![\w.@])@([\w.+-]+(?:@[\w-]+(?:\.[\w-]+)+)?)", re.UNICODE)
 
 
 @transaction.atomic
@@ -41,51 +40,6 @@ def conversation_reply(*, conversation: Conversation, author, body: str) -> Mess
     reply_created.send(sender=Message, message=message)
     conversation_mark_read(conversation=conversation, user=author)
     return message
-
-
-def _mention_keys(user) -> list[str]:
-    """The names "@" can use for a member, the shortest first: first name, full name without
-    spaces, the email's local part, the whole email (lower case)."""
-    email = user.email.lower()
-    keys = []
-    if user.full_name:
-        keys += [user.full_name.split()[0].lower(), user.full_name.replace(" ", "").lower()]
-    return list(dict.fromkeys([*keys, email.split("@")[0], email]))
-
-
-def _members_by_key(workspace) -> tuple[list, dict[str, list]]:
-    members = [m.user for m in workspace.memberships.select_related("user").order_by("id")]
-    names: dict[str, list] = {}
-    for user in members:
-        for key in _mention_keys(user):
-            names.setdefault(key, []).append(user)
-    return members, names
-
-
-def mentioned_members(*, conversation: Conversation, body: str) -> list:
-    """The workspace's members named with "@" in ``body`` (N7); unknown or ambiguous names: none."""
-    tokens = {token.rstrip(".").lower() for token in MENTION.findall(body)}
-    if not tokens:
-        return []
-    _, names = _members_by_key(conversation.workspace)
-    found = []
-    for token in sorted(tokens):
-        candidates = names.get(token, [])
-        if len(candidates) == 1 and candidates[0] not in found:
-            found.append(candidates[0])
-    return found
-
-
-def mention_handles(*, workspace, exclude=None) -> list[dict[str, str]]:
-    """The composer's "@" suggestions (N7): each member but ``exclude``, with the first of
-    their names that names only them (what ``mentioned_members`` will find)."""
-    members, names = _members_by_key(workspace)
-    handles = []
-    for user in members:
-        handle = next((k for k in _mention_keys(user) if len(names[k]) == 1), None)
-        if handle and user != exclude:
-            handles.append({"handle": handle, "name": user.display_name})
-    return handles
 
 
 @transaction.atomic

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -336,3 +337,52 @@ def next_in_view(
     if following is not None:
         return following
     return conversations.exclude(older).order_by("last_activity_at", "id").first()
+
+
+# --- N7: mentions ---------------------------------------------------------------------------------
+MENTION = re.compile(r"(?<![\w.@])@([\w.+-]+(?:@[\w-]+(?:\.[\w-]+)+)?)", re.UNICODE)
+
+
+def _mention_keys(user) -> list[str]:
+    """The names "@" can use for a member, the shortest first: first name, full name without
+    spaces, the email's local part, the whole email (lower case)."""
+    email = user.email.lower()
+    keys = []
+    if user.full_name:
+        keys += [user.full_name.split()[0].lower(), user.full_name.replace(" ", "").lower()]
+    return list(dict.fromkeys([*keys, email.split("@")[0], email]))
+
+
+def _members_by_key(workspace) -> tuple[list, dict[str, list]]:
+    members = [m.user for m in workspace.memberships.select_related("user").order_by("id")]
+    names: dict[str, list] = {}
+    for user in members:
+        for key in _mention_keys(user):
+            names.setdefault(key, []).append(user)
+    return members, names
+
+
+def mentioned_members(*, conversation: Conversation, body: str) -> list:
+    """The workspace's members named with "@" in ``body`` (N7); unknown or ambiguous names: none."""
+    tokens = {token.rstrip(".").lower() for token in MENTION.findall(body)}
+    if not tokens:
+        return []
+    _, names = _members_by_key(conversation.workspace)
+    found = []
+    for token in sorted(tokens):
+        candidates = names.get(token, [])
+        if len(candidates) == 1 and candidates[0] not in found:
+            found.append(candidates[0])
+    return found
+
+
+def mention_handles(*, workspace, exclude=None) -> list[dict[str, str]]:
+    """The composer's "@" suggestions (N7): each member but ``exclude``, with the first of
+    their names that names only them (what ``mentioned_members`` will find)."""
+    members, names = _members_by_key(workspace)
+    handles = []
+    for user in members:
+        handle = next((k for k in _mention_keys(user) if len(names[k]) == 1), None)
+        if handle and user != exclude:
+            handles.append({"handle": handle, "name": user.display_name})
+    return handles

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
-from ..actions import mention_handles as member_handles
+from ..selectors import mention_handles as member_handles
 
 register = template.Library()
 
@@ -39,5 +39,5 @@ def inbox_url(slug: str, view: str, query: str = "") -> str:
 
 @register.simple_tag(takes_context=True)
 def mention_handles(context, conversation) -> list[dict[str, str]]:
-    """N7: the teammates the composer suggests after "@" (read by inbox.js as JSON)."""
+    """N7: the teammates the composer suggests after "@" (inbox.js reads the hidden list)."""
     return member_handles(workspace=conversation.workspace, exclude=context["request"].user)

@@ -223,16 +223,14 @@
   });
 
   // --- N7: "@" in the composer suggests teammates ----------------------------------------------
-  // The handles come from the page (#mention-handles, JSON): each member's shortest name that
-  // names only them, which is what the server's mention finder reads.
+  // The handles come from the page (#mention-handles, a hidden list): each member's shortest
+  // name that names only them, which is what the server's mention finder reads.
   var mention = { box: null, items: [], active: 0 };
   function handles() {
-    var data = document.getElementById("mention-handles");
-    try {
-      return data ? JSON.parse(data.textContent) : [];
-    } catch (e) {
-      return [];
-    }
+    var list = document.querySelectorAll("#mention-handles li[data-handle]");
+    return Array.prototype.map.call(list, function (li) {
+      return { handle: li.dataset.handle, name: li.textContent };
+    });
   }
   function mentionAt(textarea) {
     var upto = textarea.value.slice(0, textarea.selectionStart);
