@@ -541,6 +541,16 @@ def _business_account_refused(named: dict[str, Any]) -> Response | None:
     )
 
 
+def _person_account_name_refused() -> Response:
+    # Unconfirmed wording: a person account's Name is its person's, written as First/LastName.
+    return error(
+        "INVALID_FIELD_FOR_INSERT_UPDATE",
+        "Person Account does not allow Name field; use FirstName and LastName",
+        400,
+        ["Name"],
+    )
+
+
 def _account_insert(call: _Call, body: dict[str, Any]) -> Response | None:
     """An Account insert in an org with Person Accounts: a person account when its record type
     is a person type, or (as Apex documents) when it names LastName and no Name; None: an
@@ -562,13 +572,8 @@ def _account_insert(call: _Call, body: dict[str, Any]) -> Response | None:
         return error(
             "REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName]", 400, ["LastName"]
         )
-    if "Name" in named:  # unconfirmed wording: a person account's Name is its person's name
-        return error(
-            "INVALID_FIELD_FOR_INSERT_UPDATE",
-            "Person Account does not allow Name field; use FirstName and LastName",
-            400,
-            ["Name"],
-        )
+    if "Name" in named:
+        return _person_account_name_refused()
     records = call.state.records
     owner = named.get("OwnerId") or call.user_id
     account_id, contact_id = records.new_id("Account"), records.new_id("Contact")
@@ -630,12 +635,7 @@ def _account_update(call: _Call, row: dict[str, Any], body: dict[str, Any]) -> R
     if not row.get("IsPersonAccount"):
         return _business_account_refused(named)
     if "Name" in named:
-        return error(
-            "INVALID_FIELD_FOR_INSERT_UPDATE",
-            "Person Account does not allow Name field; use FirstName and LastName",
-            400,
-            ["Name"],
-        )
+        return _person_account_name_refused()
     records = call.state.records
     with records.lock:
         records.update(call.org_id, "Account", row["Id"], body, log=call.write_log("Account"))

@@ -97,6 +97,13 @@ def _f(name: str, ftype: str, label: str, **extra: Any) -> dict[str, Any]:
     return {"name": name, "type": ftype, "label": label, **extra}
 
 
+def _is_person_account() -> dict:
+    """E3: on Contact and Account alike, in orgs with Person Accounts on."""
+    return _f(
+        "IsPersonAccount", "boolean", "Is Person Account", feature="person_accounts", computed=True
+    )
+
+
 def _system_fields() -> list[dict[str, Any]]:
     return [
         _f("IsDeleted", "boolean", "Deleted", system=True),
@@ -136,13 +143,7 @@ OBJECTS: dict[str, dict[str, Any]] = {
             _f("Description", "textarea", "Contact Description", length=32000),
             _f("Birthdate", "date", "Birthdate"),
             _f("DoNotCall", "boolean", "Do Not Call"),
-            _f(
-                "IsPersonAccount",
-                "boolean",
-                "Is Person Account",
-                feature="person_accounts",
-                computed=True,
-            ),
+            _is_person_account(),
             *_system_fields(),
             _f(
                 "Customer_Tier__c",
@@ -198,13 +199,7 @@ OBJECTS: dict[str, dict[str, Any]] = {
                 feature="multi_currency",
             ),
             # Person Accounts (E3): the person contact's fields, as the Account carries them.
-            _f(
-                "IsPersonAccount",
-                "boolean",
-                "Is Person Account",
-                feature="person_accounts",
-                computed=True,
-            ),
+            _is_person_account(),
             _f(
                 "PersonContactId",
                 "reference",

@@ -233,3 +233,26 @@ def run_processes(argv: list[str], env: dict, n: int, *, timeout: float = 90) ->
     outputs = [run.communicate(timeout=timeout) for run in runs]
     assert [run.returncode for run in runs] == [0] * n, outputs
     return [out for out, _ in outputs]
+
+
+@pytest.fixture
+def cache_refused(settings):
+    """The cache is Redis on a port where nothing listens (connection refused at once): an
+    outage for the code under test (outages degrade, never an error)."""
+    import socket
+
+    from django.core.cache import cache
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    with pytest.raises(Exception):  # noqa: B017, PT011 - whatever redis-py raises
+        cache.get("probe")
+    return port

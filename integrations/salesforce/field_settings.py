@@ -29,18 +29,22 @@ __all__ = ["FieldOption", "choose_fields", "contact_describe", "field_options", 
 MAX_FIELDS = 25
 
 
+def _check_choice(paths: list[str], options: list[FieldOption], *, owner: str, what: str) -> None:
+    """A field choice names only fields describe offers, at most ``MAX_FIELDS`` of them."""
+    known = {o.path for o in options}
+    if unknown := [p for p in paths if p not in known]:
+        raise ValueError(f"{owner} does not know {', '.join(unknown)}.")
+    if len(paths) > MAX_FIELDS:
+        raise ValueError(f"Choose at most {MAX_FIELDS} {what}.")
+
+
 def choose_fields(
     *, connection: SalesforceConnection, paths: list[str], describe: dict, actor
 ) -> SalesforceConnection:
     """Save the admin's choice: new field set, labels from describe, cache invalidated, audited."""
-    known = {o.path for o in field_options(describe)}
-    unknown = [p for p in paths if p not in known]
-    if unknown:
-        raise ValueError(f"Salesforce does not know {', '.join(unknown)}.")
     if not paths:
         raise ValueError("Choose at least one field.")
-    if len(paths) > MAX_FIELDS:
-        raise ValueError(f"Choose at most {MAX_FIELDS} fields.")
+    _check_choice(paths, field_options(describe), owner="Salesforce", what="fields")
     services.set_fields(
         connection,
         paths=paths,
@@ -54,12 +58,12 @@ def choose_account_fields(
     *, connection: SalesforceConnection, names: list[str], describe: dict, actor
 ) -> SalesforceConnection:
     """E3: save the Account fields shown for person accounts (none is a valid choice)."""
-    known = {o.path for o in account_field_options(describe)}
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise ValueError(f"Salesforce's Account does not know {', '.join(unknown)}.")
-    if len(names) > MAX_FIELDS:
-        raise ValueError(f"Choose at most {MAX_FIELDS} person account fields.")
+    _check_choice(
+        names,
+        account_field_options(describe),
+        owner="Salesforce's Account",
+        what="person account fields",
+    )
     services.set_account_fields(
         connection,
         paths=names,

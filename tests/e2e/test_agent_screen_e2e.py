@@ -190,6 +190,13 @@ def test_u1_three_columns_hold_at_1366_with_a_long_thread(live_app, new_context,
     shot(page, "u1-conversation-1366", keep=True)
 
 
+def _wraps_inside(card, part) -> bool:
+    """``part`` ends inside ``card`` and its text needs no sideways scroll (U1)."""
+    outer, box = card.bounding_box(), part.bounding_box()
+    fits = box["x"] + box["width"] <= outer["x"] + outer["width"] + 0.5
+    return fits and part.evaluate("(el) => el.scrollWidth <= el.clientWidth")
+
+
 def test_u1_a_long_salesforce_value_wraps_inside_the_sidebar_card(live_app, new_context, console):
     """A value with no space to break at (a long title, a URL, an id list) wraps inside the
     panel at 1366 px instead of running out of the card; the email keeps its own rule."""
@@ -205,11 +212,7 @@ def test_u1_a_long_salesforce_value_wraps_inside_the_sidebar_card(live_app, new_
         panel = sf_panel(page)
         title = panel.locator('dl.sf-fields dd[data-field="Title"]')
         expect(title).to_contain_text(long_title)
-        card = panel.bounding_box()
-        for part in [title, panel.locator(".sf-subline")]:
-            box = part.bounding_box()
-            assert box["x"] + box["width"] <= card["x"] + card["width"] + 0.5, part
-        assert title.evaluate("(el) => el.scrollWidth <= el.clientWidth")
+        assert _wraps_inside(panel, title) and _wraps_inside(panel, panel.locator(".sf-subline"))
         assert page.evaluate("() => document.documentElement.scrollWidth") <= DESKTOP["width"]
         console.assert_clean()
     finally:
@@ -236,9 +239,7 @@ def test_u1_a_long_email_without_a_match_wraps_inside_the_sidebar_card(
     panel = sf_panel(page)
     sentence = panel.locator(".sf-none")
     expect(sentence).to_contain_text(email)
-    card, box = panel.bounding_box(), sentence.bounding_box()
-    assert box["x"] + box["width"] <= card["x"] + card["width"] + 0.5
-    assert sentence.evaluate("(el) => el.scrollWidth <= el.clientWidth")
+    assert _wraps_inside(panel, sentence)
     console.assert_clean()
 
 

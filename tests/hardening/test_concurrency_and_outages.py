@@ -237,31 +237,9 @@ def test_revoked_refresh_answered_after_disconnect_stays_disconnected(
 
 
 # --- The cache briefly unavailable -----------------------------------------------------------
-@pytest.fixture
-def cache_down(settings):
-    """Redis on a port where nothing listens (connection refused at once)."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{port}/0",
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-        }
-    }
-    from django.core.cache import cache
-
-    with pytest.raises(Exception):  # noqa: B017, PT011 - whatever redis-py raises
-        cache.get("probe")
-    return port
-
-
 @pytest.mark.django_db
 def test_cache_outage_degrades_lookups_to_uncached_never_a_500(
-    cache_down, client, sf, connection, acme, agent, conversation, caplog
+    cache_refused, client, sf, connection, acme, agent, conversation, caplog
 ):
     jane = Contact.objects.create(workspace=acme, name="Jane", email=DEMO_EMAILS[0])
     client_for(client, agent)
@@ -297,7 +275,7 @@ def test_cache_outage_degrades_lookups_to_uncached_never_a_500(
 
 
 @pytest.mark.django_db
-def test_cache_outage_sign_in_still_works(cache_down, client, owner):
+def test_cache_outage_sign_in_still_works(cache_refused, client, owner):
     response = client.post("/signin/", {"username": owner.email, "password": PASSWORD})
     assert response.status_code == 302
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import socket
 from datetime import timedelta
 from urllib.parse import parse_qs
 
@@ -494,23 +493,8 @@ def test_k2_the_lock_gives_up_at_once_when_its_thread_lock_stays_taken(
     assert cache.get(LOCK_KEY.format(row.pk)) is None  # the cache lock was not taken
 
 
-@pytest.fixture
-def cache_down(settings):
-    """Redis on a port where nothing listens (connection refused at once)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{port}/0",
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-        }
-    }
-
-
 @responses.activate
-def test_k2_a_cache_outage_does_not_stop_the_refresh(row, cache_down, lock_clock, caplog):
+def test_k2_a_cache_outage_does_not_stop_the_refresh(row, cache_refused, lock_clock, caplog):
     responses.post(TOKEN_URL, json=_answer("00D!despite"))
     with tokens.refresh_lock(row.pk):
         assert not tokens._process_lock(row.pk).acquire(blocking=False)
